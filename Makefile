@@ -1,0 +1,26 @@
+# Two entry points for a fresh machine: `make demo` and `make test` (see README.md).
+PY      ?= python3.11
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed-convert
+TORCH   := torch==2.13.0
+
+.PHONY: demo test install
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# torch first, CPU build: otherwise pip pulls a multi-GB CUDA build.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q -e '.[convert,test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/edgekit convert --target android --out out/demo
+
+test: install
+	$(BIN)/python -m pytest

@@ -1,0 +1,3 @@
+"""edgekit: put Gemma checkpoints on phones, browsers and ARM boards."""
+
+__version__ = "0.1.0"

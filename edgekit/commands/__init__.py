@@ -1,0 +1,18 @@
+"""The command tree: every subcommand registers here."""
+
+from __future__ import annotations
+
+import click
+
+from edgekit import __version__
+from edgekit.cli import EdgekitGroup
+from edgekit.commands.inspect_cmd import inspect_command
+
+
+@click.group(cls=EdgekitGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="edgekit")
+def cli() -> None:
+    """Convert Gemma checkpoints for phones, browsers and ARM boards; run and check them."""
+
+
+cli.add_command(inspect_command)

@@ -1,0 +1,39 @@
+"""`edgekit inspect [PATH] [--json]`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from edgekit.cli import emit
+
+
+def _human(info: dict[str, Any], indent: str = "") -> str:
+    lines = []
+    for key, value in info.items():
+        if isinstance(value, dict) and value:
+            lines.append(f"{indent}{key}:")
+            lines.append(_human(value, indent + "  "))
+        elif isinstance(value, list) and value and isinstance(value[0], dict):
+            lines.append(f"{indent}{key}:")
+            for item in value:
+                lines.append(_human(item, indent + "  - "))
+        else:
+            lines.append(f"{indent}{key}: {value}")
+    return "\n".join(lines)
+
+
+@click.command("inspect")
+@click.argument("path", type=click.Path(path_type=Path), required=False)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def inspect_command(path: Path | None, as_json: bool) -> None:
+    """Describe a checkpoint or artifact (HF folder, .gguf, .task, .litertlm, .tflite, .onnx).
+
+    With no PATH: the embedded default model (Gemma 3 270M).
+    """
+    from edgekit.describe import describe
+
+    info = describe(path)
+    emit(info, as_json, _human(info))

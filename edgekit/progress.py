@@ -1,0 +1,34 @@
+"""Staged progress on stderr for long work: `[2/5] quantizing … 41.3 s`."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Iterator
+
+from rich.console import Console
+
+
+class Stages:
+    """Numbered stages with elapsed time; quiet when the caller wants JSON only."""
+
+    def __init__(self, total: int, quiet: bool = False) -> None:
+        self.total = total
+        self.done = 0
+        self.started = time.monotonic()
+        self.console = Console(stderr=True, highlight=False, quiet=quiet)
+
+    @contextlib.contextmanager
+    def stage(self, title: str) -> Iterator[None]:
+        self.done += 1
+        t0 = time.monotonic()
+        self.console.print(f"[bold][{self.done}/{self.total}][/bold] {title} …")
+        yield
+        self.console.print(
+            f"      done in {time.monotonic() - t0:.1f} s (total {time.monotonic() - self.started:.1f} s)"
+        )
+
+    def note(self, text: str) -> None:
+        self.console.print(f"      {text}")
+
+
