@@ -1,0 +1,43 @@
+"""Run the real `edgekit` command in a child process, as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+def edgekit(*args: str, timeout: float = 900, env: dict[str, str] | None = None) -> Result:
+    proc = subprocess.run(
+        [sys.executable, "-m", "edgekit", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        stdin=subprocess.DEVNULL,
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def assert_one_line_error(result: Result, *needles: str, code: int = 2) -> None:
+    """Exit code, a single `edgekit: error:` line, no traceback."""
+    assert result.code == code, (result.code, result.stderr)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("edgekit: error:")]
+    assert len(errors) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for needle in needles:
+        assert needle.lower() in errors[0].lower(), errors[0]

@@ -1,0 +1,41 @@
+"""Shared fixtures: an isolated edgekit cache and tiny Gemma checkpoints of every family."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.gguf_writer import write_gguf
+from tests.fixtures.tiny_models import write_tiny_checkpoint
+from tests.fixtures.tiny_tokenizer import train_tokenizer
+
+FAMILIES = ("gemma", "gemma2", "gemma3")
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session", autouse=True)
+def edgekit_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Tests never touch the user's cache, except that the real default model's assembled GGUF
+    is shared (read-only use) through EDGEKIT_TEST_CACHE when set."""
+    cache = Path(os.environ.get("EDGEKIT_TEST_CACHE") or tmp_path_factory.mktemp("edgekit-cache"))
+    os.environ["EDGEKIT_CACHE"] = str(cache)
+    return cache
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer_model() -> bytes:
+    return train_tokenizer()
+
+
+@pytest.fixture(scope="session")
+def tiny_hf(tmp_path_factory: pytest.TempPathFactory, tiny_tokenizer_model: bytes) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("tiny-hf")
+    return {f: write_tiny_checkpoint(f, root / f, tiny_tokenizer_model) for f in FAMILIES}
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf(tmp_path_factory: pytest.TempPathFactory, tiny_hf: dict[str, Path]) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("tiny-gguf")
+    return {f: write_gguf(path, root / f"tiny-{f}.gguf") for f, path in tiny_hf.items()}

@@ -1,0 +1,41 @@
+"""The embedded default model (real Gemma 3 270M): intake and tokenizer fidelity."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.cli import edgekit
+from tests.fixtures.tokenizer_corpus import tokenizer_corpus
+
+pytestmark = pytest.mark.slow
+
+
+def test_inspect_default_model():
+    info = edgekit("inspect", "--json").json()
+    assert info["default_model"] is True
+    assert info["family"] == "gemma3"
+    assert info["layers"] == 18
+    assert info["vocab_size"] == 262144
+    assert info["instruction_tuned"] is False  # the embedded GGUF is the pretrained model
+
+
+def test_rebuilt_tokenizer_is_identical_to_transformers():
+    """Every string of a 2,400-string corpus encodes to the same ids with the SentencePiece
+    model rebuilt from the GGUF and with the tokenizer transformers builds from the GGUF."""
+    import sentencepiece as spm
+    import transformers
+
+    from edgekit.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(None)
+    folder = ckpt.hf_folder()
+    rebuilt = spm.SentencePieceProcessor(model_file=str(folder / "tokenizer.model"))
+    reference = transformers.AutoTokenizer.from_pretrained(str(ckpt.path.parent), gguf_file=ckpt.path.name)
+    corpus = tokenizer_corpus()
+    assert len(corpus) >= 2000
+    mismatches = [
+        text for text in corpus
+        if rebuilt.encode(text) != reference(text, add_special_tokens=False).input_ids
+    ]
+    assert mismatches == [], f"{len(mismatches)} of {len(corpus)} differ, e.g. {mismatches[:3]!r}"
+    assert rebuilt.decode(rebuilt.encode(corpus[50])) == corpus[50]

@@ -1,0 +1,110 @@
+"""Checkpoint intake: HF folders and GGUF files of every Gemma generation."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from edgekit.checkpoint import load_checkpoint
+from edgekit.errors import EdgekitError
+from tests.conftest import FAMILIES
+from tests.fixtures.gguf_writer import write_gguf
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_hf_folder_is_recognised(tiny_hf, family):
+    ckpt = load_checkpoint(tiny_hf[family])
+    assert ckpt.family.name == family
+    assert ckpt.kind == "hf"
+    assert ckpt.config["vocab_size"] == 512
+    assert "tokenizer.model" in ckpt.tokenizer_files
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_float_gguf_round_trip_gives_identical_logits(tiny_hf, tmp_path, family):
+    """HF -> GGUF (llama.cpp's rules) -> edgekit intake -> transformers: same model."""
+    import torch
+    import transformers
+
+    gguf_path = write_gguf(tiny_hf[family], tmp_path / "f32.gguf", quantize_q8=False)
+    ckpt = load_checkpoint(gguf_path)
+    assert ckpt.family.name == family and ckpt.kind == "gguf"
+    folder = ckpt.hf_folder()
+    assert folder == ckpt.hf_folder()  # cached by content hash
+    source = transformers.AutoModelForCausalLM.from_pretrained(tiny_hf[family]).eval()
+    rebuilt = transformers.AutoModelForCausalLM.from_pretrained(folder).eval()
+    ids = torch.arange(4, 44).unsqueeze(0)  # 40 tokens: past the sliding window of 16
+    with torch.no_grad():
+        a, b = source(ids).logits, rebuilt(ids).logits
+    assert (a - b).abs().max() < 1e-4
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_q8_gguf_dequantizes_exactly(tiny_hf, tiny_gguf, family):
+    """Every quantized block comes back as gguf-py's reference dequantization of it,
+    and norms stored as 1 + w come back as w."""
+    import gguf
+    from safetensors.numpy import load_file
+
+    source = load_file(tiny_hf[family] / "model.safetensors")
+    folder = load_checkpoint(tiny_gguf[family]).hf_folder()
+    rebuilt = load_file(folder / "model.safetensors")
+    q8 = gguf.GGMLQuantizationType.Q8_0
+    for name, weight in source.items():
+        if weight.ndim == 2:
+            expected = gguf.quants.dequantize(gguf.quants.quantize(weight, q8), q8)
+        else:
+            expected = (weight + 1.0) - 1.0
+        np.testing.assert_array_equal(rebuilt[name], expected, err_msg=name)
+
+
+def test_gguf_tokenizer_rebuild_matches_source(tiny_hf, tiny_gguf, tiny_tokenizer_model):
+    import sentencepiece as spm
+
+    folder = load_checkpoint(tiny_gguf["gemma3"]).hf_folder()
+    original = spm.SentencePieceProcessor(model_proto=tiny_tokenizer_model)
+    rebuilt = spm.SentencePieceProcessor(model_file=str(folder / "tokenizer.model"))
+    for text in ["the capital of france", "  two  spaces\tand tab\n", "<start_of_turn>user\nhi<end_of_turn>\n", "数字 123 😀"]:
+        assert rebuilt.encode(text) == original.encode(text), text
+
+
+def test_pickle_is_refused(tmp_path):
+    bad = tmp_path / "pytorch_model.bin"
+    bad.write_bytes(b"\x80\x04not really")
+    with pytest.raises(EdgekitError, match="pickle"):
+        load_checkpoint(bad)
+
+
+def test_folder_with_only_pickle_weights_is_refused(tiny_hf, tmp_path):
+    (tmp_path / "config.json").write_text((tiny_hf["gemma"] / "config.json").read_text())
+    (tmp_path / "pytorch_model.bin").write_bytes(b"\x80\x04")
+    with pytest.raises(EdgekitError, match="pickle"):
+        load_checkpoint(tmp_path)
+
+
+def test_non_gemma_config_is_refused(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"architectures": ["LlamaForCausalLM"]}))
+    with pytest.raises(EdgekitError, match="not a Gemma"):
+        load_checkpoint(tmp_path)
+
+
+def test_missing_weight_is_named(tiny_hf, tmp_path):
+    from safetensors.numpy import load_file, save_file
+
+    for name in ("config.json", "tokenizer.model"):
+        (tmp_path / name).write_bytes((tiny_hf["gemma"] / name).read_bytes())
+    weights = load_file(tiny_hf["gemma"] / "model.safetensors")
+    weights.pop("model.layers.1.mlp.up_proj.weight")
+    save_file(weights, tmp_path / "model.safetensors")
+    with pytest.raises(EdgekitError, match="model.layers.1.mlp.up_proj.weight"):
+        load_checkpoint(tmp_path)
+
+
+def test_gguf_weights_are_float32_after_intake(tiny_gguf):
+    from safetensors.numpy import load_file
+
+    folder = load_checkpoint(tiny_gguf["gemma2"]).hf_folder()
+    weights = load_file(folder / "model.safetensors")
+    assert all(w.dtype == np.float32 for w in weights.values())
