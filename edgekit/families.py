@@ -6,7 +6,7 @@ names and the chat format from here, nowhere else.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from edgekit.errors import EdgekitError
@@ -23,6 +23,27 @@ class ChatFormat:
     user_suffix: str = "<end_of_turn>\n"
     model_prefix: str = "<start_of_turn>model\n"
     model_suffix: str = "<end_of_turn>\n"
+    # Sampling Gemma's model cards recommend for chat use (LLM Inference API names).
+    recommended_sampling: tuple[tuple[str, float], ...] = (
+        ("temperature", 1.0), ("top_k", 64), ("top_p", 0.95),
+    )
+
+    def jinja_template(self) -> str:
+        """The same format as a Jinja template, for runtimes that render one (LiteRT-LM's
+        Conversation API); a leading system message is folded into the first user turn."""
+        return (
+            "{{ bos_token }}"
+            "{%- if messages[0]['role'] == 'system' -%}"
+            "{%- set first_user_prefix = messages[0]['content'] + '\\n\\n' -%}"
+            "{%- set loop_messages = messages[1:] -%}"
+            "{%- else -%}{%- set first_user_prefix = '' -%}{%- set loop_messages = messages -%}{%- endif -%}"
+            "{%- for message in loop_messages -%}"
+            "{%- set role = 'model' if message['role'] == 'assistant' else message['role'] -%}"
+            "{{ '<start_of_turn>' + role + '\\n' + (first_user_prefix if loop.first else '') "
+            "+ message['content'] | trim + '<end_of_turn>\\n' }}"
+            "{%- endfor -%}"
+            "{%- if add_generation_prompt -%}{{ '<start_of_turn>model\\n' }}{%- endif -%}"
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -33,6 +54,7 @@ class ChatFormat:
             "model_prefix": self.model_prefix,
             "model_suffix": self.model_suffix,
             "system_role": False,
+            "recommended_sampling": dict(self.recommended_sampling),
         }
 
 
@@ -87,7 +109,8 @@ class Family:
     chat: ChatFormat = GEMMA_CHAT
     # GGUF writers store Gemma's RMSNorm scale as (1 + w); HF stores w.
     gguf_norm_offset: float = 1.0
-    extra: dict[str, Any] = field(default_factory=dict)
+    # LiteRT-LM's LlmModelType oneof field for this family ("generic_model" when it has none).
+    litert_lm_model_type: str = "generic_model"
 
     def weight_names(self, config: dict[str, Any]) -> list[str]:
         """Every tensor an HF checkpoint of this shape must hold."""
@@ -207,6 +230,7 @@ GEMMA3 = Family(
         "attention.sliding_window": "sliding_window",
     },
     config_from_gguf=_gemma3_config,
+    litert_lm_model_type="gemma3",
 )
 
 FAMILIES: tuple[Family, ...] = (GEMMA1, GEMMA2, GEMMA3)

@@ -6,6 +6,7 @@ import click
 
 from edgekit import __version__
 from edgekit.cli import EdgekitGroup
+from edgekit.commands.convert_cmd import convert_command
 from edgekit.commands.inspect_cmd import inspect_command
 
 
@@ -15,4 +16,5 @@ def cli() -> None:
     """Convert Gemma checkpoints for phones, browsers and ARM boards; run and check them."""
 
 
+cli.add_command(convert_command)
 cli.add_command(inspect_command)

@@ -10,18 +10,30 @@ import click
 from edgekit.cli import emit
 
 
+def _scalar(value: Any) -> str:
+    if isinstance(value, str) and not value.isprintable():
+        return repr(value)
+    return str(value)
+
+
 def _human(info: dict[str, Any], indent: str = "") -> str:
+    """YAML-like view; long golden-output tables are summarised, not dumped."""
     lines = []
     for key, value in info.items():
+        if key == "golden" and isinstance(value, dict):
+            value = {"prompts": len(value.get("prompts", [])),
+                     "reference_tokens": len(value.get("reference", {}).get("ids", []))}
         if isinstance(value, dict) and value:
             lines.append(f"{indent}{key}:")
             lines.append(_human(value, indent + "  "))
         elif isinstance(value, list) and value and isinstance(value[0], dict):
             lines.append(f"{indent}{key}:")
             for item in value:
-                lines.append(_human(item, indent + "  - "))
+                block = _human(item, indent + "    ").splitlines()
+                lines.append(indent + "  - " + block[0].lstrip())
+                lines.extend(block[1:])
         else:
-            lines.append(f"{indent}{key}: {value}")
+            lines.append(f"{indent}{key}: {_scalar(value)}")
     return "\n".join(lines)
 
 

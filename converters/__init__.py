@@ -1,0 +1,1 @@
+"""Checkpoint -> artifacts. Heavy dependencies (torch, litert-torch, mediapipe) live here only."""

@@ -1,0 +1,101 @@
+"""Golden outputs recorded from the source model at conversion time.
+
+They let a board without torch check a bundle: greedy continuations of fixed prompts, and the
+source's top-k next-token log-probabilities at every position of a fixed reference text.
+Token ids come from the SentencePiece model the bundles carry, so ids mean the same on both
+sides.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgekit.golden_inputs import (
+    GOLDEN_INPUTS_VERSION,
+    GOLDEN_NEW_TOKENS,
+    GOLDEN_PROMPTS,
+    REFERENCE_TEXT,
+    TOP_K_RECORDED,
+)
+
+REFERENCE_MAX_TOKENS = 600
+
+
+def load_source_model(hf_dir: Path):
+    import torch
+    import transformers
+
+    model = transformers.AutoModelForCausalLM.from_pretrained(
+        str(hf_dir), dtype=torch.float32, attn_implementation="eager"
+    )
+    return model.eval()
+
+
+def reference_ids(sp, bos_id: int) -> list[int]:
+    return ([bos_id] + sp.encode(REFERENCE_TEXT))[:REFERENCE_MAX_TOKENS]
+
+
+def source_logits(model, ids: list[int]) -> np.ndarray:
+    """float32 logits [len(ids), vocab], teacher-forced."""
+    import torch
+
+    with torch.no_grad():
+        out = model(torch.tensor([ids]))
+    return out.logits[0].float().numpy()
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def _greedy(model, ids: list[int], new_tokens: int) -> list[int]:
+    import torch
+
+    with torch.no_grad():
+        out = model.generate(
+            torch.tensor([ids]),
+            attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+            max_new_tokens=new_tokens,
+            do_sample=False,
+            eos_token_id=None,
+            pad_token_id=0,
+        )
+    return out[0, len(ids):].tolist()
+
+
+def record_golden(model, tokenizer_model: Path, bos_token: str) -> dict[str, Any]:
+    import sentencepiece as spm
+
+    sp = spm.SentencePieceProcessor(model_file=str(tokenizer_model))
+    bos = sp.piece_to_id(bos_token)
+    prompts = []
+    for text in GOLDEN_PROMPTS:
+        ids = [bos] + sp.encode(text)
+        first = log_softmax(source_logits(model, ids)[-1])
+        top2 = np.sort(first)[-2:]
+        continuation = _greedy(model, ids, GOLDEN_NEW_TOKENS)
+        prompts.append({
+            "prompt": text,
+            "prompt_ids": ids,
+            "continuation_ids": continuation,
+            "continuation": sp.decode(continuation),
+            "first_token_margin": float(top2[1] - top2[0]),
+        })
+    ref = reference_ids(sp, bos)
+    logprobs = log_softmax(source_logits(model, ref))[:-1]  # position i predicts ref[i + 1]
+    top = np.argsort(-logprobs, axis=-1)[:, :TOP_K_RECORDED]
+    return {
+        "inputs_version": GOLDEN_INPUTS_VERSION,
+        "new_tokens": GOLDEN_NEW_TOKENS,
+        "prompts": prompts,
+        "reference": {
+            "ids": ref,
+            "top_ids": top.tolist(),
+            "top_logprobs": np.round(np.take_along_axis(logprobs, top, axis=-1), 5).tolist(),
+            "target_logprobs": np.round(logprobs[np.arange(len(ref) - 1), ref[1:]], 5).tolist(),
+        },
+    }

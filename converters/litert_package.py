@@ -1,0 +1,95 @@
+"""Package a LiteRT model and tokenizer as `.litertlm` (LiteRT-LM) and `.task` (MediaPipe).
+
+Both carry the family registry's chat format: start token, stop tokens, user/model turn
+templates, so no app ever types Gemma's tags by hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgekit.families import ChatFormat
+
+
+@dataclass(frozen=True)
+class ChatMetadata:
+    """The chat format as a bundle states it; `--chat-template` overrides feed this."""
+
+    chat: ChatFormat
+    model_type: str  # LiteRT-LM LlmModelType field name
+
+    @property
+    def stop_tokens(self) -> list[str]:
+        return list(self.chat.stop_tokens)
+
+
+def llm_metadata_bytes(meta: ChatMetadata, tokenizer_model: Path, cache_length: int) -> bytes:
+    """LiteRT-LM's LlmMetadata with token ids resolved through the bundle's own tokenizer."""
+    import sentencepiece as spm
+    from litert_lm_builder.runtime.proto import llm_metadata_pb2, sampler_params_pb2
+
+    sp = spm.SentencePieceProcessor(model_file=str(tokenizer_model))
+    proto = llm_metadata_pb2.LlmMetadata()
+    proto.start_token.token_ids.ids.append(sp.piece_to_id(meta.chat.start_token))
+    for token in meta.stop_tokens:
+        proto.stop_tokens.add().token_ids.ids.append(sp.piece_to_id(token))
+    proto.pad_token.token_ids.ids.append(sp.pad_id())
+    templates = proto.prompt_templates
+    templates.user.prefix, templates.user.suffix = meta.chat.user_prefix, meta.chat.user_suffix
+    templates.model.prefix, templates.model.suffix = meta.chat.model_prefix, meta.chat.model_suffix
+    proto.jinja_prompt_template = meta.chat.jinja_template()
+    proto.max_num_tokens = cache_length
+    getattr(proto.llm_model_type, meta.model_type).SetInParent()
+    sampling = dict(meta.chat.recommended_sampling)
+    proto.sampler_params.type = sampler_params_pb2.SamplerParameters.TOP_P
+    proto.sampler_params.k = int(sampling["top_k"])
+    proto.sampler_params.p = float(sampling["top_p"])
+    proto.sampler_params.temperature = float(sampling["temperature"])
+    return proto.SerializeToString()
+
+
+def write_litertlm(
+    tflite: Path,
+    tokenizer_model: Path,
+    meta: ChatMetadata,
+    cache_length: int,
+    executor_metadata: Path | None,
+    out: Path,
+) -> None:
+    import litert_lm_builder as builder_lib
+
+    metadata_path = out.with_name(out.name + ".llm_metadata.pb")
+    metadata_path.write_bytes(llm_metadata_bytes(meta, tokenizer_model, cache_length))
+    try:
+        builder = builder_lib.LitertLmFileBuilder()
+        builder.add_system_metadata(
+            builder_lib.Metadata(key="Authors", value="edgekit", dtype=builder_lib.DType.STRING)
+        )
+        builder.add_llm_metadata(str(metadata_path))
+        if executor_metadata is not None:
+            builder.add_executor_metadata(str(executor_metadata))
+        builder.add_sentencepiece_tokenizer(str(tokenizer_model))
+        builder.add_tflite_model(str(tflite), builder_lib.TfLiteModelType.PREFILL_DECODE)
+        with open(out, "wb") as stream:
+            builder.build(stream)
+    finally:
+        metadata_path.unlink(missing_ok=True)
+
+
+def write_task(tflite: Path, tokenizer_model: Path, meta: ChatMetadata, out: Path) -> None:
+    """MediaPipe's own bundler (mediapipe 0.10.35, the last release that has it)."""
+    from mediapipe.tasks.python.genai.bundler import llm_bundler
+
+    config = llm_bundler.BundleConfig(
+        tflite_model=str(tflite),
+        tokenizer_model=str(tokenizer_model),
+        start_token=meta.chat.start_token,
+        stop_tokens=meta.stop_tokens,
+        output_filename=str(out),
+        prompt_prefix_user=meta.chat.user_prefix,
+        prompt_suffix_user=meta.chat.user_suffix,
+        prompt_prefix_model=meta.chat.model_prefix,
+        prompt_suffix_model=meta.chat.model_suffix,
+    )
+    llm_bundler.create_bundle(config)

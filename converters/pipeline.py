@@ -1,0 +1,226 @@
+"""`edgekit convert`: checkpoint -> golden outputs -> one float export -> one artifact per
+(recipe, format), each with its manifest. Everything is built in a temporary folder inside the
+output folder and renamed into place only when all of it is complete."""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from edgekit.atomic import TMP_PREFIX
+from edgekit.checkpoint import Checkpoint
+from edgekit.digest import sha256_file
+from edgekit.errors import EdgekitError
+from edgekit.families import ChatFormat
+from edgekit.manifest import MANIFEST_VERSION, manifest_path
+from edgekit.progress import Stages
+
+TARGET_FORMATS = {
+    "android": ("litertlm", "task"),
+    "ios": ("litertlm", "task"),
+    "web": ("task",),
+    "task": ("task",),
+    "litertlm": ("litertlm",),
+    "all": ("litertlm", "task"),
+}
+
+
+@dataclass
+class ConvertRequest:
+    checkpoint: Checkpoint
+    out_dir: Path
+    target: str = "android"
+    quants: tuple[str, ...] = ("int8",)
+    block_size: int = 32
+    cache_length: int = 1024
+    prefill_lengths: tuple[int, ...] = (128,)
+    force: bool = False
+    chat: ChatFormat | None = None
+
+
+@dataclass
+class Artifact:
+    path: Path
+    format: str
+    quant: str
+    size_bytes: int
+    sha256: str
+    manifest: Path
+
+
+@dataclass
+class ConvertResult:
+    artifacts: list[Artifact] = field(default_factory=list)
+    seconds: float = 0.0
+    peak_rss_bytes: int = 0
+
+
+def model_stem(ckpt: Checkpoint) -> str:
+    if ckpt.is_default:
+        return "gemma-3-270m"
+    name = ckpt.path.stem if ckpt.kind == "gguf" else ckpt.path.resolve().name
+    return name.replace(" ", "-") or "model"
+
+
+def planned_outputs(request: ConvertRequest) -> list[tuple[str, str, Path]]:
+    """(quant, format, final path) for every artifact this request writes."""
+    stem = model_stem(request.checkpoint)
+    return [
+        (quant, fmt, request.out_dir / f"{stem}-{quant}.{fmt}")
+        for quant in request.quants
+        for fmt in TARGET_FORMATS[request.target]
+    ]
+
+
+def check_outputs(request: ConvertRequest) -> None:
+    """Refuse before any work starts, not after minutes of it."""
+    out = request.out_dir
+    if out.exists() and not out.is_dir():
+        raise EdgekitError(f"output path {out} is a file", "pass a folder with --out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=out, prefix=TMP_PREFIX)
+        probe.close()
+    except OSError as exc:
+        raise EdgekitError(f"cannot write to {out} ({exc.strerror})", "choose a writable --out folder") from None
+    existing = [p for _, _, p in planned_outputs(request) if p.exists()]
+    if existing and not request.force:
+        raise EdgekitError(
+            f"{existing[0]} already exists",
+            "pass --force to overwrite it, or choose another --out folder",
+        )
+
+
+def source_record(ckpt: Checkpoint, hf_dir: Path) -> dict[str, Any]:
+    if ckpt.kind == "gguf":
+        weights = {ckpt.path.name: sha256_file(ckpt.path)}
+    else:
+        weights = {p.name: sha256_file(p) for p in sorted(ckpt.path.glob("*.safetensors"))}
+    return {
+        "path": str(ckpt.path),
+        "format": ckpt.kind,
+        "default_model": ckpt.is_default,
+        "weights_sha256": weights,
+        "family": ckpt.family.name,
+        "architecture": ckpt.architecture,
+        "parameters": ckpt.parameter_count,
+        "instruction_tuned": ckpt.instruction_tuned,
+        "converted_from": str(hf_dir),
+    }
+
+
+def convert(request: ConvertRequest, stages: Stages) -> ConvertResult:
+    from converters.golden import load_source_model, record_golden
+    from converters.litert_export import export_float
+    from converters.litert_package import ChatMetadata, write_litertlm, write_task
+    from converters.litert_quantize import quantize_tflite
+    from converters.memory import check_memory, peak_rss_bytes
+    from converters.recipes import recipe
+    from converters.versions import library_versions
+
+    ckpt = request.checkpoint
+    chat = request.chat or ckpt.family.chat
+    meta = ChatMetadata(chat, ckpt.family.litert_lm_model_type)
+    check_outputs(request)
+    estimated = check_memory(ckpt.parameter_count, request.force)
+    started = time.monotonic()
+    result = ConvertResult()
+
+    work = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=request.out_dir))
+    try:
+        with stages.stage(f"reading {ckpt.family.display_name} checkpoint {ckpt.path.name}"):
+            hf_dir = ckpt.hf_folder(on_stage=stages.note)
+            tokenizer = hf_dir / "tokenizer.model"
+            if not tokenizer.exists():
+                raise EdgekitError(
+                    f"{hf_dir} has no SentencePiece tokenizer.model, which .task and .litertlm bundles need",
+                    "copy tokenizer.model from the base Gemma checkpoint into the folder",
+                )
+            source = source_record(ckpt, hf_dir)
+        with stages.stage("recording golden outputs from the source model"):
+            model = load_source_model(hf_dir)
+            golden = record_golden(model, tokenizer, chat.start_token)
+            del model
+        with stages.stage(
+            f"exporting the float LiteRT model (prefill {','.join(map(str, request.prefill_lengths))}, "
+            f"KV cache {request.cache_length})"
+        ):
+            exported = export_float(hf_dir, work, request.prefill_lengths, request.cache_length)
+        versions = library_versions()
+        for quant, fmt, final in planned_outputs(request):
+            with stages.stage(f"{quant} {fmt}: {final.name}"):
+                tflite = work / f"model-{quant}.tflite"
+                if not tflite.exists() and quant != "fp32":
+                    quantize_tflite(exported.tflite, quant, request.block_size, tflite)
+                source_tflite = exported.tflite if quant == "fp32" else tflite
+                staged = work / final.name
+                if fmt == "litertlm":
+                    write_litertlm(source_tflite, tokenizer, meta, request.cache_length,
+                                   exported.executor_metadata, staged)
+                else:
+                    write_task(source_tflite, tokenizer, meta, staged)
+                manifest = {
+                    "edgekit_manifest": MANIFEST_VERSION,
+                    "artifact": {
+                        "file": final.name,
+                        "format": fmt,
+                        "size_bytes": staged.stat().st_size,
+                        "sha256": sha256_file(staged),
+                    },
+                    "source": source,
+                    "recipe": {
+                        "quant": quant,
+                        "block_size": request.block_size if quant in ("int4", "mixed") else None,
+                        "quantizer_recipe": recipe(quant, request.block_size),
+                        "prefill_lengths": list(request.prefill_lengths),
+                        "cache_length": request.cache_length,
+                        "route": "litert-torch export_hf (float32) + ai-edge-quantizer",
+                    },
+                    "chat_format": chat.as_dict(),
+                    "libraries": versions,
+                    "golden": golden,
+                }
+                (work / manifest_path(final).name).write_text(json.dumps(manifest, indent=1))
+                result.artifacts.append(Artifact(final, fmt, quant, manifest["artifact"]["size_bytes"],
+                                                 manifest["artifact"]["sha256"], manifest_path(final)))
+        result.seconds = time.monotonic() - started
+        result.peak_rss_bytes = peak_rss_bytes()
+        with stages.stage("writing artifacts and manifests"):
+            for artifact in result.artifacts:
+                staged_manifest = work / artifact.manifest.name
+                record = json.loads(staged_manifest.read_text())
+                record["conversion"] = {
+                    "seconds": round(result.seconds, 1),
+                    "peak_rss_bytes": result.peak_rss_bytes,
+                    "estimated_peak_bytes": estimated,
+                    "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    "host": f"{platform.system()} {platform.machine()}, {platform.python_version()}",
+                }
+                staged_manifest.write_text(json.dumps(record, indent=1))
+            for artifact in result.artifacts:
+                (work / artifact.path.name).replace(artifact.path)
+                (work / artifact.manifest.name).replace(artifact.manifest)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+def with_overrides(chat: ChatFormat, template_file: Path) -> ChatFormat:
+    """`--chat-template FILE`: a JSON object overriding any ChatFormat field, for fine-tunes."""
+    try:
+        fields = json.loads(template_file.read_text())
+        if "stop_tokens" in fields:
+            fields["stop_tokens"] = tuple(fields["stop_tokens"])
+        return replace(chat, **fields)
+    except (OSError, ValueError, TypeError) as exc:
+        raise EdgekitError(
+            f"{template_file} is not a valid chat template override ({exc})",
+            "write a JSON object with keys such as user_prefix, model_prefix, stop_tokens",
+        ) from None

@@ -1,0 +1,111 @@
+"""`edgekit convert [CHECKPOINT] --target … --quant … --out DIR`."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import click
+
+from edgekit.cli import emit
+from edgekit.errors import EdgekitError
+
+TARGETS = ("android", "ios", "web", "task", "litertlm", "onnx", "all")
+QUANTS = ("int8", "int4", "mixed", "fp16", "fp32")
+DEFAULT_QUANT = "int8"
+
+
+def _quants(value: str) -> tuple[str, ...]:
+    quants = tuple(dict.fromkeys(q.strip() for q in value.split(",") if q.strip()))
+    unknown = [q for q in quants if q not in QUANTS]
+    if unknown or not quants:
+        raise EdgekitError(f"unknown --quant {','.join(unknown) or value!r}", f"use one or more of {','.join(QUANTS)}")
+    return quants
+
+
+def _prefill(value: str) -> tuple[int, ...]:
+    try:
+        lengths = tuple(sorted({int(v) for v in value.split(",") if v.strip()}))
+    except ValueError:
+        lengths = ()
+    if not lengths or min(lengths) < 1:
+        raise EdgekitError(f"--prefill {value!r} is not a list of positive lengths", "pass e.g. --prefill 128 or 32,128")
+    return lengths
+
+
+def _terminate_as_interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
+    raise KeyboardInterrupt
+
+
+@click.command("convert")
+@click.argument("checkpoint", type=click.Path(path_type=Path), required=False)
+@click.option("--target", type=click.Choice(TARGETS), default="android", show_default=True,
+              help="android/ios: .litertlm + .task; web/task: .task; litertlm: .litertlm.")
+@click.option("--quant", default=DEFAULT_QUANT, show_default=True,
+              help=f"One or more of {','.join(QUANTS)}, comma-separated (one export, many recipes).")
+@click.option("--block-size", type=int, default=32, show_default=True, help="Block size of int4 weights.")
+@click.option("--max-tokens", type=int, default=1024, show_default=True, help="KV cache length (prompt + answer).")
+@click.option("--prefill", default="128", show_default=True, help="Prefill signature lengths, comma-separated.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out"), show_default=True)
+@click.option("--chat-template", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="JSON overriding the chat format (fine-tunes with other turn markers).")
+@click.option("--force", is_flag=True, help="Overwrite existing outputs; ignore the memory estimate.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable summary on stdout.")
+def convert_command(checkpoint, target, quant, block_size, max_tokens, prefill, out_dir, chat_template,
+                    force, as_json) -> None:
+    """Convert a Gemma checkpoint (HF folder or .gguf; default: embedded Gemma 3 270M)."""
+    from edgekit.checkpoint import load_checkpoint
+    from edgekit.progress import Stages
+
+    quants = _quants(quant)
+    prefill_lengths = _prefill(prefill)
+    if target == "onnx":
+        raise EdgekitError("the ONNX target is not available in this version", "use --target android, ios, web, task or litertlm")
+    if max_tokens <= max(prefill_lengths):
+        raise EdgekitError(
+            f"--max-tokens {max_tokens} must be larger than the longest --prefill {max(prefill_lengths)}",
+            "raise --max-tokens or lower --prefill",
+        )
+    try:
+        from converters.pipeline import ConvertRequest, convert, planned_outputs, with_overrides
+    except ImportError as exc:
+        raise EdgekitError(
+            f"the converter stack is not installed ({exc.name} is missing)",
+            "install it with `pip install 'edgekit[convert]'`",
+        ) from None
+
+    signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+    ckpt = load_checkpoint(checkpoint)
+    chat = with_overrides(ckpt.family.chat, chat_template) if chat_template else None
+    request = ConvertRequest(
+        checkpoint=ckpt, out_dir=out_dir, target=target, quants=quants, block_size=block_size,
+        cache_length=max_tokens, prefill_lengths=prefill_lengths, force=force, chat=chat,
+    )
+    stages = Stages(total=4 + len(planned_outputs(request)))
+    from edgekit.stdio import stdout_to_stderr
+
+    with stdout_to_stderr():
+        result = convert(request, stages)
+    rows = [
+        {"artifact": str(a.path), "format": a.format, "quant": a.quant, "size_bytes": a.size_bytes,
+         "sha256": a.sha256, "manifest": str(a.manifest)}
+        for a in result.artifacts
+    ]
+    summary = {"artifacts": rows, "seconds": round(result.seconds, 1), "peak_rss_bytes": result.peak_rss_bytes}
+    emit(summary, as_json, _table(rows, result.seconds, result.peak_rss_bytes))
+
+
+def _table(rows: list[dict], seconds: float, peak: int) -> str:
+    from io import StringIO
+
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"edgekit convert: {seconds:.0f} s, peak RSS {peak / 2**30:.2f} GiB")
+    for column in ("artifact", "size", "recipe", "sha256"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["artifact"], f"{row['size_bytes'] / 2**20:.1f} MiB", row["quant"], row["sha256"][:16])
+    buffer = StringIO()
+    Console(file=buffer, width=140).print(table)
+    return buffer.getvalue().rstrip()
