@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from converters.litert_fixups import fix_zero_block_scales
 from converters.recipes import recipe
 
 
@@ -17,4 +18,5 @@ def quantize_tflite(float_tflite: Path, quant: str, block_size: int, out: Path) 
     qt = quantizer.Quantizer(str(float_tflite))
     qt.load_quantization_recipe(plan)
     qt.quantize().export_model(str(out), overwrite=True)
+    fix_zero_block_scales(out)
     return out

@@ -14,9 +14,12 @@ from edgekit.errors import EdgekitError
 QUANT_CHOICES = ("int8", "int4", "mixed", "fp16", "fp32")
 BLOCK_SIZES = (32, 64, 128, 256)
 LOGITS_SCOPE = "logits"
+# Only the ops that hold the model's weights: quantizing every supported op ("*") also hits
+# constant tensors such as Gemma 1's all-zero ones, whose zero int4 scale XNNPACK refuses.
+WEIGHT_OPS = ("FULLY_CONNECTED", "EMBEDDING_LOOKUP")
 
 
-def _weights(bits: int, granularity: str, operation: str = "*", regex: str = ".*") -> dict[str, Any]:
+def _weights(bits: int, granularity: str, operation: str, regex: str = ".*") -> dict[str, Any]:
     return {
         "regex": regex,
         "operation": operation,
@@ -64,9 +67,9 @@ def recipe(quant: str, block_size: int = 32) -> list[dict[str, Any]] | None:
     if quant == "fp16":
         return [_float16()]
     if quant == "int8":
-        return [_weights(8, "CHANNELWISE")]
+        return [_weights(8, "CHANNELWISE", op) for op in WEIGHT_OPS]
     if quant == "int4":
-        return [_weights(4, blockwise)]
+        return [_weights(4, blockwise, op) for op in WEIGHT_OPS]
     if quant == "mixed":
         # int4 transformer blocks; int8 where int4 error costs most on small models:
         # the token embedding and the output projection.

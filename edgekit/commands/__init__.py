@@ -6,8 +6,11 @@ import click
 
 from edgekit import __version__
 from edgekit.cli import EdgekitGroup
+from edgekit.commands.bench_cmd import bench_command
 from edgekit.commands.convert_cmd import convert_command
 from edgekit.commands.inspect_cmd import inspect_command
+from edgekit.commands.run_cmd import run_command
+from edgekit.commands.validate_cmd import validate_command
 
 
 @click.group(cls=EdgekitGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,3 +21,6 @@ def cli() -> None:
 
 cli.add_command(convert_command)
 cli.add_command(inspect_command)
+cli.add_command(run_command)
+cli.add_command(validate_command)
+cli.add_command(bench_command)

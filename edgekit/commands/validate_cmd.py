@@ -1,0 +1,50 @@
+"""`edgekit validate BUNDLE [--reference CHECKPOINT] [--json] [--report FILE.html]`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from edgekit.cli import emit
+from edgekit.errors import CheckFailed
+
+
+def _summary(report: dict) -> str:
+    lines = [f"{'PASS' if report['passed'] else 'FAIL'}: {report['artifact']} ({report['quant']}, "
+             f"against {report['against']})"]
+    for check in report["checks"]:
+        mark = "ok  " if check["passed"] else "FAIL"
+        lines.append(f"  {mark} {check['name']}: {check['value']} (limit {check['limit']})")
+    tf = report["teacher_forced"]
+    lines.append(f"  teacher-forced over {tf['positions']} positions: KL p99 {tf['kl_p99']:.4g}, "
+                 f"perplexity {tf['bundle_perplexity']:.3f} vs source {tf['source_perplexity']:.3f}; "
+                 f"greedy prefix agreement {report['greedy_prefix_agreement']:.0%}")
+    return "\n".join(lines)
+
+
+@click.command("validate")
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option("--reference", type=click.Path(path_type=Path),
+              help="Recompute the golden outputs from this checkpoint (needs edgekit[convert]).")
+@click.option("--quant", type=click.Choice(("fp32", "fp16", "int8", "mixed", "int4")),
+              help="Thresholds to apply (default: the manifest's recipe).")
+@click.option("--threads", type=int, default=2, show_default=True)
+@click.option("--report", "report_path", type=click.Path(path_type=Path), help="Also write an HTML report.")
+@click.option("--json", "as_json", is_flag=True)
+def validate_command(bundle: Path, reference: Path | None, quant: str | None, threads: int,
+                     report_path: Path | None, as_json: bool) -> None:
+    """Check a bundle against its golden outputs (exit 0 pass, 1 fail)."""
+    from edgekit.atomic import atomic_file
+    from runtime.report_html import render
+    from runtime.validate import validate
+
+    report = validate(bundle, reference=reference, quant=quant, threads=threads)
+    if report_path:
+        with atomic_file(report_path) as tmp:
+            tmp.write_text(render(report))
+    emit(report, as_json, _summary(report))
+    if not report["passed"]:
+        failed = [c["name"] for c in report["checks"] if not c["passed"]]
+        raise CheckFailed(f"{bundle.name} failed validation: {', '.join(failed)}",
+                          "see the report; reconvert with a higher-precision --quant")

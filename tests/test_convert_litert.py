@@ -1,0 +1,113 @@
+"""`edgekit convert` on tiny Gemma 1, 2 and 3 checkpoints: every recipe, both bundle formats,
+run in the real LiteRT-LM engine and checked against the source model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgekit.formats.litertlm import llm_metadata, open_litertlm
+from edgekit.formats.task_bundle import open_task
+from edgekit.manifest import manifest_path
+from runtime.artifact import open_artifact
+from runtime.litert_lm_runner import LiteRtLm
+from runtime.tflite_runner import DecodeStepper
+from tests.cli import assert_one_line_error, edgekit
+from tests.conftest import FAMILIES
+
+QUANTS = ("int8", "int4", "mixed", "fp16", "fp32")
+
+
+@pytest.fixture(scope="module")
+def converted(tiny_hf, tmp_path_factory) -> dict[str, dict[tuple[str, str], Path]]:
+    """One conversion per family, every recipe: {family: {(quant, format): path}}."""
+    out = {}
+    for family in FAMILIES:
+        folder = tmp_path_factory.mktemp(f"convert-{family}")
+        result = edgekit("convert", tiny_hf[family], "--quant", ",".join(QUANTS), "--max-tokens", "1024",
+                         "--prefill", "32", "--out", folder, "--json")
+        assert result.code == 0, result.stderr[-3000:]
+        summary = result.json()  # stdout is pure JSON: library chatter went to stderr
+        out[family] = {(a["quant"], a["format"]): Path(a["artifact"]) for a in summary["artifacts"]}
+        assert len(out[family]) == 2 * len(QUANTS)
+        assert not [p for p in folder.iterdir() if p.name.startswith(".edgekit-tmp")]
+    return out
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_recipe_runs_in_litert_lm(converted, family):
+    for (quant, fmt), path in converted[family].items():
+        (result,) = LiteRtLm(path).run(
+            [{"op": "generate", "prompt": "the capital of france is", "max_tokens": 4,
+              "sampler": {"top_k": 1, "temperature": 0.0, "seed": 0}}])
+        assert result["text"], (quant, fmt)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_fp32_bundle_matches_source_logits(converted, tiny_hf, family):
+    """Teacher-forced over the reference text, the fp32 bundle's logits equal the source's
+    within 1e-3 (past the sliding window, so both attention kinds are covered)."""
+    from converters.golden import load_source_model, source_logits
+
+    artifact = open_artifact(converted[family][("fp32", "task")])
+    ids = artifact.manifest["golden"]["reference"]["ids"][:200]
+    bundle = np.stack(list(DecodeStepper(artifact.model_bytes()).logits(ids)))
+    source = source_logits(load_source_model(tiny_hf[family]), ids)
+    assert np.abs(bundle - source).max() < 1e-3
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_int8_bundles_pass_validation(converted, family):
+    for fmt in ("litertlm", "task"):
+        result = edgekit("validate", converted[family][("int8", fmt)], "--json")
+        report = result.json()
+        assert result.code == 0, report["checks"]
+        assert report["passed"] and report["teacher_forced"]["positions"] >= 512
+
+
+def test_manifest_records_source_recipe_versions_and_golden(converted, tiny_hf):
+    path = converted["gemma3"][("mixed", "litertlm")]
+    manifest = json.loads(manifest_path(path).read_text())
+    assert manifest["artifact"]["size_bytes"] == path.stat().st_size
+    assert manifest["source"]["family"] == "gemma3"
+    assert manifest["source"]["weights_sha256"]["model.safetensors"]
+    assert manifest["recipe"]["quant"] == "mixed" and manifest["recipe"]["block_size"] == 32
+    assert {"litert-torch", "ai-edge-quantizer", "mediapipe", "transformers"} <= set(manifest["libraries"])
+    assert manifest["conversion"]["peak_rss_bytes"] > 0
+    golden = manifest["golden"]
+    assert len(golden["prompts"]) >= 8
+    assert all(len(p["continuation_ids"]) == 32 for p in golden["prompts"])
+    assert len(golden["reference"]["ids"]) >= 512
+    assert len(golden["reference"]["top_ids"][0]) == 8
+
+
+def test_bundles_carry_gemma_chat_metadata(converted):
+    task = open_task(converted["gemma2"][("int8", "task")]).metadata()
+    assert task["start_token"] == "<bos>"
+    assert task["stop_tokens"] == ["<eos>", "<end_of_turn>"]
+    assert task["prompt_templates"]["user"]["prefix"] == "<start_of_turn>user\n"
+    meta = llm_metadata(open_litertlm(converted["gemma2"][("int8", "litertlm")]))
+    stop_ids = [s["tokenIds"]["ids"][0] for s in meta["stopTokens"]]
+    assert stop_ids == [1, 5]  # <eos>, <end_of_turn> in the tiny tokenizer
+    assert meta["promptTemplates"]["model"]["prefix"] == "<start_of_turn>model\n"
+
+
+def test_existing_output_needs_force(converted, tiny_hf):
+    out = converted["gemma"][("int8", "task")].parent
+    result = edgekit("convert", tiny_hf["gemma"], "--quant", "int8", "--out", out)
+    assert_one_line_error(result, "already exists", "--force")
+
+
+def test_bad_convert_options_fail_fast(tiny_hf, tmp_path):
+    assert_one_line_error(edgekit("convert", tiny_hf["gemma"], "--quant", "int3", "--out", tmp_path), "--quant")
+    assert_one_line_error(edgekit("convert", tiny_hf["gemma"], "--max-tokens", "64", "--prefill", "128",
+                                  "--out", tmp_path), "--max-tokens")
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    assert_one_line_error(edgekit("convert", tiny_hf["gemma"], "--out", a_file), "is a file")
+    assert_one_line_error(edgekit("convert", tiny_hf["gemma"], "--out", tmp_path / "o",
+                                  env={"EDGEKIT_AVAILABLE_MEMORY": "1e6"}), "memory", "--force")
+    assert list(tmp_path.iterdir()) == [a_file] or all(not p.name.startswith(".edgekit") for p in tmp_path.rglob("*"))
