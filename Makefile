@@ -20,7 +20,8 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 demo: install
-	$(BIN)/edgekit convert --target android --out out/demo
+	$(BIN)/edgekit convert --target android --out out/demo --force
+	$(BIN)/edgekit validate out/demo/gemma-3-270m-int8.litertlm --report out/demo/validation.html
 
 test: install
 	$(BIN)/python -m pytest

@@ -93,3 +93,18 @@ def write_task(tflite: Path, tokenizer_model: Path, meta: ChatMetadata, out: Pat
         prompt_suffix_model=meta.chat.model_suffix,
     )
     llm_bundler.create_bundle(config)
+    _fix_zip_times(out)
+
+
+def _fix_zip_times(task: Path) -> None:
+    """Rewrite the bundle with fixed entry dates (MediaPipe stamps the current time), keeping
+    its aligned stored layout, so the same conversion gives byte-identical files."""
+    import zipfile
+
+    from mediapipe.tasks.python.metadata.metadata_writers import model_asset_bundle_utils as mab
+
+    with zipfile.ZipFile(task) as archive:
+        entries = [(info.filename, archive.read(info)) for info in archive.infolist()]
+    with mab.AlignZipFile(task, mode="w", alignment=mab._ALIGNMENT) as archive:
+        for name, data in entries:
+            archive.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)

@@ -1,4 +1,4 @@
-"""Memory guard: estimate a conversion's peak before starting, and measure the real one.
+"""Resource guards: estimate a conversion's peak before starting, and measure the real one.
 
 Measured on Gemma 3 270M (1.07 GB fp32): litert-torch's export peaks near 6.1x the float32
 weights (6.55 GB), whatever the recipe; quantizing afterwards adds little. The estimate uses
@@ -47,3 +47,23 @@ def check_memory(parameter_count: int, force: bool) -> int:
 def peak_rss_bytes() -> int:
     """Peak resident set size of this process so far (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+# Bytes per parameter in each recipe's LiteRT model (measured on the 270M: int8 271 MiB,
+# int4 151, mixed 227, fp16 518, fp32 1030 MiB for 268M parameters), rounded up.
+BYTES_PER_PARAMETER = {"fp32": 4.1, "fp16": 2.1, "int8": 1.1, "mixed": 0.9, "int4": 0.6}
+
+
+def check_disk(out_dir, parameter_count: int, outputs: list[str], force: bool) -> None:
+    """`outputs`: the recipe of every artifact to be written (one per file)."""
+    import shutil
+
+    needed = sum(parameter_count * BYTES_PER_PARAMETER[q] for q in outputs)
+    needed += parameter_count * 4  # the float export in the work folder
+    override = os.environ.get("EDGEKIT_AVAILABLE_DISK")  # lets tests simulate a full disk
+    have = int(float(override)) if override else shutil.disk_usage(out_dir).free
+    if needed > have and not force:
+        raise EdgekitError(
+            f"the outputs need about {needed / 2**30:.1f} GiB in {out_dir}, but only {have / 2**30:.1f} GiB is free",
+            "free disk space or choose another --out (--force tries anyway)",
+        )

@@ -121,7 +121,7 @@ def convert(request: ConvertRequest, stages: Stages) -> ConvertResult:
     from converters.litert_export import export_float
     from converters.litert_package import ChatMetadata, write_litertlm, write_task
     from converters.litert_quantize import quantize_tflite
-    from converters.memory import check_memory, peak_rss_bytes
+    from converters.memory import check_disk, check_memory, peak_rss_bytes
     from converters.recipes import recipe
     from converters.versions import library_versions
 
@@ -130,6 +130,7 @@ def convert(request: ConvertRequest, stages: Stages) -> ConvertResult:
     meta = ChatMetadata(chat, ckpt.family.litert_lm_model_type)
     check_outputs(request)
     estimated = check_memory(ckpt.parameter_count, request.force)
+    check_disk(request.out_dir, ckpt.parameter_count, [q for q, _, _ in planned_outputs(request)], request.force)
     started = time.monotonic()
     result = ConvertResult()
 

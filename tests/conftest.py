@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli import edgekit
 from tests.fixtures.gguf_writer import write_gguf
 from tests.fixtures.tiny_models import write_tiny_checkpoint
 from tests.fixtures.tiny_tokenizer import train_tokenizer
 
 FAMILIES = ("gemma", "gemma2", "gemma3")
+QUANTS = ("int8", "int4", "mixed", "fp16", "fp32")
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -39,3 +41,19 @@ def tiny_hf(tmp_path_factory: pytest.TempPathFactory, tiny_tokenizer_model: byte
 def tiny_gguf(tmp_path_factory: pytest.TempPathFactory, tiny_hf: dict[str, Path]) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("tiny-gguf")
     return {f: write_gguf(path, root / f"tiny-{f}.gguf") for f, path in tiny_hf.items()}
+
+
+@pytest.fixture(scope="session")
+def converted(tiny_hf, tmp_path_factory) -> dict[str, dict[tuple[str, str], Path]]:
+    """One conversion per family, every recipe: {family: {(quant, format): path}}."""
+    out = {}
+    for family in FAMILIES:
+        folder = tmp_path_factory.mktemp(f"convert-{family}")
+        result = edgekit("convert", tiny_hf[family], "--quant", ",".join(QUANTS), "--max-tokens", "1024",
+                         "--prefill", "32", "--out", folder, "--json")
+        assert result.code == 0, result.stderr[-3000:]
+        summary = result.json()  # stdout is pure JSON: library chatter went to stderr
+        out[family] = {(a["quant"], a["format"]): Path(a["artifact"]) for a in summary["artifacts"]}
+        assert len(out[family]) == 2 * len(QUANTS)
+        assert not [p for p in folder.iterdir() if p.name.startswith(".edgekit-tmp")]
+    return out

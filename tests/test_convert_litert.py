@@ -4,7 +4,6 @@ run in the real LiteRT-LM engine and checked against the source model."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,25 +16,6 @@ from runtime.litert_lm_runner import LiteRtLm
 from runtime.tflite_runner import DecodeStepper
 from tests.cli import assert_one_line_error, edgekit
 from tests.conftest import FAMILIES
-
-QUANTS = ("int8", "int4", "mixed", "fp16", "fp32")
-
-
-@pytest.fixture(scope="module")
-def converted(tiny_hf, tmp_path_factory) -> dict[str, dict[tuple[str, str], Path]]:
-    """One conversion per family, every recipe: {family: {(quant, format): path}}."""
-    out = {}
-    for family in FAMILIES:
-        folder = tmp_path_factory.mktemp(f"convert-{family}")
-        result = edgekit("convert", tiny_hf[family], "--quant", ",".join(QUANTS), "--max-tokens", "1024",
-                         "--prefill", "32", "--out", folder, "--json")
-        assert result.code == 0, result.stderr[-3000:]
-        summary = result.json()  # stdout is pure JSON: library chatter went to stderr
-        out[family] = {(a["quant"], a["format"]): Path(a["artifact"]) for a in summary["artifacts"]}
-        assert len(out[family]) == 2 * len(QUANTS)
-        assert not [p for p in folder.iterdir() if p.name.startswith(".edgekit-tmp")]
-    return out
-
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_every_recipe_runs_in_litert_lm(converted, family):

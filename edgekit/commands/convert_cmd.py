@@ -49,10 +49,12 @@ def _terminate_as_interrupt(signum, frame):  # noqa: ARG001 - signal handler sig
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out"), show_default=True)
 @click.option("--chat-template", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="JSON overriding the chat format (fine-tunes with other turn markers).")
+@click.option("--handoff", "handoff_dir", type=click.Path(path_type=Path),
+              help="Also write a hand-off folder (see `edgekit handoff`) with the first recipe's bundles.")
 @click.option("--force", is_flag=True, help="Overwrite existing outputs; ignore the memory estimate.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary on stdout.")
 def convert_command(checkpoint, target, quant, block_size, max_tokens, prefill, out_dir, chat_template,
-                    force, as_json) -> None:
+                    handoff_dir, force, as_json) -> None:
     """Convert a Gemma checkpoint (HF folder or .gguf; default: embedded Gemma 3 270M)."""
     from edgekit.checkpoint import load_checkpoint
     from edgekit.progress import Stages
@@ -92,6 +94,11 @@ def convert_command(checkpoint, target, quant, block_size, max_tokens, prefill, 
         for a in result.artifacts
     ]
     summary = {"artifacts": rows, "seconds": round(result.seconds, 1), "peak_rss_bytes": result.peak_rss_bytes}
+    if handoff_dir:
+        from edgekit.handoff import write_handoff
+
+        first = [a.path for a in result.artifacts if a.quant == quants[0]]
+        summary["handoff"] = write_handoff(first, handoff_dir, measure=True, force=force)["folder"]
     emit(summary, as_json, _table(rows, result.seconds, result.peak_rss_bytes))
 
 

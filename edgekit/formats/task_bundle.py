@@ -5,6 +5,7 @@ before anything is read."""
 from __future__ import annotations
 
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -28,8 +29,11 @@ class TaskBundle:
     entries: dict[str, int]  # name -> uncompressed bytes
 
     def read(self, name: str) -> bytes:
-        with zipfile.ZipFile(self.path) as archive:
-            return archive.read(name)
+        try:
+            with zipfile.ZipFile(self.path) as archive:
+                return archive.read(name)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
+            raise _bad(self.path, f"entry {name} is damaged: {exc}") from None
 
     def metadata(self) -> dict[str, Any]:
         try:

@@ -1,0 +1,88 @@
+"""Size, quality and speed of every LiteRT recipe on the default model, in one run.
+
+    .venv/bin/python benchmarks/recipes.py [--out benchmarks/out] [--threads 2]
+
+Converts the embedded Gemma 3 270M once with every recipe (one float export), then for each
+`.litertlm`: `edgekit validate --json` (quality vs the golden outputs) and `edgekit bench
+--json` (LiteRT-LM CPU speed). Writes benchmarks/recipes.md and benchmarks/recipes.json; the
+README's recipe table quotes that file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+QUANTS = ("fp32", "fp16", "int8", "mixed", "int4")
+
+
+def edgekit(*args: str) -> dict:
+    proc = subprocess.run([sys.executable, "-m", "edgekit", *args, "--json"], capture_output=True, text=True)
+    if proc.returncode not in (0, 1):  # 1 = validation ran and failed: still a measurement
+        sys.exit(f"edgekit {args[0]} failed: {proc.stderr.strip().splitlines()[-1:]}")
+    return json.loads(proc.stdout)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=HERE / "out")
+    parser.add_argument("--threads", default="2")
+    args = parser.parse_args()
+
+    conversion = edgekit("convert", "--quant", ",".join(QUANTS), "--target", "litertlm",
+                         "--out", str(args.out), "--force")
+    rows = []
+    for artifact in conversion["artifacts"]:
+        path = artifact["artifact"]
+        report = edgekit("validate", path, "--threads", args.threads)
+        speed = edgekit("bench", path, "--threads", args.threads)
+        tf = report["teacher_forced"]
+        rows.append({
+            "quant": artifact["quant"],
+            "mib": round(artifact["size_bytes"] / 2**20, 1),
+            "top1": round(tf["top1_agreement"], 4),
+            "kl_mean": round(tf["kl_mean"], 5),
+            "kl_p99": round(tf["kl_p99"], 4),
+            "perplexity": round(tf["bundle_perplexity"], 3),
+            "source_perplexity": round(tf["source_perplexity"], 3),
+            "first_token": next(c["value"] for c in report["checks"] if c["name"].startswith("first-token")),
+            "validate": "pass" if report["passed"] else "fail",
+            "prefill_tok_s": speed["prefill_tokens_per_second"],
+            "decode_tok_s": speed["decode_tokens_per_second"],
+            "ttft_s": speed["time_to_first_token_seconds"],
+        })
+    meta = {"date": date.today().isoformat(), "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
+            "threads": args.threads, "conversion_seconds": conversion["seconds"],
+            "conversion_peak_rss_gib": round(conversion["peak_rss_bytes"] / 2**30, 2),
+            "positions": tf["positions"]}
+    (HERE / "recipes.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    lines = [
+        f"# LiteRT recipes on Gemma 3 270M ({meta['date']}, {meta['machine']}, {meta['threads']} threads)",
+        "",
+        f"One conversion of the embedded model with every recipe: {meta['conversion_seconds']} s, "
+        f"peak RSS {meta['conversion_peak_rss_gib']} GiB. Quality: teacher-forced over "
+        f"{meta['positions']} positions of the reference text against the source's golden outputs; "
+        "speed: `edgekit bench` (LiteRT-LM, CPU, 256 prefill / 128 decode tokens).",
+        "",
+        "| recipe | MiB | top-1 | KL mean | KL p99 | perplexity (source) | first token | validate "
+        "| prefill tok/s | decode tok/s | TTFT s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['quant']} | {r['mib']} | {r['top1']:.1%} | {r['kl_mean']} | {r['kl_p99']} | "
+            f"{r['perplexity']} ({r['source_perplexity']}) | {r['first_token']:.0%} | {r['validate']} | "
+            f"{r['prefill_tok_s']} | {r['decode_tok_s']} | {r['ttft_s']} |"
+        )
+    (HERE / "recipes.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

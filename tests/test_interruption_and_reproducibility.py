@@ -1,0 +1,46 @@
+"""Ctrl-C and SIGTERM leave nothing behind; the same conversion twice gives the same bytes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from edgekit.digest import sha256_file
+from tests.cli import edgekit
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_during_convert_leaves_nothing(tiny_hf, tmp_path, sig):
+    out = tmp_path / "out"
+    log = tmp_path / "stderr.txt"
+    with open(log, "w") as stderr:
+        proc = subprocess.Popen([sys.executable, "-m", "edgekit", "convert", str(tiny_hf["gemma3"]),
+                                 "--out", str(out), "--prefill", "32"], stdout=subprocess.DEVNULL, stderr=stderr)
+        deadline = time.monotonic() + 300
+        while "exporting the float LiteRT model" not in log.read_text():  # mid-run, work files exist
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.2)
+        time.sleep(3)
+        proc.send_signal(sig)
+        code = proc.wait(timeout=300)
+    assert code == 130, log.read_text()[-2000:]
+    assert "interrupted" in log.read_text()
+    assert "Traceback" not in log.read_text()
+    assert list(out.iterdir()) == []
+
+
+def test_same_conversion_twice_is_byte_identical(tiny_hf, tmp_path):
+    shas = []
+    for run in ("a", "b"):
+        result = edgekit("convert", tiny_hf["gemma"], "--quant", "int4", "--prefill", "32",
+                         "--out", tmp_path / run, "--json")
+        assert result.code == 0, result.stderr[-2000:]
+        shas.append({os.path.basename(a["artifact"]): a["sha256"] for a in result.json()["artifacts"]})
+    assert shas[0] == shas[1]
+    for name, digest in shas[0].items():
+        assert sha256_file(tmp_path / "a" / name) == digest

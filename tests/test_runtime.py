@@ -1,0 +1,85 @@
+"""The light runtime: run, validate and bench, including from a venv without torch."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.cli import assert_one_line_error, edgekit
+from tests.conftest import REPO
+from tests.fixtures.perturb import perturb_task_weights
+
+
+def test_validate_in_a_torch_free_venv(converted, tmp_path):
+    """`pip install .` (no extras) is enough to validate a bundle; torch is not there."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", str(REPO)], capture_output=True, text=True)
+    assert pip.returncode == 0, pip.stderr[-2000:]
+    python = str(venv / "bin" / "python")
+    probe = subprocess.run([python, "-c", "import importlib.util as u; print([m for m in "
+                            "('torch','tensorflow','transformers','litert_torch','mediapipe') if u.find_spec(m)])"],
+                           capture_output=True, text=True, check=True)
+    assert probe.stdout.strip() == "[]"
+    bundle = converted["gemma3"][("int8", "litertlm")]
+    result = subprocess.run([str(venv / "bin" / "edgekit"), "validate", str(bundle), "--json"],
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout)["passed"] is True
+    imports = subprocess.run([python, "-c", "import sys, runtime.validate, edgekit.commands; "
+                              "print(sorted(m for m in ('torch','tensorflow','transformers') if m in sys.modules))"],
+                             capture_output=True, text=True, check=True, cwd=tmp_path)
+    assert imports.stdout.strip() == "[]"
+
+
+def test_perturbed_weights_fail_validation_naming_the_metric(converted, tmp_path):
+    bad = perturb_task_weights(converted["gemma3"][("int8", "task")], tmp_path / "broken-int8.task")
+    result = edgekit("validate", bad, "--report", tmp_path / "report.html")
+    assert result.code == 1
+    assert "FAIL" in result.stdout
+    assert "teacher-forced top-1 agreement" in result.stderr or "KL" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "FAIL" in (tmp_path / "report.html").read_text()
+
+
+def test_changed_artifact_is_refused(converted, tmp_path):
+    source = converted["gemma2"][("int8", "task")]
+    copy = tmp_path / source.name
+    shutil.copy(source, copy)
+    shutil.copy(source.with_name(source.name + ".edgekit.json"), tmp_path)
+    with open(copy, "ab") as handle:
+        handle.write(b"\0")
+    assert_one_line_error(edgekit("validate", copy), "does not match its manifest")
+
+
+@pytest.mark.parametrize("fmt", ["task", "litertlm"])
+def test_run_streams_text(converted, fmt):
+    bundle = converted["gemma3"][("int8", fmt)]
+    chat = edgekit("run", bundle, "the capital of france", "--max-tokens", "6", "--system", "Be brief.")
+    raw = edgekit("run", bundle, "the capital of france", "--max-tokens", "6", "--raw")
+    assert chat.code == 0 and raw.code == 0, chat.stderr[-1000:] + raw.stderr[-1000:]
+    assert chat.stdout.strip() and raw.stdout.strip()
+
+
+def test_run_refuses_prompt_longer_than_the_cache(converted):
+    bundle = converted["gemma"][("int8", "task")]
+    assert_one_line_error(edgekit("run", bundle, "loop " * 2000, "--raw"), "tokens", "--max-tokens")
+
+
+@pytest.mark.parametrize("fmt", ["task", "litertlm"])
+def test_bench_reports_speed(converted, fmt):
+    data = edgekit("bench", converted["gemma3"][("int8", fmt)], "--prefill-tokens", "32",
+                   "--decode-tokens", "16", "--json").json()
+    assert data["decode_tokens_per_second"] > 0 and data["prefill_tokens_per_second"] > 0
+    assert data["peak_rss_bytes"] > 0
+
+
+def test_garbage_behind_litertlm_magic_is_an_error_not_a_crash(tmp_path):
+    fake = tmp_path / "fake.litertlm"
+    fake.write_bytes(b"LITERTLM" + bytes(range(256)) * 64)
+    assert_one_line_error(edgekit("validate", fake), "litertlm")
+    assert_one_line_error(edgekit("run", fake, "hi"), "litertlm")
