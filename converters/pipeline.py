@@ -16,6 +16,7 @@ from typing import Any
 
 from edgekit.atomic import TMP_PREFIX
 from edgekit.checkpoint import Checkpoint
+from edgekit.content_digest import content_sha256
 from edgekit.digest import sha256_file
 from edgekit.errors import EdgekitError
 from edgekit.families import ChatFormat
@@ -52,6 +53,7 @@ class Artifact:
     quant: str
     size_bytes: int
     sha256: str
+    content_sha256: str
     manifest: Path
 
 
@@ -174,6 +176,7 @@ def convert(request: ConvertRequest, stages: Stages) -> ConvertResult:
                         "format": fmt,
                         "size_bytes": staged.stat().st_size,
                         "sha256": sha256_file(staged),
+                        "content_sha256": content_sha256(staged, fmt),
                     },
                     "source": source,
                     "recipe": {
@@ -190,7 +193,8 @@ def convert(request: ConvertRequest, stages: Stages) -> ConvertResult:
                 }
                 (work / manifest_path(final).name).write_text(json.dumps(manifest, indent=1))
                 result.artifacts.append(Artifact(final, fmt, quant, manifest["artifact"]["size_bytes"],
-                                                 manifest["artifact"]["sha256"], manifest_path(final)))
+                                                 manifest["artifact"]["sha256"], manifest["artifact"]["content_sha256"],
+                                                 manifest_path(final)))
         result.seconds = time.monotonic() - started
         result.peak_rss_bytes = peak_rss_bytes()
         with stages.stage("writing artifacts and manifests"):

@@ -57,3 +57,25 @@ def converted(tiny_hf, tmp_path_factory) -> dict[str, dict[tuple[str, str], Path
         assert len(out[family]) == 2 * len(QUANTS)
         assert not [p for p in folder.iterdir() if p.name.startswith(".edgekit-tmp")]
     return out
+
+
+@pytest.fixture(scope="session")
+def default_bundles(tmp_path_factory) -> dict[tuple[str, str], Path]:
+    """The embedded Gemma 3 270M converted for Android, int8 and fp32, in one export (minutes)."""
+    folder = tmp_path_factory.mktemp("default-bundles")
+    result = edgekit("convert", "--target", "android", "--quant", "int8,fp32", "--out", folder, "--json")
+    assert result.code == 0, result.stderr[-3000:]
+    return {(a["quant"], a["format"]): Path(a["artifact"]) for a in result.json()["artifacts"]}
+
+
+@pytest.fixture(scope="session")
+def base_venv(tmp_path_factory) -> Path:
+    """A venv with edgekit's base install only (`pip install .`): no torch, no tensorflow."""
+    import subprocess
+    import sys
+
+    venv = tmp_path_factory.mktemp("base-venv") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", str(REPO)], capture_output=True, text=True)
+    assert pip.returncode == 0, pip.stderr[-2000:]
+    return venv

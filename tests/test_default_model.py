@@ -39,3 +39,31 @@ def test_rebuilt_tokenizer_is_identical_to_transformers():
     ]
     assert mismatches == [], f"{len(mismatches)} of {len(corpus)} differ, e.g. {mismatches[:3]!r}"
     assert rebuilt.decode(rebuilt.encode(corpus[50])) == corpus[50]
+
+
+@pytest.mark.parametrize("fmt", ["litertlm", "task"])
+def test_default_int8_bundles_validate_with_every_first_token(default_bundles, fmt):
+    """`make demo`'s bundles run in LiteRT-LM and give the source's first greedy token on
+    every golden prompt."""
+    report = edgekit("validate", default_bundles[("int8", fmt)], "--json").json()
+    assert report["passed"] is True
+    assert all(p["first_token_agrees"] for p in report["prompts"])
+    assert report["teacher_forced"]["positions"] >= 512
+
+
+def test_default_fp32_bundle_matches_source_logits(default_bundles):
+    """Teacher-forced over the whole reference text, within 1e-3 of transformers fp32."""
+    import numpy as np
+
+    from converters.golden import load_source_model, source_logits
+    from edgekit.checkpoint import load_checkpoint
+    from runtime.artifact import open_artifact
+    from runtime.tflite_runner import DecodeStepper
+
+    artifact = open_artifact(default_bundles[("fp32", "litertlm")])
+    ids = artifact.manifest["golden"]["reference"]["ids"]
+    source = source_logits(load_source_model(load_checkpoint(None).hf_folder()), ids)
+    worst = 0.0
+    for position, logits in enumerate(DecodeStepper(artifact.model_bytes()).logits(ids)):
+        worst = max(worst, float(np.abs(logits - source[position]).max()))
+    assert worst < 1e-3

@@ -14,26 +14,31 @@ from tests.conftest import REPO
 from tests.fixtures.perturb import perturb_task_weights
 
 
-def test_validate_in_a_torch_free_venv(converted, tmp_path):
+def _validate_in(venv, bundle, cwd):
+    result = subprocess.run([str(venv / "bin" / "edgekit"), "validate", str(bundle), "--json"],
+                            capture_output=True, text=True, cwd=cwd)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout)
+
+
+def test_validate_in_a_torch_free_venv(base_venv, converted, tmp_path):
     """`pip install .` (no extras) is enough to validate a bundle; torch is not there."""
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    pip = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", str(REPO)], capture_output=True, text=True)
-    assert pip.returncode == 0, pip.stderr[-2000:]
-    python = str(venv / "bin" / "python")
+    python = str(base_venv / "bin" / "python")
     probe = subprocess.run([python, "-c", "import importlib.util as u; print([m for m in "
                             "('torch','tensorflow','transformers','litert_torch','mediapipe') if u.find_spec(m)])"],
                            capture_output=True, text=True, check=True)
     assert probe.stdout.strip() == "[]"
-    bundle = converted["gemma3"][("int8", "litertlm")]
-    result = subprocess.run([str(venv / "bin" / "edgekit"), "validate", str(bundle), "--json"],
-                            capture_output=True, text=True, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert json.loads(result.stdout)["passed"] is True
+    assert _validate_in(base_venv, converted["gemma3"][("int8", "litertlm")], tmp_path)["passed"] is True
     imports = subprocess.run([python, "-c", "import sys, runtime.validate, edgekit.commands; "
                               "print(sorted(m for m in ('torch','tensorflow','transformers') if m in sys.modules))"],
                              capture_output=True, text=True, check=True, cwd=tmp_path)
     assert imports.stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_default_int8_validates_in_a_torch_free_venv(base_venv, default_bundles, tmp_path):
+    report = _validate_in(base_venv, default_bundles[("int8", "litertlm")], tmp_path)
+    assert report["passed"] is True
 
 
 def test_perturbed_weights_fail_validation_naming_the_metric(converted, tmp_path):
@@ -62,7 +67,8 @@ def test_run_streams_text(converted, fmt):
     chat = edgekit("run", bundle, "the capital of france", "--max-tokens", "6", "--system", "Be brief.")
     raw = edgekit("run", bundle, "the capital of france", "--max-tokens", "6", "--raw")
     assert chat.code == 0 and raw.code == 0, chat.stderr[-1000:] + raw.stderr[-1000:]
-    assert chat.stdout.strip() and raw.stdout.strip()
+    # streamed chunks, then a newline (a tiny random model may well answer in whitespace)
+    assert len(chat.stdout) > 1 and len(raw.stdout) > 1
 
 
 def test_run_refuses_prompt_longer_than_the_cache(converted):

@@ -90,7 +90,7 @@ def convert_command(checkpoint, target, quant, block_size, max_tokens, prefill, 
         result = convert(request, stages)
     rows = [
         {"artifact": str(a.path), "format": a.format, "quant": a.quant, "size_bytes": a.size_bytes,
-         "sha256": a.sha256, "manifest": str(a.manifest)}
+         "sha256": a.sha256, "content_sha256": a.content_sha256, "manifest": str(a.manifest)}
         for a in result.artifacts
     ]
     summary = {"artifacts": rows, "seconds": round(result.seconds, 1), "peak_rss_bytes": result.peak_rss_bytes}

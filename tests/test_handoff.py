@@ -1,0 +1,45 @@
+"""`edgekit handoff`: a complete folder whose snippets name the real files and options."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from tests.cli import assert_one_line_error, edgekit
+
+
+def test_handoff_folder_is_complete_and_filled_in(converted, tmp_path):
+    bundles = [converted["gemma3"][("int8", "litertlm")], converted["gemma3"][("int8", "task")]]
+    out = tmp_path / "handoff"
+    result = edgekit("handoff", *bundles, "--out", out, "--json")
+    assert result.code == 0, result.stderr[-2000:]
+    names = {p.name for p in out.iterdir()}
+    for bundle in bundles:
+        assert {bundle.name, bundle.name + ".edgekit.json"} <= names
+    assert {"SHA256SUMS", "MODEL_CARD.md", "INTEGRATION.md", "edgekit-app.json"} <= names
+
+    for line in (out / "SHA256SUMS").read_text().splitlines():
+        digest, name = line.split("  ")
+        assert hashlib.sha256((out / name).read_bytes()).hexdigest() == digest
+
+    config = json.loads((out / "edgekit-app.json").read_text())
+    assert config["litertlm_model"] == bundles[0].name and config["task_model"] == bundles[1].name
+    assert config["max_tokens"] == 1024 and config["top_k"] == 64
+
+    integration = (out / "INTEGRATION.md").read_text()
+    assert f'modelPath = "${{context.filesDir}}/{bundles[0].name}"' in integration
+    assert f".setModelPath(\"/data/local/tmp/llm/{bundles[1].name}\")" in integration
+    assert f"modelAssetPath: '/models/{bundles[1].name}'" in integration
+    assert ".setMaxTokens(1024)" in integration and "maxNumTokens = 1024" in integration
+    assert "<end_of_turn>" in integration and "forceF32: true" in integration
+
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "**PASS**" in card and "decode tok/s" in card
+    assert "Gemma Terms of Use" in card and "ai.google.dev/gemma/terms" in card
+
+
+def test_handoff_refuses_a_bundle_without_manifest(converted, tmp_path):
+    lone = tmp_path / "lone.task"
+    lone.write_bytes(converted["gemma"][("int8", "task")].read_bytes())
+    assert_one_line_error(edgekit("handoff", lone, "--out", tmp_path / "h"), "no manifest")
+    assert not (tmp_path / "h").exists()
