@@ -5,10 +5,13 @@ output folder and renamed into place only when all of it is complete."""
 from __future__ import annotations
 
 import json
+import os
 import platform
 import shutil
+import signal
 import tempfile
 import time
+import traceback
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,6 +25,7 @@ from edgekit.errors import EdgekitError
 from edgekit.families import ChatFormat
 from edgekit.manifest import MANIFEST_VERSION, manifest_path
 from edgekit.progress import Stages
+from edgekit.stdio import stdout_to_stderr
 
 TARGET_FORMATS = {
     "android": ("litertlm", "task"),
@@ -118,85 +122,137 @@ def source_record(ckpt: Checkpoint, hf_dir: Path) -> dict[str, Any]:
     }
 
 
-def convert(request: ConvertRequest, stages: Stages) -> ConvertResult:
+def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult:
+    """Everything heavy, written into `work`; runs in the child process."""
     from converters.golden import load_source_model, record_golden
     from converters.litert_export import export_float
     from converters.litert_package import ChatMetadata, write_litertlm, write_task
     from converters.litert_quantize import quantize_tflite
-    from converters.memory import check_disk, check_memory, peak_rss_bytes
+    from converters.memory import peak_rss_bytes
     from converters.recipes import recipe
     from converters.versions import library_versions
 
     ckpt = request.checkpoint
     chat = request.chat or ckpt.family.chat
     meta = ChatMetadata(chat, ckpt.family.litert_lm_model_type)
+    started = time.monotonic()
+    result = ConvertResult()
+    with stages.stage(f"reading {ckpt.family.display_name} checkpoint {ckpt.path.name}"):
+        hf_dir = ckpt.hf_folder(on_stage=stages.note)
+        tokenizer = hf_dir / "tokenizer.model"
+        if not tokenizer.exists():
+            raise EdgekitError(
+                f"{hf_dir} has no SentencePiece tokenizer.model, which .task and .litertlm bundles need",
+                "copy tokenizer.model from the base Gemma checkpoint into the folder",
+            )
+        source = source_record(ckpt, hf_dir)
+    with stages.stage("recording golden outputs from the source model"):
+        model = load_source_model(hf_dir)
+        golden = record_golden(model, tokenizer, chat.start_token)
+        del model
+    with stages.stage(
+        f"exporting the float LiteRT model (prefill {','.join(map(str, request.prefill_lengths))}, "
+        f"KV cache {request.cache_length})"
+    ):
+        exported = export_float(hf_dir, work, request.prefill_lengths, request.cache_length)
+    versions = library_versions()
+    for quant, fmt, final in planned_outputs(request):
+        with stages.stage(f"{quant} {fmt}: {final.name}"):
+            tflite = work / f"model-{quant}.tflite"
+            if not tflite.exists() and quant != "fp32":
+                quantize_tflite(exported.tflite, quant, request.block_size, tflite)
+            source_tflite = exported.tflite if quant == "fp32" else tflite
+            staged = work / final.name
+            if fmt == "litertlm":
+                write_litertlm(source_tflite, tokenizer, meta, request.cache_length,
+                               exported.executor_metadata, staged)
+            else:
+                write_task(source_tflite, tokenizer, meta, staged)
+            manifest = {
+                "edgekit_manifest": MANIFEST_VERSION,
+                "artifact": {
+                    "file": final.name,
+                    "format": fmt,
+                    "size_bytes": staged.stat().st_size,
+                    "sha256": sha256_file(staged),
+                    "content_sha256": content_sha256(staged, fmt),
+                },
+                "source": source,
+                "recipe": {
+                    "quant": quant,
+                    "block_size": request.block_size if quant in ("int4", "mixed") else None,
+                    "quantizer_recipe": recipe(quant, request.block_size),
+                    "prefill_lengths": list(request.prefill_lengths),
+                    "cache_length": request.cache_length,
+                    "route": "litert-torch export_hf (float32) + ai-edge-quantizer",
+                },
+                "chat_format": chat.as_dict(),
+                "libraries": versions,
+                "golden": golden,
+            }
+            (work / manifest_path(final).name).write_text(json.dumps(manifest, indent=1))
+            result.artifacts.append(Artifact(final, fmt, quant, manifest["artifact"]["size_bytes"],
+                                             manifest["artifact"]["sha256"], manifest["artifact"]["content_sha256"],
+                                             manifest_path(final)))
+    result.seconds = time.monotonic() - started
+    result.peak_rss_bytes = peak_rss_bytes()
+    return result
+
+
+def _child(request: ConvertRequest, work: Path, stages: Stages, conn) -> None:
+    """Entry point of the conversion process: reports one message and exits."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it kills us if it must
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        with stdout_to_stderr():
+            result = _build(request, work, stages)
+        conn.send(("ok", result, stages.done))
+    except EdgekitError as exc:
+        conn.send(("error", exc.problem, exc.fix, exc.exit_code))
+    except BaseException as exc:  # noqa: BLE001 - reported as one line by the parent
+        conn.send(("crash", f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+    finally:
+        conn.close()
+
+
+def convert(request: ConvertRequest, stages: Stages) -> ConvertResult:
+    """Check, build in a child process, publish by renaming.
+
+    The child does the heavy work: native converter code can swallow SIGINT while it runs, so
+    the parent (which imports nothing heavy) owns signals, kills the child on Ctrl-C or
+    SIGTERM, and removes the temporary folder. Nothing reaches the output names before every
+    artifact is complete.
+    """
+    import multiprocessing
+
+    from converters.memory import check_disk, check_memory
+
+    ckpt = request.checkpoint
     check_outputs(request)
     estimated = check_memory(ckpt.parameter_count, request.force)
     check_disk(request.out_dir, ckpt.parameter_count, [q for q, _, _ in planned_outputs(request)], request.force)
-    started = time.monotonic()
-    result = ConvertResult()
 
     work = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=request.out_dir))
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_child, args=(request, work, stages, send), daemon=True)
     try:
-        with stages.stage(f"reading {ckpt.family.display_name} checkpoint {ckpt.path.name}"):
-            hf_dir = ckpt.hf_folder(on_stage=stages.note)
-            tokenizer = hf_dir / "tokenizer.model"
-            if not tokenizer.exists():
-                raise EdgekitError(
-                    f"{hf_dir} has no SentencePiece tokenizer.model, which .task and .litertlm bundles need",
-                    "copy tokenizer.model from the base Gemma checkpoint into the folder",
-                )
-            source = source_record(ckpt, hf_dir)
-        with stages.stage("recording golden outputs from the source model"):
-            model = load_source_model(hf_dir)
-            golden = record_golden(model, tokenizer, chat.start_token)
-            del model
-        with stages.stage(
-            f"exporting the float LiteRT model (prefill {','.join(map(str, request.prefill_lengths))}, "
-            f"KV cache {request.cache_length})"
-        ):
-            exported = export_float(hf_dir, work, request.prefill_lengths, request.cache_length)
-        versions = library_versions()
-        for quant, fmt, final in planned_outputs(request):
-            with stages.stage(f"{quant} {fmt}: {final.name}"):
-                tflite = work / f"model-{quant}.tflite"
-                if not tflite.exists() and quant != "fp32":
-                    quantize_tflite(exported.tflite, quant, request.block_size, tflite)
-                source_tflite = exported.tflite if quant == "fp32" else tflite
-                staged = work / final.name
-                if fmt == "litertlm":
-                    write_litertlm(source_tflite, tokenizer, meta, request.cache_length,
-                                   exported.executor_metadata, staged)
-                else:
-                    write_task(source_tflite, tokenizer, meta, staged)
-                manifest = {
-                    "edgekit_manifest": MANIFEST_VERSION,
-                    "artifact": {
-                        "file": final.name,
-                        "format": fmt,
-                        "size_bytes": staged.stat().st_size,
-                        "sha256": sha256_file(staged),
-                        "content_sha256": content_sha256(staged, fmt),
-                    },
-                    "source": source,
-                    "recipe": {
-                        "quant": quant,
-                        "block_size": request.block_size if quant in ("int4", "mixed") else None,
-                        "quantizer_recipe": recipe(quant, request.block_size),
-                        "prefill_lengths": list(request.prefill_lengths),
-                        "cache_length": request.cache_length,
-                        "route": "litert-torch export_hf (float32) + ai-edge-quantizer",
-                    },
-                    "chat_format": chat.as_dict(),
-                    "libraries": versions,
-                    "golden": golden,
-                }
-                (work / manifest_path(final).name).write_text(json.dumps(manifest, indent=1))
-                result.artifacts.append(Artifact(final, fmt, quant, manifest["artifact"]["size_bytes"],
-                                                 manifest["artifact"]["sha256"], manifest["artifact"]["content_sha256"],
-                                                 manifest_path(final)))
-        result.seconds = time.monotonic() - started
-        result.peak_rss_bytes = peak_rss_bytes()
+        child.start()
+        send.close()
+        message = receive.recv() if receive.poll(None) else None
+        child.join()
+        if message is None:
+            raise EdgekitError(
+                f"the conversion process died (exit {child.exitcode}); it may have run out of memory",
+                "see the log above; free memory or pass a smaller model",
+            )
+        if message[0] == "error":
+            error = EdgekitError(message[1], message[2])
+            error.exit_code = message[3]
+            raise error
+        if message[0] == "crash":
+            raise RuntimeError(message[1] + ("\n" + message[2] if os.environ.get("EDGEKIT_DEBUG") else ""))
+        result, stages.done = message[1], message[2]
         with stages.stage("writing artifacts and manifests"):
             for artifact in result.artifacts:
                 staged_manifest = work / artifact.manifest.name
@@ -212,9 +268,12 @@ def convert(request: ConvertRequest, stages: Stages) -> ConvertResult:
             for artifact in result.artifacts:
                 (work / artifact.path.name).replace(artifact.path)
                 (work / artifact.manifest.name).replace(artifact.manifest)
+        return result
     finally:
+        if child.is_alive():
+            child.kill()
+            child.join()
         shutil.rmtree(work, ignore_errors=True)
-    return result
 
 
 def with_overrides(chat: ChatFormat, template_file: Path) -> ChatFormat:

@@ -255,10 +255,3 @@ def family_for_gguf_arch(arch: str) -> Family:
         f"GGUF architecture {arch!r} is not a Gemma text model",
         f"pass a GGUF of one of: {', '.join(f.gguf_arch for f in FAMILIES)}",
     )
-
-
-def family_by_name(name: str) -> Family:
-    for family in FAMILIES:
-        if family.name == name:
-            return family
-    raise KeyError(name)

@@ -81,7 +81,7 @@ def _tensor_plan(gguf: GGUFFile, family: Family, config: dict[str, Any]):
     return plan
 
 
-def _tokenizer_config(gguf: GGUFFile, family: Family) -> dict[str, Any]:
+def _tokenizer_config(gguf: GGUFFile) -> dict[str, Any]:
     tokens = gguf.array("tokenizer.ggml.tokens")
 
     def token(key: str, default: int) -> str:
@@ -96,7 +96,6 @@ def _tokenizer_config(gguf: GGUFFile, family: Family) -> dict[str, Any]:
         "add_bos_token": bool(gguf.metadata.get("tokenizer.ggml.add_bos_token", True)),
         "add_eos_token": False,
         "model_max_length": 1_000_000,
-        "chat_format": family.name,
     }
 
 
@@ -111,7 +110,7 @@ def write_hf_folder(gguf: GGUFFile, folder: Path) -> None:
         "pad_token_id": config["pad_token_id"],
     }, indent=2))
     (folder / "tokenizer.model").write_bytes(sentencepiece_from_gguf(gguf, family.chat))
-    (folder / "tokenizer_config.json").write_text(json.dumps(_tokenizer_config(gguf, family), indent=2))
+    (folder / "tokenizer_config.json").write_text(json.dumps(_tokenizer_config(gguf), indent=2))
     safetensors.write(folder / "model.safetensors", plan)
 
 

@@ -29,16 +29,6 @@ def read_manifest(path: Path) -> dict[str, Any]:
     return data
 
 
-def manifest_for(artifact: Path) -> dict[str, Any]:
-    path = manifest_path(artifact)
-    if not path.exists():
-        raise EdgekitError(
-            f"{artifact} has no manifest ({path.name})",
-            "keep the manifest beside the artifact, or re-run `edgekit convert`",
-        )
-    return read_manifest(path)
-
-
 def verify_checksum(artifact: Path, manifest: dict[str, Any]) -> str:
     """The artifact's sha256, after checking it against the manifest."""
     expected = manifest.get("artifact", {}).get("sha256")

@@ -10,9 +10,6 @@ from edgekit.errors import EdgekitError
 from edgekit.families import GEMMA_CHAT, ChatFormat
 from edgekit.manifest import manifest_path, read_manifest
 
-FORMATS = ("task", "litertlm", "tflite", "onnx")
-
-
 def sniff(path: Path) -> str:
     if not path.exists():
         raise EdgekitError(f"{path} does not exist", "pass a .task, .litertlm or .onnx file made by `edgekit convert`")

@@ -108,3 +108,22 @@ def test_gguf_weights_are_float32_after_intake(tiny_gguf):
     folder = load_checkpoint(tiny_gguf["gemma2"]).hf_folder()
     weights = load_file(folder / "model.safetensors")
     assert all(w.dtype == np.float32 for w in weights.values())
+
+
+def test_text_tower_of_conditional_generation_is_read(tiny_hf, tmp_path):
+    """Gemma3ForConditionalGeneration: the text config and `model.language_model.*` weights."""
+    from safetensors.numpy import load_file, save_file
+
+    text_config = json.loads((tiny_hf["gemma3"] / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({
+        "architectures": ["Gemma3ForConditionalGeneration"], "model_type": "gemma3",
+        "text_config": text_config, "vision_config": {"hidden_size": 8}}))
+    weights = load_file(tiny_hf["gemma3"] / "model.safetensors")
+    renamed = {name.replace("model.", "model.language_model.", 1): w for name, w in weights.items()}
+    renamed["model.vision_tower.patch.weight"] = np.zeros((2, 2), dtype=np.float32)
+    save_file(renamed, tmp_path / "model.safetensors")
+    (tmp_path / "tokenizer.model").write_bytes((tiny_hf["gemma3"] / "tokenizer.model").read_bytes())
+    ckpt = load_checkpoint(tmp_path)
+    assert ckpt.family.name == "gemma3"
+    assert ckpt.config["num_hidden_layers"] == 6
+    assert ckpt.parameter_count == load_checkpoint(tiny_hf["gemma3"]).parameter_count

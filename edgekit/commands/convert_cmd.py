@@ -77,6 +77,7 @@ def convert_command(checkpoint, target, quant, block_size, max_tokens, prefill, 
         ) from None
 
     signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     ckpt = load_checkpoint(checkpoint)
     chat = with_overrides(ckpt.family.chat, chat_template) if chat_template else None
     request = ConvertRequest(
@@ -84,10 +85,7 @@ def convert_command(checkpoint, target, quant, block_size, max_tokens, prefill, 
         cache_length=max_tokens, prefill_lengths=prefill_lengths, force=force, chat=chat,
     )
     stages = Stages(total=4 + len(planned_outputs(request)))
-    from edgekit.stdio import stdout_to_stderr
-
-    with stdout_to_stderr():
-        result = convert(request, stages)
+    result = convert(request, stages)
     rows = [
         {"artifact": str(a.path), "format": a.format, "quant": a.quant, "size_bytes": a.size_bytes,
          "sha256": a.sha256, "content_sha256": a.content_sha256, "manifest": str(a.manifest)}

@@ -20,8 +20,6 @@ DTYPE_BYTES = {
     "F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1,
     "U8": 1, "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1, "U16": 2, "U32": 4, "U64": 8,
 }
-_NUMPY_DTYPES = {"F32": np.float32, "F16": np.float16, "F64": np.float64, "I32": np.int32,
-                 "I64": np.int64, "I8": np.int8, "U8": np.uint8}
 _MAX_HEADER = 100 * 1024 * 1024
 
 
@@ -88,17 +86,6 @@ def read_header(path: Path) -> tuple[dict[str, TensorInfo], dict[str, str]]:
         if begin < prev_end:
             raise _bad(path, f"tensors {prev!r} and {name!r} overlap")
     return tensors, metadata
-
-
-def read_tensor(path: Path, info: TensorInfo) -> np.ndarray:
-    """One tensor as a numpy array (bf16 widened to float32)."""
-    with open(path, "rb") as handle:
-        handle.seek(info.start)
-        raw = handle.read(info.end - info.start)
-    if info.dtype == "BF16":
-        as_u32 = np.frombuffer(raw, dtype=np.uint16).astype(np.uint32) << 16
-        return as_u32.view(np.float32).reshape(info.shape)
-    return np.frombuffer(raw, dtype=_NUMPY_DTYPES[info.dtype]).reshape(info.shape)
 
 
 def write(path: Path, tensors: Iterable[tuple[str, tuple[int, ...], Callable[[], np.ndarray]]],

@@ -1,0 +1,57 @@
+"""Gemma's chat format: rendering, the system fold, overrides, and what bundles state."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from edgekit.chat import Turn, render
+from edgekit.errors import EdgekitError
+from edgekit.families import FAMILIES, GEMMA_CHAT
+
+
+def test_system_instruction_is_folded_into_the_first_user_turn():
+    text = render(GEMMA_CHAT, [Turn("user", "Hi"), Turn("model", "Hello"), Turn("user", "Sky?")], system="Be brief.")
+    assert text == ("<start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\nHello<end_of_turn>\n"
+                    "<start_of_turn>user\nSky?<end_of_turn>\n<start_of_turn>model\n")
+
+
+def test_jinja_template_renders_the_same_text():
+    jinja2 = pytest.importorskip("jinja2")
+    turns = [Turn("user", "Hi"), Turn("model", "Hello"), Turn("user", "Sky?")]
+    messages = [{"role": "system", "content": "Be brief."}] + [
+        {"role": "assistant" if t.role == "model" else "user", "content": t.text} for t in turns]
+    rendered = jinja2.Template(GEMMA_CHAT.jinja_template()).render(
+        bos_token="<bos>", messages=messages, add_generation_prompt=True)
+    assert rendered == "<bos>" + render(GEMMA_CHAT, turns, system="Be brief.")
+
+
+def test_every_family_uses_the_registry_chat_format():
+    assert all(f.chat.stop_tokens == ("<eos>", "<end_of_turn>") for f in FAMILIES)
+
+
+def test_chat_template_override_for_fine_tunes(tmp_path):
+    from converters.pipeline import with_overrides
+
+    override = tmp_path / "chat.json"
+    override.write_text(json.dumps({"user_prefix": "<|user|>\n", "stop_tokens": ["<eos>", "<|end|>"]}))
+    chat = with_overrides(GEMMA_CHAT, override)
+    assert chat.user_prefix == "<|user|>\n" and chat.stop_tokens == ("<eos>", "<|end|>")
+    assert chat.model_prefix == GEMMA_CHAT.model_prefix
+    override.write_text(json.dumps({"no_such_field": 1}))
+    with pytest.raises(EdgekitError, match="chat template override"):
+        with_overrides(GEMMA_CHAT, override)
+
+
+def test_litertlm_metadata_resolves_tokens_through_the_bundle_tokenizer(tiny_hf):
+    from converters.litert_package import ChatMetadata, llm_metadata_bytes
+    from litert_lm_builder.runtime.proto import llm_metadata_pb2
+
+    proto = llm_metadata_pb2.LlmMetadata()
+    proto.ParseFromString(llm_metadata_bytes(ChatMetadata(GEMMA_CHAT, "gemma3"),
+                                             tiny_hf["gemma3"] / "tokenizer.model", 512))
+    assert list(proto.start_token.token_ids.ids) == [2]
+    assert [list(s.token_ids.ids) for s in proto.stop_tokens] == [[1], [5]]
+    assert proto.max_num_tokens == 512
+    assert proto.prompt_templates.user.prefix == "<start_of_turn>user\n"
