@@ -1,10 +1,10 @@
-"""Size, quality and speed of every LiteRT recipe on the default model, in one run.
+"""Size, quality and speed of every recipe and format on the default model, in one run.
 
     .venv/bin/python benchmarks/recipes.py [--out benchmarks/out] [--threads 2]
 
-Converts the embedded Gemma 3 270M once with every recipe (one float export), then for each
-`.litertlm`: `edgekit validate --json` (quality vs the golden outputs) and `edgekit bench
---json` (LiteRT-LM CPU speed). Writes benchmarks/recipes.md and benchmarks/recipes.json; the
+Converts the embedded Gemma 3 270M with every recipe (one float export per format): LiteRT
+(`.litertlm`, run in LiteRT-LM) and ONNX (run in onnxruntime); then for each artifact
+`edgekit validate --json` (quality vs the golden outputs) and `edgekit bench --json` (CPU speed). Writes benchmarks/recipes.md and benchmarks/recipes.json; the
 README's recipe table quotes that file.
 """
 
@@ -19,7 +19,7 @@ from datetime import date
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-QUANTS = ("fp32", "fp16", "int8", "mixed", "int4")
+RUNS = (("litertlm", ("fp32", "fp16", "int8", "mixed", "int4")), ("onnx", ("fp32", "int8", "mixed", "int4")))
 
 
 def edgekit(*args: str) -> dict:
@@ -35,15 +35,21 @@ def main() -> None:
     parser.add_argument("--threads", default="2")
     args = parser.parse_args()
 
-    conversion = edgekit("convert", "--quant", ",".join(QUANTS), "--target", "litertlm",
-                         "--out", str(args.out), "--force")
-    rows = []
-    for artifact in conversion["artifacts"]:
+    rows, conversions = [], {}
+    artifacts = []
+    for target, quants in RUNS:
+        conversion = edgekit("convert", "--quant", ",".join(quants), "--target", target,
+                             "--out", str(args.out), "--force")
+        conversions[target] = conversion
+        artifacts += conversion["artifacts"]
+    for artifact in artifacts:
         path = artifact["artifact"]
         report = edgekit("validate", path, "--threads", args.threads)
         speed = edgekit("bench", path, "--threads", args.threads)
         tf = report["teacher_forced"]
         rows.append({
+            "format": artifact["format"],
+            "runtime": speed["runtime"],
             "quant": artifact["quant"],
             "mib": round(artifact["size_bytes"] / 2**20, 1),
             "top1": round(tf["top1_agreement"], 4),
@@ -58,25 +64,26 @@ def main() -> None:
             "ttft_s": speed["time_to_first_token_seconds"],
         })
     meta = {"date": date.today().isoformat(), "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
-            "threads": args.threads, "conversion_seconds": conversion["seconds"],
-            "conversion_peak_rss_gib": round(conversion["peak_rss_bytes"] / 2**30, 2),
+            "threads": args.threads,
+            "conversion": {t: f"{c['seconds']} s, peak RSS {c['peak_rss_bytes'] / 2**30:.2f} GiB"
+                           for t, c in conversions.items()},
             "positions": tf["positions"]}
     (HERE / "recipes.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     lines = [
-        f"# LiteRT recipes on Gemma 3 270M ({meta['date']}, {meta['machine']}, {meta['threads']} threads)",
+        f"# Recipes on Gemma 3 270M ({meta['date']}, {meta['machine']}, {meta['threads']} threads)",
         "",
-        f"One conversion of the embedded model with every recipe: {meta['conversion_seconds']} s, "
-        f"peak RSS {meta['conversion_peak_rss_gib']} GiB. Quality: teacher-forced over "
+        "Conversions of the embedded model, every recipe per format: "
+        + "; ".join(f"{t}: {v}" for t, v in meta["conversion"].items()) + ". Quality: teacher-forced over "
         f"{meta['positions']} positions of the reference text against the source's golden outputs; "
-        "speed: `edgekit bench` (LiteRT-LM, CPU, 256 prefill / 128 decode tokens).",
+        "speed: `edgekit bench` (CPU, 256 prefill / 128 decode tokens).",
         "",
-        "| recipe | MiB | top-1 | KL mean | KL p99 | perplexity (source) | first token | validate "
-        "| prefill tok/s | decode tok/s | TTFT s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| format (runtime) | recipe | MiB | top-1 | KL mean | KL p99 | perplexity (source) | first token "
+        "| validate | prefill tok/s | decode tok/s | TTFT s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['quant']} | {r['mib']} | {r['top1']:.1%} | {r['kl_mean']} | {r['kl_p99']} | "
+            f"| {r['format']} ({r['runtime']}) | {r['quant']} | {r['mib']} | {r['top1']:.1%} | {r['kl_mean']} | {r['kl_p99']} | "
             f"{r['perplexity']} ({r['source_perplexity']}) | {r['first_token']:.0%} | {r['validate']} | "
             f"{r['prefill_tok_s']} | {r['decode_tok_s']} | {r['ttft_s']} |"
         )

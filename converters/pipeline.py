@@ -20,7 +20,7 @@ from typing import Any
 from edgekit.atomic import TMP_PREFIX
 from edgekit.checkpoint import Checkpoint
 from edgekit.content_digest import content_sha256
-from edgekit.digest import sha256_file
+from edgekit.digest import sha256_artifact, sha256_file
 from edgekit.errors import EdgekitError
 from edgekit.families import ChatFormat
 from edgekit.manifest import MANIFEST_VERSION, manifest_path
@@ -33,7 +33,14 @@ TARGET_FORMATS = {
     "web": ("task",),
     "task": ("task",),
     "litertlm": ("litertlm",),
-    "all": ("litertlm", "task"),
+    "onnx": ("onnx",),
+    "all": ("litertlm", "task", "onnx"),
+}
+LITERT_FORMATS = ("litertlm", "task")
+ROUTES = {
+    "litertlm": "litert-torch export_hf (float32) + ai-edge-quantizer + LiteRT-LM builder",
+    "task": "litert-torch export_hf (float32) + ai-edge-quantizer + MediaPipe bundler",
+    "onnx": "torch.onnx.export (dynamo) + onnxruntime MatMulNBits",
 }
 
 
@@ -79,7 +86,7 @@ def planned_outputs(request: ConvertRequest) -> list[tuple[str, str, Path]]:
     """(quant, format, final path) for every artifact this request writes."""
     stem = model_stem(request.checkpoint)
     return [
-        (quant, fmt, request.out_dir / f"{stem}-{quant}.{fmt}")
+        (quant, fmt, request.out_dir / (f"{stem}-{quant}-onnx" if fmt == "onnx" else f"{stem}-{quant}.{fmt}"))
         for quant in request.quants
         for fmt in TARGET_FORMATS[request.target]
     ]
@@ -122,6 +129,10 @@ def source_record(ckpt: Checkpoint, hf_dir: Path) -> dict[str, Any]:
     }
 
 
+def _size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.iterdir()) if path.is_dir() else path.stat().st_size
+
+
 def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult:
     """Everything heavy, written into `work`; runs in the child process."""
     from converters.golden import load_source_model, record_golden
@@ -129,6 +140,9 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
     from converters.litert_package import ChatMetadata, write_litertlm, write_task
     from converters.litert_quantize import quantize_tflite
     from converters.memory import peak_rss_bytes
+    from converters.onnx_export import export_onnx
+    from converters.onnx_package import write_onnx_folder
+    from converters.onnx_quantize import quantize_onnx
     from converters.recipes import recipe
     from converters.versions import library_versions
 
@@ -150,41 +164,54 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
         model = load_source_model(hf_dir)
         golden = record_golden(model, tokenizer, chat.start_token)
         del model
-    with stages.stage(
-        f"exporting the float LiteRT model (prefill {','.join(map(str, request.prefill_lengths))}, "
-        f"KV cache {request.cache_length})"
-    ):
-        exported = export_float(hf_dir, work, request.prefill_lengths, request.cache_length)
+    formats = {fmt for _, fmt, _ in planned_outputs(request)}
+    if formats & set(LITERT_FORMATS):
+        with stages.stage(
+            f"exporting the float LiteRT model (prefill {','.join(map(str, request.prefill_lengths))}, "
+            f"KV cache {request.cache_length})"
+        ):
+            exported = export_float(hf_dir, work, request.prefill_lengths, request.cache_length)
+    if "onnx" in formats:
+        with stages.stage("exporting the float ONNX decoder graph"):
+            float_onnx = export_onnx(hf_dir, work / "float.onnx")
     versions = library_versions()
     for quant, fmt, final in planned_outputs(request):
         with stages.stage(f"{quant} {fmt}: {final.name}"):
-            tflite = work / f"model-{quant}.tflite"
-            if not tflite.exists() and quant != "fp32":
-                quantize_tflite(exported.tflite, quant, request.block_size, tflite)
-            source_tflite = exported.tflite if quant == "fp32" else tflite
             staged = work / final.name
-            if fmt == "litertlm":
-                write_litertlm(source_tflite, tokenizer, meta, request.cache_length,
-                               exported.executor_metadata, staged)
+            if fmt == "onnx":
+                graph = work / f"model-{quant}.onnx"
+                if quant == "fp32":
+                    graph = float_onnx
+                elif not graph.exists():
+                    quantize_onnx(float_onnx, quant, request.block_size, graph)
+                write_onnx_folder(graph, hf_dir, chat, request.cache_length, staged)
             else:
-                write_task(source_tflite, tokenizer, meta, staged)
+                tflite = work / f"model-{quant}.tflite"
+                if not tflite.exists() and quant != "fp32":
+                    quantize_tflite(exported.tflite, quant, request.block_size, tflite)
+                source_tflite = exported.tflite if quant == "fp32" else tflite
+                if fmt == "litertlm":
+                    write_litertlm(source_tflite, tokenizer, meta, request.cache_length,
+                                   exported.executor_metadata, staged)
+                else:
+                    write_task(source_tflite, tokenizer, meta, staged)
             manifest = {
                 "edgekit_manifest": MANIFEST_VERSION,
                 "artifact": {
                     "file": final.name,
                     "format": fmt,
-                    "size_bytes": staged.stat().st_size,
-                    "sha256": sha256_file(staged),
+                    "size_bytes": _size(staged),
+                    "sha256": sha256_artifact(staged),
                     "content_sha256": content_sha256(staged, fmt),
                 },
                 "source": source,
                 "recipe": {
                     "quant": quant,
                     "block_size": request.block_size if quant in ("int4", "mixed") else None,
-                    "quantizer_recipe": recipe(quant, request.block_size),
+                    "quantizer_recipe": recipe(quant, request.block_size) if fmt != "onnx" else None,
                     "prefill_lengths": list(request.prefill_lengths),
                     "cache_length": request.cache_length,
-                    "route": "litert-torch export_hf (float32) + ai-edge-quantizer",
+                    "route": ROUTES[fmt],
                 },
                 "chat_format": chat.as_dict(),
                 "libraries": versions,
@@ -266,6 +293,8 @@ def convert(request: ConvertRequest, stages: Stages) -> ConvertResult:
                 }
                 staged_manifest.write_text(json.dumps(record, indent=1))
             for artifact in result.artifacts:
+                if artifact.path.is_dir():  # --force over an earlier ONNX folder
+                    shutil.rmtree(artifact.path)
                 (work / artifact.path.name).replace(artifact.path)
                 (work / artifact.manifest.name).replace(artifact.manifest)
         return result

@@ -29,7 +29,7 @@ def content_sha256(path: Path, fmt: str) -> str:
             digest.update(name.encode())
             digest.update(bundle.read(name))
     else:
-        with open(path, "rb") as handle:
-            while block := handle.read(1 << 22):
-                digest.update(block)
+        from edgekit.digest import sha256_artifact
+
+        return sha256_artifact(path)
     return digest.hexdigest()

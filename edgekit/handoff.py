@@ -154,6 +154,9 @@ def write_handoff(bundles: list[Path], out: Path, measure: bool, force: bool, th
     opened = []
     for bundle in bundles:
         artifact = open_artifact(bundle, require_manifest=True)
+        if artifact.format not in ("task", "litertlm"):
+            raise EdgekitError(f"{bundle} is a {artifact.format} artifact; hand-off folders are for mobile bundles",
+                               "pass the .litertlm and .task files from `edgekit convert --target android`")
         verify_checksum(bundle, artifact.manifest)
         opened.append((bundle, artifact))
     chat = opened[0][1].chat

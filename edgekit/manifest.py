@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from edgekit.digest import sha256_file
+from edgekit.digest import sha256_artifact
 from edgekit.errors import EdgekitError
 
 MANIFEST_VERSION = 1
@@ -32,7 +32,7 @@ def read_manifest(path: Path) -> dict[str, Any]:
 def verify_checksum(artifact: Path, manifest: dict[str, Any]) -> str:
     """The artifact's sha256, after checking it against the manifest."""
     expected = manifest.get("artifact", {}).get("sha256")
-    actual = sha256_file(artifact)
+    actual = sha256_artifact(artifact)
     if actual != expected:
         raise EdgekitError(
             f"{artifact.name} does not match its manifest (sha256 {actual[:12]}…, manifest says "

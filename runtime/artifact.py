@@ -10,11 +10,15 @@ from edgekit.errors import EdgekitError
 from edgekit.families import GEMMA_CHAT, ChatFormat
 from edgekit.manifest import manifest_path, read_manifest
 
+ONNX_GRAPH = "model.onnx"
+
 def sniff(path: Path) -> str:
     if not path.exists():
         raise EdgekitError(f"{path} does not exist", "pass a .task, .litertlm or .onnx file made by `edgekit convert`")
     if path.is_dir():
-        raise EdgekitError(f"{path} is a folder", "pass the artifact file itself")
+        if (path / ONNX_GRAPH).exists():
+            return "onnx"
+        raise EdgekitError(f"{path} is a folder", "pass the artifact file itself, or an ONNX folder from `edgekit convert`")
     with open(path, "rb") as handle:
         head = handle.read(8)
     if b"PK\x03\x04" in head:  # MediaPipe's bundler writes 4 zero bytes before the zip
@@ -55,7 +59,15 @@ class Artifact:
             return self.path.read_bytes()
         raise EdgekitError(f"{self.path} has no LiteRT model", "this check needs a .task or .litertlm")
 
+    @property
+    def onnx_graph(self) -> Path:
+        return self.path / ONNX_GRAPH if self.path.is_dir() else self.path
+
     def tokenizer_bytes(self) -> bytes:
+        if self.format == "onnx":
+            tokenizer = self.onnx_graph.parent / "tokenizer.model"
+            if tokenizer.exists():
+                return tokenizer.read_bytes()
         if self.format == "task":
             from edgekit.formats.task_bundle import TOKENIZER_ENTRY, open_task
 

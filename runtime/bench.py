@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import resource
+import time
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +11,34 @@ from runtime.artifact import open_artifact
 from runtime.litert_lm_runner import LiteRtLm
 
 
+def bench_onnx(artifact, threads: int, prefill_tokens: int, decode_tokens: int) -> dict[str, Any]:
+    """onnxruntime in this process: prefill = time to the first token; decode = the rest."""
+    from runtime.onnx_runner import OnnxDecoder
+
+    started = time.perf_counter()
+    decoder = OnnxDecoder(artifact.onnx_graph, threads)
+    loaded = time.perf_counter()
+    prompt = [2] + [100 + (i * 7919) % 1000 for i in range(prefill_tokens - 1)]
+    stamps: list[float] = []
+    decoder.generate(prompt, decode_tokens, on_token=lambda _: stamps.append(time.perf_counter()))
+    first = stamps[0] - loaded
+    decode = (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 else 0.0
+    return {
+        "artifact": str(artifact.path), "format": "onnx", "threads": threads, "runtime": "onnxruntime (CPU)",
+        "load_seconds": round(loaded - started, 3),
+        "time_to_first_token_seconds": round(first, 3),
+        "prefill_tokens": len(prompt), "prefill_tokens_per_second": round(len(prompt) / first, 1),
+        "decode_tokens": len(stamps) - 1, "decode_tokens_per_second": round(decode, 1),
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    }
+
+
 def bench(bundle: Path, threads: int = 2, prefill_tokens: int = 256, decode_tokens: int = 128) -> dict[str, Any]:
-    """LiteRT-LM's own benchmark, run in a child process; peak RSS is that child's."""
+    """LiteRT-LM's own benchmark in a child process (peak RSS is that child's); ONNX folders
+    run on onnxruntime in this process."""
     artifact = open_artifact(bundle)
+    if artifact.format == "onnx":
+        return bench_onnx(artifact, threads, prefill_tokens, decode_tokens)
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     (result,) = LiteRtLm(bundle, threads=threads).run(
         [{"op": "bench", "prefill_tokens": prefill_tokens, "decode_tokens": decode_tokens}])

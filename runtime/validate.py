@@ -21,6 +21,7 @@ from edgekit.manifest import verify_checksum
 from runtime.artifact import Artifact, open_artifact
 from runtime.litert_lm_runner import LiteRtLm
 from runtime.metrics import common_prefix_fraction, teacher_forced
+from runtime.onnx_runner import OnnxDecoder
 from runtime.tflite_runner import DecodeStepper
 
 GREEDY = {"top_k": 1, "temperature": 0.0, "seed": 0}
@@ -109,19 +110,24 @@ def validate(path: Path, reference: Path | None = None, quant: str | None = None
     ref = golden["reference"]
     tokenizer_ok = all([bos] + sp.encode(p["prompt"]) == p["prompt_ids"] for p in prompts)
 
-    engine = LiteRtLm(path, threads=threads)
-    ops = [{"op": "tokenize", "texts": [p["prompt"] for p in prompts]}]
-    ops += [{"op": "generate", "prompt": p["prompt"], "max_tokens": len(p["continuation_ids"]), "sampler": GREEDY}
-            for p in prompts]
-    results = engine.run(ops)
-    engine_ids = results[0]["ids"]
-    tokenizer_ok &= all(ids == p["prompt_ids"][1:] for ids, p in zip(engine_ids, prompts))
+    if artifact.format == "onnx":
+        decoder = OnnxDecoder(artifact.onnx_graph, threads=threads)
+        texts = [sp.decode(decoder.generate(p["prompt_ids"], len(p["continuation_ids"]))) for p in prompts]
+        runtime = "onnxruntime"
+    else:
+        engine = LiteRtLm(path, threads=threads)
+        ops = [{"op": "tokenize", "texts": [p["prompt"] for p in prompts]}]
+        ops += [{"op": "generate", "prompt": p["prompt"], "max_tokens": len(p["continuation_ids"]),
+                 "sampler": GREEDY} for p in prompts]
+        results = engine.run(ops)
+        tokenizer_ok &= all(ids == p["prompt_ids"][1:] for ids, p in zip(results[0]["ids"], prompts))
+        texts = [r["text"] for r in results[1:]]
+        runtime = "LiteRT-LM"
     check("tokenizer identity (bundle vs golden ids)", tokenizer_ok, True, tokenizer_ok)
 
     per_prompt = []
-    for prompt, result in zip(prompts, results[1:]):
+    for prompt, text in zip(prompts, texts):
         first_expected = sp.decode(prompt["continuation_ids"][:1])
-        text = result["text"]
         agree = text.startswith(first_expected) if first_expected else True
         tie = not agree and prompt["first_token_margin"] < TIE_MARGIN
         per_prompt.append({
@@ -131,12 +137,16 @@ def validate(path: Path, reference: Path | None = None, quant: str | None = None
         })
     decided = [p for p in per_prompt if not p["near_tie"]]
     first_rate = sum(p["first_token_agrees"] for p in decided) / max(len(decided), 1)
-    check("first-token agreement (greedy, engine)", round(first_rate, 4), limits.first_token_min,
+    check(f"first-token agreement (greedy, {runtime})", round(first_rate, 4), limits.first_token_min,
           first_rate >= limits.first_token_min)
 
-    stepper = DecodeStepper(artifact.model_bytes(), threads=threads)
-    ids = ref["ids"][: stepper.cache_length]
-    logits = list(stepper.logits(ids[:-1]))
+    if artifact.format == "onnx":
+        ids = ref["ids"]
+        logits = list(decoder.logits(ids[:-1]))
+    else:
+        stepper = DecodeStepper(artifact.model_bytes(), threads=threads)
+        ids = ref["ids"][: stepper.cache_length]
+        logits = list(stepper.logits(ids[:-1]))
     n = len(logits)
     tf = teacher_forced(
         logits,

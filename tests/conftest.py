@@ -79,3 +79,25 @@ def base_venv(tmp_path_factory) -> Path:
     pip = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", str(REPO)], capture_output=True, text=True)
     assert pip.returncode == 0, pip.stderr[-2000:]
     return venv
+
+
+@pytest.fixture(scope="session")
+def onnx_converted(tiny_hf, tmp_path_factory) -> dict[str, dict[str, Path]]:
+    """Every tiny family as ONNX folders: {family: {quant: folder}}."""
+    out = {}
+    for family in FAMILIES:
+        folder = tmp_path_factory.mktemp(f"onnx-{family}")
+        result = edgekit("convert", tiny_hf[family], "--target", "onnx", "--quant", "fp32,int8,int4",
+                         "--out", folder, "--json")
+        assert result.code == 0, result.stderr[-3000:]
+        out[family] = {a["quant"]: Path(a["artifact"]) for a in result.json()["artifacts"]}
+    return out
+
+
+@pytest.fixture(scope="session")
+def default_onnx(tmp_path_factory) -> dict[str, Path]:
+    """The embedded Gemma 3 270M as ONNX int8, int4 and fp32 (one export, minutes)."""
+    folder = tmp_path_factory.mktemp("default-onnx")
+    result = edgekit("convert", "--target", "onnx", "--quant", "int8,int4,fp32", "--out", folder, "--json")
+    assert result.code == 0, result.stderr[-3000:]
+    return {a["quant"]: Path(a["artifact"]) for a in result.json()["artifacts"]}

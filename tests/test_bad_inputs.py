@@ -158,8 +158,9 @@ CASES: dict[str, tuple[Maker, tuple[str, ...]]] = {
         lambda t, f: ["convert", str(f["hf"]), "--out", str(t / "o"), "ENV:EDGEKIT_AVAILABLE_DISK=1000"],
         ("disk", "--force")),
     "a folder where a bundle is expected": (lambda t, f: ["validate", str(t)], ("folder",)),
-    "ONNX target not available yet": (
-        lambda t, f: ["convert", str(f["hf"]), "--target", "onnx", "--out", str(t / "o")], ("ONNX",)),
+    "fp16 asked of the ONNX target": (
+        lambda t, f: ["convert", str(f["hf"]), "--target", "onnx", "--quant", "fp16", "--out", str(t / "o")],
+        ("fp16", "ONNX")),
 }
 
 

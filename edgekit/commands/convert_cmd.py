@@ -40,7 +40,7 @@ def _terminate_as_interrupt(signum, frame):  # noqa: ARG001 - signal handler sig
 @click.command("convert")
 @click.argument("checkpoint", type=click.Path(path_type=Path), required=False)
 @click.option("--target", type=click.Choice(TARGETS), default="android", show_default=True,
-              help="android/ios: .litertlm + .task; web/task: .task; litertlm: .litertlm.")
+              help="android/ios: .litertlm + .task; web/task: .task; litertlm: .litertlm; onnx: an ONNX folder; all.")
 @click.option("--quant", default=DEFAULT_QUANT, show_default=True,
               help=f"One or more of {','.join(QUANTS)}, comma-separated (one export, many recipes).")
 @click.option("--block-size", type=int, default=32, show_default=True, help="Block size of int4 weights.")
@@ -61,8 +61,8 @@ def convert_command(checkpoint, target, quant, block_size, max_tokens, prefill, 
 
     quants = _quants(quant)
     prefill_lengths = _prefill(prefill)
-    if target == "onnx":
-        raise EdgekitError("the ONNX target is not available in this version", "use --target android, ios, web, task or litertlm")
+    if target in ("onnx", "all") and "fp16" in quants:
+        raise EdgekitError("--quant fp16 is not available for ONNX", "use fp32, int8, int4 or mixed with --target onnx")
     if max_tokens <= max(prefill_lengths):
         raise EdgekitError(
             f"--max-tokens {max_tokens} must be larger than the longest --prefill {max(prefill_lengths)}",

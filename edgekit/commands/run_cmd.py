@@ -10,6 +10,28 @@ import click
 from edgekit.errors import EdgekitError
 
 
+def generate_onnx(artifact, tokenizer, text, max_tokens, sampler, threads, show) -> None:
+    """onnxruntime streams token ids; print the text each new id adds."""
+    from runtime.onnx_runner import OnnxDecoder, Sampler
+
+    chat = artifact.chat
+    ids = [tokenizer.piece_to_id(chat.start_token)] + tokenizer.encode(text)
+    pick = None if sampler["top_k"] == 1 else Sampler(sampler["temperature"], sampler["top_k"], sampler["top_p"],
+                                                      sampler["seed"])
+    produced: list[int] = []
+    printed = ""
+
+    def on_token(token: int) -> None:
+        nonlocal printed
+        produced.append(token)
+        decoded = tokenizer.decode(produced)
+        show(decoded[len(printed):])
+        printed = decoded
+
+    stops = tuple(tokenizer.piece_to_id(t) for t in chat.stop_tokens)
+    OnnxDecoder(artifact.onnx_graph, threads).generate(ids, max_tokens, on_token, pick, stops)
+
+
 def _cache_length(artifact) -> int | None:
     if artifact.manifest:
         return int(artifact.manifest["recipe"]["cache_length"])
@@ -47,7 +69,7 @@ def run_command(bundle, prompt, raw, system, interactive, max_tokens, temperatur
     capacity = _cache_length(artifact)
     sampler = {"top_k": 1, "temperature": 0.0, "seed": seed} if temperature == 0 else {
         "top_k": top_k or 64, "top_p": top_p if top_p is not None else 0.95, "temperature": temperature, "seed": seed}
-    engine = LiteRtLm(bundle, threads=threads)
+    engine = None if artifact.format == "onnx" else LiteRtLm(bundle, threads=threads)
 
     def answer(text: str) -> str:
         needed = len(tokenizer.encode(text)) + 1 + max_tokens
@@ -63,8 +85,11 @@ def run_command(bundle, prompt, raw, system, interactive, max_tokens, temperatur
             sys.stdout.write(chunk)
             sys.stdout.flush()
 
-        engine.run([{"op": "generate", "prompt": text, "max_tokens": max_tokens, "sampler": sampler,
-                     "stream": True}], on_chunk=show)
+        if engine is not None:
+            engine.run([{"op": "generate", "prompt": text, "max_tokens": max_tokens, "sampler": sampler,
+                         "stream": True}], on_chunk=show)
+        else:
+            generate_onnx(artifact, tokenizer, text, max_tokens, sampler, threads, show)
         sys.stdout.write("\n")
         return "".join(chunks)
 
