@@ -55,6 +55,7 @@ class ConvertRequest:
     prefill_lengths: tuple[int, ...] = (128,)
     force: bool = False
     chat: ChatFormat | None = None
+    onnx_accuracy_level: int = 4
 
 
 @dataclass
@@ -183,7 +184,7 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
                 if quant == "fp32":
                     graph = float_onnx
                 elif not graph.exists():
-                    quantize_onnx(float_onnx, quant, request.block_size, graph)
+                    quantize_onnx(float_onnx, quant, request.block_size, graph, request.onnx_accuracy_level)
                 write_onnx_folder(graph, hf_dir, chat, request.cache_length, staged)
             else:
                 tflite = work / f"model-{quant}.tflite"
@@ -211,6 +212,7 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
                     "quantizer_recipe": recipe(quant, request.block_size) if fmt != "onnx" else None,
                     "prefill_lengths": list(request.prefill_lengths),
                     "cache_length": request.cache_length,
+                    "onnx_accuracy_level": request.onnx_accuracy_level if fmt == "onnx" else None,
                     "route": ROUTES[fmt],
                 },
                 "chat_format": chat.as_dict(),

@@ -89,4 +89,8 @@ def describe(path: Path | None) -> dict[str, Any]:
             from edgekit.manifest import read_manifest
 
             return {"kind": "manifest", "path": str(path), **read_manifest(path)}
+    if path is not None and path.is_dir() and (path / "model.onnx").exists():
+        from edgekit.formats.onnx_graph import describe_onnx
+
+        return {**describe_onnx(path / "model.onnx"), "folder": sorted(p.name for p in path.iterdir())}
     return describe_checkpoint(load_checkpoint(path))

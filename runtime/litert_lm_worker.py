@@ -63,13 +63,6 @@ def serve(request: dict[str, Any]) -> None:
             _emit(event="result", index=index, text="".join(text), prefill_seconds=t1 - t0,
                   first_token_seconds=(first or t2) - t0, total_seconds=t2 - t0)
             session.close()
-        elif kind == "score":
-            session = engine.create_session(apply_prompt_template=False)
-            session.run_prefill([op["prompt"]])
-            response = session.run_text_scoring([op["target"]], store_token_lengths=True)
-            _emit(event="result", index=index, scores=list(response.scores),
-                  token_lengths=list(response.token_lengths))
-            session.close()
         elif kind == "bench":
             info = litert_lm.Benchmark(
                 model_path=request["model"],

@@ -158,6 +158,14 @@ CASES: dict[str, tuple[Maker, tuple[str, ...]]] = {
         lambda t, f: ["convert", str(f["hf"]), "--out", str(t / "o"), "ENV:EDGEKIT_AVAILABLE_DISK=1000"],
         ("disk", "--force")),
     "a folder where a bundle is expected": (lambda t, f: ["validate", str(t)], ("folder",)),
+    "handoff of a bundle without manifest": (
+        lambda t, f: ["handoff", str(_write(t, "lone.task", f["bundle"].read_bytes())), "--out", str(t / "o")],
+        ("no manifest",)),
+    "handoff of a changed bundle": (
+        lambda t, f: ["handoff", _bad_manifest_checksum(t, f)[1], "--out", str(t / "o"), "--no-measure"],
+        ("does not match its manifest",)),
+    "run of a changed bundle": (lambda t, f: ["run", _bad_manifest_checksum(t, f)[1], "hi"],
+                                ("does not match its manifest",)),
     "fp16 asked of the ONNX target": (
         lambda t, f: ["convert", str(f["hf"]), "--target", "onnx", "--quant", "fp16", "--out", str(t / "o")],
         ("fp16", "ONNX")),

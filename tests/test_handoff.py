@@ -43,3 +43,12 @@ def test_handoff_refuses_a_bundle_without_manifest(converted, tmp_path):
     lone.write_bytes(converted["gemma"][("int8", "task")].read_bytes())
     assert_one_line_error(edgekit("handoff", lone, "--out", tmp_path / "h"), "no manifest")
     assert not (tmp_path / "h").exists()
+
+
+def test_convert_with_handoff_writes_both(tiny_hf, tmp_path):
+    result = edgekit("convert", tiny_hf["gemma2"], "--quant", "int8", "--prefill", "32", "--out", tmp_path / "out",
+                     "--handoff", tmp_path / "handoff", "--json")
+    assert result.code == 0, result.stderr[-2000:]
+    assert result.json()["handoff"] == str(tmp_path / "handoff")
+    card = (tmp_path / "handoff" / "MODEL_CARD.md").read_text()
+    assert "**PASS**" in card and "gemma2-int8.litertlm" in card

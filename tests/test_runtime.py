@@ -10,7 +10,6 @@ import sys
 import pytest
 
 from tests.cli import assert_one_line_error, edgekit
-from tests.conftest import REPO
 from tests.fixtures.perturb import perturb_task_weights
 
 
@@ -89,3 +88,19 @@ def test_garbage_behind_litertlm_magic_is_an_error_not_a_crash(tmp_path):
     fake.write_bytes(b"LITERTLM" + bytes(range(256)) * 64)
     assert_one_line_error(edgekit("validate", fake), "litertlm")
     assert_one_line_error(edgekit("run", fake, "hi"), "litertlm")
+
+
+def test_chat_mode_keeps_the_conversation(converted):
+    bundle = converted["gemma3"][("int8", "task")]
+    proc = subprocess.run([sys.executable, "-m", "edgekit", "run", str(bundle), "--chat", "--max-tokens", "4"],
+                          input="the capital\nof france\n\n", capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-1000:]
+    assert proc.stdout.count("you> ") == 3  # two turns answered, then the empty line ends it
+
+
+@pytest.mark.slow
+def test_run_streams_a_sensible_continuation_from_the_default_bundle(default_bundles):
+    result = edgekit("run", default_bundles[("int8", "litertlm")], "The capital of France is", "--raw",
+                     "--max-tokens", "12")
+    assert result.code == 0, result.stderr[-1000:]
+    assert "France" in result.stdout or "capital" in result.stdout

@@ -44,6 +44,8 @@ def _terminate_as_interrupt(signum, frame):  # noqa: ARG001 - signal handler sig
 @click.option("--quant", default=DEFAULT_QUANT, show_default=True,
               help=f"One or more of {','.join(QUANTS)}, comma-separated (one export, many recipes).")
 @click.option("--block-size", type=int, default=32, show_default=True, help="Block size of int4 weights.")
+@click.option("--accuracy-level", type=click.IntRange(0, 4), default=4, show_default=True,
+              help="ONNX MatMulNBits compute type: 4 int8 (fastest), 0/1 float32.")
 @click.option("--max-tokens", type=int, default=1024, show_default=True, help="KV cache length (prompt + answer).")
 @click.option("--prefill", default="128", show_default=True, help="Prefill signature lengths, comma-separated.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out"), show_default=True)
@@ -53,7 +55,7 @@ def _terminate_as_interrupt(signum, frame):  # noqa: ARG001 - signal handler sig
               help="Also write a hand-off folder (see `edgekit handoff`) with the first recipe's bundles.")
 @click.option("--force", is_flag=True, help="Overwrite existing outputs; ignore the memory estimate.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary on stdout.")
-def convert_command(checkpoint, target, quant, block_size, max_tokens, prefill, out_dir, chat_template,
+def convert_command(checkpoint, target, quant, block_size, accuracy_level, max_tokens, prefill, out_dir, chat_template,
                     handoff_dir, force, as_json) -> None:
     """Convert a Gemma checkpoint (HF folder or .gguf; default: embedded Gemma 3 270M)."""
     from edgekit.checkpoint import load_checkpoint
@@ -83,6 +85,7 @@ def convert_command(checkpoint, target, quant, block_size, max_tokens, prefill, 
     request = ConvertRequest(
         checkpoint=ckpt, out_dir=out_dir, target=target, quants=quants, block_size=block_size,
         cache_length=max_tokens, prefill_lengths=prefill_lengths, force=force, chat=chat,
+        onnx_accuracy_level=accuracy_level,
     )
     stages = Stages(total=4 + len(planned_outputs(request)))
     result = convert(request, stages)

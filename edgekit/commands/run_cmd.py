@@ -55,6 +55,7 @@ def run_command(bundle, prompt, raw, system, interactive, max_tokens, temperatur
     import sentencepiece as spm
 
     from edgekit.chat import Turn, render
+    from edgekit.manifest import verify_checksum
     from runtime.artifact import open_artifact
     from runtime.litert_lm_runner import LiteRtLm
 
@@ -65,6 +66,8 @@ def run_command(bundle, prompt, raw, system, interactive, max_tokens, temperatur
     if temperature < 0 or (top_p is not None and not 0 <= top_p <= 1) or (top_k is not None and top_k < 1):
         raise EdgekitError("sampling options out of range", "use --temperature >= 0, --top-k >= 1, 0 <= --top-p <= 1")
     artifact = open_artifact(bundle)
+    if artifact.manifest:
+        verify_checksum(bundle, artifact.manifest)
     tokenizer = spm.SentencePieceProcessor(model_proto=artifact.tokenizer_bytes())
     capacity = _cache_length(artifact)
     sampler = {"top_k": 1, "temperature": 0.0, "seed": seed} if temperature == 0 else {
