@@ -25,7 +25,7 @@ from edgekit.errors import EdgekitError
 from edgekit.families import ChatFormat
 from edgekit.manifest import MANIFEST_VERSION, manifest_path
 from edgekit.progress import Stages
-from edgekit.stdio import stdout_to_stderr
+from edgekit.paths import cache_dir
 
 TARGET_FORMATS = {
     "android": ("litertlm", "task"),
@@ -228,17 +228,30 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
     return result
 
 
-def _child(request: ConvertRequest, work: Path, stages: Stages, conn) -> None:
-    """Entry point of the conversion process: reports one message and exits."""
+def library_log() -> Path:
+    folder = cache_dir() / "logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"convert-{datetime.now().strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+
+
+def _child(request: ConvertRequest, work: Path, stages: Stages, log: Path, conn) -> None:
+    """Entry point of the conversion process: reports one message and exits.
+
+    The converter libraries print pages of progress and warnings (some from C++, on both
+    descriptors); they go to `log`, and the user sees edgekit's stages."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it kills us if it must
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    stages.console.file = os.fdopen(os.dup(2), "w", buffering=1)
+    with open(log, "ab") as handle:
+        os.dup2(handle.fileno(), 1)
+        os.dup2(handle.fileno(), 2)
     try:
-        with stdout_to_stderr():
-            result = _build(request, work, stages)
+        result = _build(request, work, stages)
         conn.send(("ok", result, stages.done))
     except EdgekitError as exc:
         conn.send(("error", exc.problem, exc.fix, exc.exit_code))
     except BaseException as exc:  # noqa: BLE001 - reported as one line by the parent
+        traceback.print_exc()
         conn.send(("crash", f"{type(exc).__name__}: {exc}", traceback.format_exc()))
     finally:
         conn.close()
@@ -264,7 +277,9 @@ def convert(request: ConvertRequest, stages: Stages) -> ConvertResult:
     work = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=request.out_dir))
     context = multiprocessing.get_context("fork")
     receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=_child, args=(request, work, stages, send), daemon=True)
+    log = library_log()
+    stages.note(f"converter libraries log to {log}")
+    child = context.Process(target=_child, args=(request, work, stages, log, send), daemon=True)
     try:
         child.start()
         send.close()
@@ -273,14 +288,15 @@ def convert(request: ConvertRequest, stages: Stages) -> ConvertResult:
         if message is None:
             raise EdgekitError(
                 f"the conversion process died (exit {child.exitcode}); it may have run out of memory",
-                "see the log above; free memory or pass a smaller model",
+                f"see {log}; free memory or pass a smaller model",
             )
         if message[0] == "error":
             error = EdgekitError(message[1], message[2])
             error.exit_code = message[3]
             raise error
         if message[0] == "crash":
-            raise RuntimeError(message[1] + ("\n" + message[2] if os.environ.get("EDGEKIT_DEBUG") else ""))
+            raise RuntimeError(f"{message[1]} (converter log: {log})"
+                               + ("\n" + message[2] if os.environ.get("EDGEKIT_DEBUG") else ""))
         result, stages.done = message[1], message[2]
         with stages.stage("writing artifacts and manifests"):
             for artifact in result.artifacts:

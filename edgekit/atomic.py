@@ -35,6 +35,7 @@ def atomic_file(final: Path) -> Iterator[Path]:
     fd, name = tempfile.mkstemp(prefix=TMP_PREFIX + final.name + "-", dir=final.parent)
     os.close(fd)
     tmp = Path(name)
+    tmp.chmod(0o644)  # mkstemp makes 0600; outputs are for sharing
     try:
         yield tmp
         os.replace(tmp, final)

@@ -74,9 +74,15 @@ def base_venv(tmp_path_factory) -> Path:
     import subprocess
     import sys
 
-    venv = tmp_path_factory.mktemp("base-venv") / "venv"
+    import shutil
+
+    root = tmp_path_factory.mktemp("base-venv")
+    # Install from a clean copy: building in the checkout would leave (and later reuse) build/.
+    source = shutil.copytree(REPO, root / "src", ignore=shutil.ignore_patterns(
+        ".venv", ".git", "node_modules", "build", "*.egg-info", "__pycache__", "out"))
+    venv = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    pip = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", str(REPO)], capture_output=True, text=True)
+    pip = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", str(source)], capture_output=True, text=True)
     assert pip.returncode == 0, pip.stderr[-2000:]
     return venv
 
