@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 
+import pytest
+
 from tests.cli import assert_one_line_error, edgekit
 
 
@@ -52,3 +54,15 @@ def test_convert_with_handoff_writes_both(tiny_hf, tmp_path):
     assert result.json()["handoff"] == str(tmp_path / "handoff")
     card = (tmp_path / "handoff" / "MODEL_CARD.md").read_text()
     assert "**PASS**" in card and "gemma2-int8.litertlm" in card
+
+
+@pytest.mark.slow
+def test_handoff_of_the_default_bundles_names_the_real_files(default_bundles, tmp_path):
+    bundles = [default_bundles[("int8", "litertlm")], default_bundles[("int8", "task")]]
+    result = edgekit("handoff", *bundles, "--out", tmp_path / "handoff")
+    assert result.code == 0, result.stderr[-2000:]
+    integration = (tmp_path / "handoff" / "INTEGRATION.md").read_text()
+    assert '/gemma-3-270m-int8.litertlm",' in integration and '"/data/local/tmp/llm/gemma-3-270m-int8.task"' in integration
+    assert "maxNumTokens = 1024" in integration and "topK: 64" in integration
+    card = (tmp_path / "handoff" / "MODEL_CARD.md").read_text()
+    assert "268,098,176 parameters" in card and "**PASS**" in card and "decode tok/s" in card
