@@ -151,6 +151,9 @@ CASES: dict[str, tuple[Maker, tuple[str, ...]]] = {
     "conflicting options": (lambda t, f: ["run", str(f["bundle"]), "hi", "--raw", "--system", "x"], ("--raw",)),
     "unknown quantization": (lambda t, f: ["convert", str(f["hf"]), "--quant", "int3", "--out", str(t / "o")],
                              ("--quant",)),
+    "unsupported block size": (
+        lambda t, f: ["convert", str(f["hf"]), "--quant", "int4", "--block-size", "48", "--out", str(t / "o")],
+        ("--block-size",)),
     "not enough memory": (
         lambda t, f: ["convert", str(f["hf"]), "--out", str(t / "o"), "ENV:EDGEKIT_AVAILABLE_MEMORY=1e6"],
         ("memory", "--force")),

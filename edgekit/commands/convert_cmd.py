@@ -63,6 +63,12 @@ def convert_command(checkpoint, target, quant, block_size, accuracy_level, max_t
 
     quants = _quants(quant)
     prefill_lengths = _prefill(prefill)
+    from converters.recipes import BLOCK_SIZES
+
+    if block_size not in BLOCK_SIZES:
+        raise EdgekitError(f"--block-size {block_size} is not supported", f"use one of {', '.join(map(str, BLOCK_SIZES))}")
+    if handoff_dir and target == "onnx":
+        raise EdgekitError("--handoff packages mobile bundles, not ONNX folders", "use --target android with --handoff")
     if target in ("onnx", "all") and "fp16" in quants:
         raise EdgekitError("--quant fp16 is not available for ONNX", "use fp32, int8, int4 or mixed with --target onnx")
     if max_tokens <= max(prefill_lengths):
