@@ -104,3 +104,15 @@ def test_run_streams_a_sensible_continuation_from_the_default_bundle(default_bun
                      "--max-tokens", "12")
     assert result.code == 0, result.stderr[-1000:]
     assert "France" in result.stdout or "capital" in result.stdout
+
+
+def test_validate_against_a_reference_checkpoint_recomputes_the_truth(converted, tiny_hf, tiny_tokenizer_model,
+                                                                      tmp_path):
+    from tests.fixtures.tiny_models import write_tiny_checkpoint
+
+    bundle = converted["gemma3"][("int8", "task")]
+    same = edgekit("validate", bundle, "--reference", tiny_hf["gemma3"], "--json")
+    assert same.code == 0 and same.json()["against"].startswith("reference checkpoint")
+    other = write_tiny_checkpoint("gemma3", tmp_path / "other", tiny_tokenizer_model, seed=1)
+    different = edgekit("validate", bundle, "--reference", other, "--json")
+    assert different.code == 1  # a bundle of other weights does not pass as this checkpoint
