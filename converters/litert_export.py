@@ -18,8 +18,6 @@ from pathlib import Path
 class FloatExport:
     tflite: Path
     executor_metadata: Path | None
-    prefill_lengths: tuple[int, ...]
-    cache_length: int
 
 
 def export_float(hf_dir: Path, work_dir: Path, prefill_lengths: tuple[int, ...], cache_length: int) -> FloatExport:
@@ -52,6 +50,4 @@ def export_float(hf_dir: Path, work_dir: Path, prefill_lengths: tuple[int, ...],
     return FloatExport(
         tflite=Path(artifacts.prefill_decode_model_path),
         executor_metadata=metadata_path if metadata_path.exists() else None,
-        prefill_lengths=tuple(prefill_lengths),
-        cache_length=cache_length,
     )

@@ -1,8 +1,8 @@
 """Resource guards: estimate a conversion's peak before starting, and measure the real one.
 
-Measured on Gemma 3 270M (1.07 GB fp32): litert-torch's export peaks near 6.1x the float32
-weights (6.55 GB), whatever the recipe; quantizing afterwards adds little. The estimate uses
-6.5x plus a fixed 1.5 GB for the Python stack, rounded up.
+Measured on Gemma 3 270M (1.07 GB fp32; benchmarks/recipes.md): the LiteRT conversion peaks
+at 6.34 GiB, about 6x the float32 weights, whatever the recipe; quantizing afterwards adds
+little. The estimate uses 6.5x plus a fixed 1.5 GB for the Python stack.
 """
 
 from __future__ import annotations

@@ -17,18 +17,16 @@ from edgekit.paths import cache_dir
 class LiteRtLm:
     """One engine session per call; `ops` are executed in order in one child process."""
 
-    def __init__(self, model: Path, threads: int = 2, max_num_tokens: int | None = None) -> None:
+    def __init__(self, model: Path, threads: int = 2) -> None:
         self.model = model
         self.threads = threads
-        self.max_num_tokens = max_num_tokens
 
     def _request(self, ops: list[dict[str, Any]]) -> dict[str, Any]:
         # The engine writes an XNNPACK cache beside the model unless told otherwise: keep the
         # bundle's folder clean (a validated hand-off folder must not change).
         xnn = cache_dir() / "xnnpack"
         xnn.mkdir(parents=True, exist_ok=True)
-        return {"model": str(self.model.resolve()), "threads": self.threads, "cache_dir": str(xnn),
-                "max_num_tokens": self.max_num_tokens, "ops": ops}
+        return {"model": str(self.model.resolve()), "threads": self.threads, "cache_dir": str(xnn), "ops": ops}
 
     def events(self, ops: list[dict[str, Any]], timeout: float = 1800) -> Iterator[dict[str, Any]]:
         with tempfile.TemporaryFile("w+") as log:
@@ -70,6 +68,4 @@ class LiteRtLm:
                 on_chunk(event["text"])
             elif event["event"] == "result":
                 results[event["index"]] = event
-            elif event["event"] == "loaded":
-                self.load_seconds = event["seconds"]
         return results

@@ -29,15 +29,11 @@ def serve(request: dict[str, Any]) -> None:
     import litert_lm
 
     litert_lm.set_min_log_severity(litert_lm.LogSeverity.ERROR)
-    started = time.perf_counter()
     engine = litert_lm.Engine(
         request["model"],
         backend=litert_lm.Backend.CPU(thread_count=request.get("threads", 2)),
         cache_dir=request.get("cache_dir"),
-        max_num_tokens=request.get("max_num_tokens"),
     )
-    _emit(event="loaded", seconds=time.perf_counter() - started,
-          bos=engine.bos_token_id, stops=engine.eos_token_ids)
     for index, op in enumerate(request["ops"]):
         kind = op["op"]
         if kind == "tokenize":
