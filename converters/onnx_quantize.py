@@ -1,66 +1,104 @@
-"""Weight-only quantization of the ONNX decoder with onnxruntime's MatMulNBits.
+"""Weight-only quantization of the exported ONNX decoder: a plan per weight, written as MatMulNBits.
 
-Gemma ties its output projection to the embedding, and the export emits it as
-`Transpose(embedding) -> MatMul`: the quantizer needs a constant weight, so the projection is
-untied first (a transposed copy). int4 and int8 then quantize every MatMul (block
-`--block-size`, symmetric) and the embedding Gather; `mixed` keeps the embedding and the output
-projection at 8 bits. `accuracy_level` is MatMulNBits' compute type for the activations
-(4 = int8, the fastest on CPUs with int8 dot products; 0/1 = float32).
+Per weight, by recipe: `int8` stores 8-bit codes, `int4` 4-bit codes (block `--block-size`),
+`mixed` 4-bit with the tied embedding/output projection at 8 bits. When the checkpoint is a
+GGUF, a weight whose GGUF blocks fit the recipe's width is carried over exactly (Q4_0/Q4_1/
+Q4_K into 4 bits; Q5_*/Q6_K/Q8_0 into 8 bits) instead of being re-quantized from its
+dequantized floats; the rest is quantized round-to-nearest. Measured on the default Gemma 3
+270M (Q4_K_M): see benchmarks/results.md. `accuracy_level` is MatMulNBits' compute type for the
+activations (4 = int8, the fast path; 0 = float32, which onnxruntime 1.31 runs 40x slower at 8 bits).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from converters.block_quant import quantize_blocks
+from converters.gguf_match import carried_blocks
+from converters.onnx_blocks import storage_bytes
+from converters.onnx_weights import Weight, apply_blocks, find_weights, float_weight
 from edgekit.errors import EdgekitError
+from edgekit.formats.gguf_blocks import Blocks
+
+ONNX_QUANTS = ("int8", "int4", "mixed")
+_FALLBACK_BLOCKS = (128, 64, 32, 16)
 
 
-def untie_output_projection(model) -> None:
-    from onnx import numpy_helper
+@dataclass(frozen=True)
+class PlannedWeight:
+    weight: Weight
+    blocks: Blocks
+    gguf_tensor: str | None  # set when the blocks were carried over from this GGUF tensor
 
-    initializers = {init.name: init for init in model.graph.initializer}
-    producers = {out: node for node in model.graph.node for out in node.output}
-    for node in model.graph.node:
-        if node.op_type != "MatMul" or "logits" not in node.output[0]:
-            continue
-        transpose = producers.get(node.input[1])
-        if transpose is None or transpose.op_type != "Transpose" or transpose.input[0] not in initializers:
-            return
-        weight = numpy_helper.to_array(initializers[transpose.input[0]])
-        untied = numpy_helper.from_array(np.ascontiguousarray(weight.T), name="lm_head.weight_untied")
-        model.graph.initializer.append(untied)
-        node.input[1] = untied.name
-        model.graph.node.remove(transpose)
-        return
+    def record(self) -> dict[str, Any]:
+        return {"gguf_tensor": self.gguf_tensor, "origin": self.blocks.origin, "bits": self.blocks.bits,
+                "block": self.blocks.block, "shape": [self.weight.rows, self.weight.cols],
+                "bytes": storage_bytes(self.blocks)}
 
 
-def _logits_matmul(model) -> str:
-    return next(n.name for n in model.graph.node if n.op_type == "MatMul" and "logits" in n.output[0])
+def _block_for(cols: int, wanted: int) -> int:
+    """`wanted` if it divides the row, else the largest standard block that does."""
+    for block in (wanted, *_FALLBACK_BLOCKS):
+        if cols % block == 0:
+            return block
+    raise EdgekitError(f"a weight row of {cols} values cannot be split into blocks of 16 or more",
+                       "use --target android (LiteRT) for this checkpoint")
 
 
-def quantize_onnx(float_model: Path, quant: str, block_size: int, out: Path, accuracy_level: int = 4) -> Path:
+def recipe_bits(quant: str, weight: Weight) -> int:
+    return 8 if quant == "int8" or (quant == "mixed" and weight.is_embedding) else 4
+
+
+def plan_weights(model, quant: str, block_size: int, gguf_path: Path | None) -> list[PlannedWeight]:
+    weights = find_weights(model)
+    carried: dict[str, tuple[str, Blocks]] = {}
+    if gguf_path is not None:
+        by_key = {w.key: w for w in weights}
+
+        def rows_of(key: str, rows: tuple[int, ...]) -> np.ndarray:
+            from onnx import numpy_helper
+
+            init = next(i for i in model.graph.initializer if i.name == key)
+            array = numpy_helper.to_array(init)
+            return array[list(rows)] if by_key[key].is_embedding else array[:, list(rows)].T
+
+        carried = carried_blocks(gguf_path, {w.key: (w.rows, w.cols) for w in weights}, rows_of)
+    plan = []
+    for weight in weights:
+        bits = recipe_bits(quant, weight)
+        if weight.key in carried:
+            name, blocks = carried[weight.key]
+            if blocks.bits == 4 or bits == 8:  # the GGUF's own blocks fit the recipe's width
+                plan.append(PlannedWeight(weight, blocks, name))
+                continue
+        block = _block_for(weight.cols, 32 if bits == 8 else block_size)
+        plan.append(PlannedWeight(weight, quantize_blocks(float_weight(model, weight), bits, block), None))
+    return plan
+
+
+def summarize(plan: list[PlannedWeight]) -> dict[str, Any]:
+    by_origin: dict[str, dict[str, int]] = {}
+    for planned in plan:
+        entry = by_origin.setdefault(planned.blocks.origin, {"tensors": 0, "values": 0, "bytes": 0})
+        entry["tensors"] += 1
+        entry["values"] += planned.weight.rows * planned.weight.cols
+        entry["bytes"] += storage_bytes(planned.blocks)
+    return {"by_origin": by_origin, "weights": [p.record() for p in plan]}
+
+
+def quantize_onnx(float_model: Path, quant: str, block_size: int, out: Path, accuracy_level: int = 4,
+                  gguf_path: Path | None = None) -> dict[str, Any]:
+    """Writes `out` (+ `out.data`); returns the plan summary recorded in the manifest."""
     import onnx
-    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
-    if quant not in ("int8", "int4", "mixed"):
+    if quant not in ONNX_QUANTS:
         raise EdgekitError(f"--quant {quant} is not available for ONNX", "use int8, int4, mixed or fp32")
     model = onnx.load(str(float_model))
-    untie_output_projection(model)
-    if quant == "mixed":
-        head = _logits_matmul(model)
-        embedding = [n.name for n in model.graph.node if n.op_type == "Gather" and "embedding" in n.output[0]]
-        passes = [(4, None, [head, *embedding]), (8, [head, *embedding], None)]
-    else:
-        passes = [(4 if quant == "int4" else 8, None, None)]
-    for bits, include, exclude in passes:
-        quantizer = MatMulNBitsQuantizer(
-            model, bits=bits, block_size=block_size, is_symmetric=True, accuracy_level=accuracy_level,
-            nodes_to_include=include, nodes_to_exclude=exclude,
-            op_types_to_quantize=("MatMul", "Gather"), quant_axes=(("MatMul", 0), ("Gather", 1)),
-        )
-        quantizer.process()
-        model = quantizer.model.model
+    plan = plan_weights(model, quant, block_size, gguf_path)
+    apply_blocks(model, {p.weight.key: p.blocks for p in plan}, accuracy_level)
     onnx.save(model, str(out), save_as_external_data=True, location=out.name + ".data")
-    return out
+    return summarize(plan)

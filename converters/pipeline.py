@@ -40,7 +40,7 @@ LITERT_FORMATS = ("litertlm", "task")
 ROUTES = {
     "litertlm": "litert-torch export_hf (float32) + ai-edge-quantizer + LiteRT-LM builder",
     "task": "litert-torch export_hf (float32) + ai-edge-quantizer + MediaPipe bundler",
-    "onnx": "torch.onnx.export (dynamo) + onnxruntime MatMulNBits",
+    "onnx": "torch.onnx.export (dynamo) + MatMulNBits (GGUF blocks carried over, else round-to-nearest)",
 }
 
 
@@ -176,6 +176,8 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
         with stages.stage("exporting the float ONNX decoder graph"):
             float_onnx = export_onnx(hf_dir, work / "float.onnx")
     versions = library_versions()
+    gguf_source = ckpt.path if ckpt.kind == "gguf" else None
+    onnx_weights: dict[str, Any] = {}
     for quant, fmt, final in planned_outputs(request):
         with stages.stage(f"{quant} {fmt}: {final.name}"):
             staged = work / final.name
@@ -184,7 +186,8 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
                 if quant == "fp32":
                     graph = float_onnx
                 elif not graph.exists():
-                    quantize_onnx(float_onnx, quant, request.block_size, graph, request.onnx_accuracy_level)
+                    onnx_weights[quant] = quantize_onnx(float_onnx, quant, request.block_size, graph,
+                                                        request.onnx_accuracy_level, gguf_source)
                 write_onnx_folder(graph, hf_dir, chat, request.cache_length, staged)
             else:
                 tflite = work / f"model-{quant}.tflite"
@@ -213,6 +216,7 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
                     "prefill_lengths": list(request.prefill_lengths),
                     "cache_length": request.cache_length,
                     "onnx_accuracy_level": request.onnx_accuracy_level if fmt == "onnx" else None,
+                    "onnx_weights": onnx_weights.get(quant) if fmt == "onnx" else None,
                     "route": ROUTES[fmt],
                 },
                 "chat_format": chat.as_dict(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import resource
 import time
 from pathlib import Path
@@ -18,7 +19,8 @@ def bench_onnx(artifact, threads: int, prefill_tokens: int, decode_tokens: int) 
     started = time.perf_counter()
     decoder = OnnxDecoder(artifact.onnx_graph, threads)
     loaded = time.perf_counter()
-    prompt = [2] + [100 + (i * 7919) % 1000 for i in range(prefill_tokens - 1)]
+    vocab = json.loads((artifact.path / "genai_config.json").read_text())["model"]["vocab_size"]
+    prompt = [2] + [3 + (i * 7919) % min(vocab - 3, 1000) for i in range(prefill_tokens - 1)]  # ids the vocabulary has
     stamps: list[float] = []
     decoder.generate(prompt, decode_tokens, on_token=lambda _: stamps.append(time.perf_counter()))
     first = stamps[0] - loaded

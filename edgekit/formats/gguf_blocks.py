@@ -22,7 +22,7 @@ from edgekit.formats.gguf import GGUFFile, GGUFTensor
 
 @dataclass(frozen=True)
 class Blocks:
-    gguf_type: str
+    origin: str  # the GGUF type carried over ("Q5_0"), or the recipe that quantized it ("int4")
     bits: int  # bits the codes need: 4 (Q4_*) or 5, 6, 8
     block: int
     q: np.ndarray
@@ -110,17 +110,21 @@ def _decode(gguf_type: str, raw: np.ndarray) -> tuple[int, int, np.ndarray, np.n
     raise ValueError(gguf_type)
 
 
-def decode_blocks(gguf: GGUFFile, tensor: GGUFTensor) -> Blocks:
-    """A 2-D tensor's blocks in numpy order (rows, cols), cols along the blocks."""
+def decode_blocks(gguf: GGUFFile, tensor: GGUFTensor, rows: list[int] | None = None) -> Blocks:
+    """A 2-D tensor's blocks in numpy order (rows, cols), cols along the blocks; only `rows` if given."""
     name = tensor.type_name
     if name not in CARRIED_TYPES or len(tensor.shape) != 2:
         raise ValueError(f"{tensor.name}: {name} blocks are not carried over")
-    rows, cols = tensor.shape
+    n_rows, cols = tensor.shape
     raw = np.frombuffer(gguf._buffer, dtype=np.uint8, count=tensor.nbytes, offset=tensor.start)
+    raw = raw.reshape(n_rows, -1)
+    if rows is not None:
+        raw = raw[rows]
+    kept = raw.shape[0]
     bits, block, q, scale, zero, bias = _decode(name, raw.reshape(-1, _BLOCK_BYTES[name]))
     subs = cols // block
     return Blocks(
-        gguf_type=name, bits=bits, block=block, q=q.reshape(rows, cols).astype(np.uint8),
-        scale=scale.reshape(rows, subs).astype(np.float32), zero=zero,
-        bias=None if bias is None else bias.reshape(rows, subs).astype(np.float32),
+        origin=name, bits=bits, block=block, q=q.reshape(kept, cols).astype(np.uint8),
+        scale=scale.reshape(kept, subs).astype(np.float32), zero=zero,
+        bias=None if bias is None else bias.reshape(kept, subs).astype(np.float32),
     )

@@ -1,0 +1,184 @@
+"""Write `Blocks` into an ONNX decoder as onnxruntime `MatMulNBits` weights.
+
+Why not onnxruntime's own MatMulNBitsQuantizer: it can only quantize floats, so a GGUF source
+would be quantized a second time (measured: ~70 of 96 teacher-forced top-1 at int4), and it
+stores Gemma's tied embedding twice (a Gather table and an untied head: 968 MiB at 8 bits).
+Here every weight arrives as `Blocks` (a GGUF's own, carried over, or round-to-nearest), and:
+
+- codes of 4 bits are packed two per byte, codes of 5, 6 or 8 bits go into 8-bit MatMulNBits
+  (onnxruntime's CPU kernels take 2, 4 and 8 bits), shifted so the zero point is the default;
+- scales that float16 holds exactly (GGUF stores Q8_0/Q5_0 scales as float16) are stored so
+  and cast at load, halving their share of the file;
+- the asymmetric types' per-block bias (`w = s*(q-z) + b`) is exact as a second, small product:
+  `y += blocksum(x) @ b.T` (float zero points would also be exact, but measured 60x slower);
+- the embedding table and the output projection share one set of codes and scales: the head
+  is a MatMulNBits, the lookup gathers rows of the same codes and dequantizes them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgekit.formats.gguf_blocks import Blocks
+
+MS_DOMAIN = "com.microsoft"
+
+
+def container_bits(blocks: Blocks) -> int:
+    return 4 if blocks.bits <= 4 else 8
+
+
+def stored_zero(blocks: Blocks) -> int:
+    """8-bit containers shift the codes so that the zero point is MatMulNBits' default, 128."""
+    return 128 if container_bits(blocks) == 8 else blocks.zero
+
+
+def _packed_codes(blocks: Blocks) -> np.ndarray:
+    """(rows, n_blocks, block * bits / 8) uint8, low nibble first for 4 bits."""
+    rows, cols = blocks.q.shape
+    codes = blocks.q.reshape(rows, cols // blocks.block, blocks.block)
+    if container_bits(blocks) == 8:
+        return (codes.astype(np.int16) + (128 - blocks.zero)).astype(np.uint8)
+    return np.ascontiguousarray(codes[..., 0::2] | (codes[..., 1::2] << 4))
+
+
+def _zero_points(blocks: Blocks) -> np.ndarray | None:
+    """None when the zero point is MatMulNBits' default (2^(bits-1)): always so at 8 bits."""
+    if stored_zero(blocks) == 2 ** (container_bits(blocks) - 1):
+        return None
+    rows, cols = blocks.q.shape
+    per_row = (cols // blocks.block + 1) // 2
+    return np.full(rows * per_row, blocks.zero | (blocks.zero << 4), dtype=np.uint8)
+
+
+def _half_if_exact(values: np.ndarray) -> np.ndarray:
+    """float16 when every value survives the round trip (GGUF's d of Q8_0/Q5_0/Q4_0), else float32."""
+    half = values.astype(np.float16)
+    return half if np.array_equal(half.astype(np.float32), values) else values
+
+
+def storage_bytes(blocks: Blocks) -> int:
+    """Bytes this weight takes in the graph: codes, scales, zero points and bias."""
+    total = blocks.q.size * container_bits(blocks) // 8 + _half_if_exact(blocks.scale).nbytes
+    zero_points = _zero_points(blocks)
+    if zero_points is not None:
+        total += zero_points.size
+    if blocks.bias is not None:
+        total += blocks.bias.size * 4
+    return total
+
+
+class GraphEditor:
+    """Adds initializers and nodes to a loaded `onnx.ModelProto` under unique names."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self.graph = model.graph
+        self.initializers = {init.name: init for init in self.graph.initializer}
+        self._count = 0
+        self.pending: list = []
+        if not any(o.domain == MS_DOMAIN for o in model.opset_import):
+            from onnx import helper
+
+            model.opset_import.append(helper.make_opsetid(MS_DOMAIN, 1))
+
+    def name(self, stem: str) -> str:
+        self._count += 1
+        return f"edgekit_{stem}_{self._count}"
+
+    def constant(self, stem: str, array: np.ndarray) -> str:
+        from onnx import numpy_helper
+
+        name = self.name(stem)
+        self.graph.initializer.append(numpy_helper.from_array(array, name))
+        return name
+
+    def float_constant(self, stem: str, array: np.ndarray) -> str:
+        """A float32 input stored as float16 when exact: a Cast that onnxruntime folds at load."""
+        from onnx import helper
+
+        stored = _half_if_exact(array)
+        if stored.dtype == np.float32:
+            return self.constant(stem, stored)
+        name = self.name(stem)
+        self.graph.node.insert(0, helper.make_node("Cast", [self.constant(f"{stem}_f16", stored)], [name], name=name, to=1))
+        return name
+
+    def node(self, op: str, inputs: list[str], stem: str, domain: str = "", **attrs) -> str:
+        from onnx import helper
+
+        out = self.name(stem)
+        self.pending.append(helper.make_node(op, inputs, [out], name=out, domain=domain, **attrs))
+        return out
+
+    def begin(self) -> None:
+        """Start collecting the nodes that will replace one node."""
+        self.pending = []
+
+    def replace(self, old) -> None:
+        """Put the collected nodes where `old` was; the last one takes over `old`'s output."""
+        index = list(self.graph.node).index(old)
+        self.pending[-1].output[0] = old.output[0]
+        del self.graph.node[index]
+        for offset, node in enumerate(self.pending):
+            self.graph.node.insert(index + offset, node)
+
+    def drop_unused_initializers(self) -> None:
+        used = {i for n in self.graph.node for i in n.input} | {o.name for o in self.graph.output}
+        keep = [init for init in self.graph.initializer if init.name in used]
+        del self.graph.initializer[:]
+        self.graph.initializer.extend(keep)
+
+
+class SharedWeight:
+    """One weight's codes, scales, zero points and bias as graph initializers."""
+
+    def __init__(self, editor: GraphEditor, blocks: Blocks, stem: str) -> None:
+        self.blocks = blocks
+        rows, cols = blocks.q.shape
+        self.rows, self.cols, self.n_blocks = rows, cols, cols // blocks.block
+        self.codes = editor.constant(f"{stem}_q", _packed_codes(blocks))
+        self.scales = editor.float_constant(f"{stem}_scales", blocks.scale.reshape(rows, self.n_blocks))
+        zero_points = _zero_points(blocks)
+        self.zero_points = None if zero_points is None else editor.constant(f"{stem}_zp", zero_points)
+        self.bias_t = None if blocks.bias is None else editor.constant(f"{stem}_bias_t", np.ascontiguousarray(blocks.bias.T))
+
+
+def matmul(editor: GraphEditor, x: str, weight: SharedWeight, accuracy_level: int) -> None:
+    """Appends `y = x @ W.T` to editor.pending; the last pending node's output is y."""
+    inputs = [x, weight.codes, weight.scales] + ([weight.zero_points] if weight.zero_points else [])
+    y = editor.node(
+        "MatMulNBits", inputs, "matmul", domain=MS_DOMAIN, K=weight.cols, N=weight.rows,
+        bits=container_bits(weight.blocks), block_size=weight.blocks.block, accuracy_level=accuracy_level,
+    )
+    if weight.bias_t is None:
+        return
+    leading = editor.node("Shape", [x], "shape", end=-1)
+    grouped = editor.node("Concat", [leading, editor.constant("blocks", np.array([weight.n_blocks, weight.blocks.block]))], "dims", axis=0)
+    sums = editor.node("ReduceSum", [editor.node("Reshape", [x, grouped], "grouped"), editor.constant("axis", np.array([-1]))], "blocksum", keepdims=0)
+    editor.node("Add", [y, editor.node("MatMul", [sums, weight.bias_t], "bias")], "biased")
+
+
+def gather_rows(editor: GraphEditor, ids: str, weight: SharedWeight) -> None:
+    """Appends the embedding lookup: rows `ids` of W, dequantized, shape (*ids.shape, cols)."""
+    codes = editor.node("Gather", [weight.codes, ids], "rows", axis=0)
+    if container_bits(weight.blocks) == 4:
+        low = editor.node("BitwiseAnd", [codes, editor.constant("mask", np.array(15, dtype=np.uint8))], "low")
+        high = editor.node("BitShift", [codes, editor.constant("shift", np.array(4, dtype=np.uint8))], "high", direction="RIGHT")
+        pairs = editor.node("Concat", [editor.node("Unsqueeze", [low, editor.constant("ax", np.array([-1]))], "lo"),
+                                       editor.node("Unsqueeze", [high, editor.constant("ax", np.array([-1]))], "hi")], "pairs", axis=-1)
+        ids_shape = editor.node("Shape", [ids], "ids_shape")
+        unpacked_dims = editor.node("Concat", [ids_shape, editor.constant("blocks", np.array([weight.n_blocks, weight.blocks.block]))], "dims", axis=0)
+        codes = editor.node("Reshape", [pairs, unpacked_dims], "codes")
+    centred = editor.node("Sub", [editor.node("Cast", [codes], "float", to=1),
+                                  editor.constant("zero", np.array(stored_zero(weight.blocks), dtype=np.float32))], "centred")
+    scales = editor.node("Unsqueeze", [editor.node("Gather", [weight.scales, ids], "row_scales", axis=0),
+                                       editor.constant("ax", np.array([-1]))], "scales")
+    values = editor.node("Mul", [centred, scales], "values")
+    if weight.bias_t is not None:
+        bias = editor.constant("bias", weight.blocks.bias)
+        values = editor.node("Add", [values, editor.node("Unsqueeze", [editor.node("Gather", [bias, ids], "row_bias", axis=0),
+                                                                      editor.constant("ax", np.array([-1]))], "b")], "biased")
+    ids_shape = editor.node("Shape", [ids], "ids_shape")
+    dims = editor.node("Concat", [ids_shape, editor.constant("cols", np.array([weight.cols]))], "dims", axis=0)
+    editor.node("Reshape", [values, dims], "embedding")

@@ -1,0 +1,61 @@
+"""MatMulNBits weights written from `Blocks` must compute what the dequantized floats compute."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from converters.onnx_weights import Weight, apply_blocks, find_weights
+from edgekit.formats.gguf_blocks import Blocks
+from runtime.onnx_runner import OnnxDecoder
+
+# (bits of the codes, block, zero, asymmetric): the shapes of Q4_0, Q4_K, Q5_0, Q6_K and Q8_0
+LAYOUTS = {"Q4_0": (4, 32, 8, False), "Q4_K": (4, 32, 0, True), "Q5_0": (5, 32, 16, False),
+           "Q6_K": (6, 16, 32, False), "Q8_0": (8, 32, 128, False)}
+
+
+def _random_blocks(weight: Weight, layout: str, rng: np.random.Generator) -> Blocks:
+    bits, block, zero, asymmetric = LAYOUTS[layout]
+    n_blocks = weight.cols // block
+    scale = (rng.random((weight.rows, n_blocks)) * 0.02 / 2 ** (bits - 4) + 1e-3).astype(np.float32)
+    return Blocks(
+        origin=layout, bits=bits, block=block, zero=zero,
+        q=rng.integers(0, 2 ** bits, (weight.rows, weight.cols), dtype=np.uint8), scale=scale,
+        bias=(rng.standard_normal((weight.rows, n_blocks)) * 0.02).astype(np.float32) if asymmetric else None,
+    )
+
+
+def _with_float_weights(model, plan: dict[str, Blocks], weights: dict[str, Weight]) -> None:
+    from onnx import numpy_helper
+
+    for init in model.graph.initializer:
+        if init.name in plan:
+            values = plan[init.name].dequantize()
+            values = values if weights[init.name].is_embedding else np.ascontiguousarray(values.T)
+            init.CopyFrom(numpy_helper.from_array(values, init.name))
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_blocks_compute_like_their_dequantized_floats(layout, onnx_converted, tmp_path: Path) -> None:
+    import onnx
+
+    graph = onnx_converted["gemma3"]["fp32"] / "model.onnx"
+    rng = np.random.default_rng(7)
+    model = onnx.load(str(graph))
+    weights = {w.key: w for w in find_weights(model)}
+    assert sum(w.is_embedding for w in weights.values()) == 1 and len(weights) > 1
+    plan = {key: _random_blocks(w, layout, rng) for key, w in weights.items()}
+
+    reference = onnx.load(str(graph))
+    _with_float_weights(reference, plan, weights)
+    onnx.save(reference, str(tmp_path / "float.onnx"), save_as_external_data=True, location="float.onnx.data")
+    apply_blocks(model, plan, accuracy_level=0)
+    assert not any(n.op_type == "Transpose" and n.input[0] in weights for n in model.graph.node)
+    onnx.save(model, str(tmp_path / "blocks.onnx"), save_as_external_data=True, location="blocks.onnx.data")
+
+    ids = list(range(3, 40))
+    expected = np.stack(list(OnnxDecoder(tmp_path / "float.onnx").logits(ids)))
+    actual = np.stack(list(OnnxDecoder(tmp_path / "blocks.onnx").logits(ids)))
+    np.testing.assert_allclose(actual, expected, rtol=0, atol=1e-5 * np.abs(expected).max())
