@@ -1,8 +1,13 @@
-"""Round-to-nearest block quantization of float weights into `Blocks` (llama.cpp's Q4_0/Q8_0 rule).
+"""Block quantization of float weights into `Blocks`, for weights with no GGUF blocks to carry.
 
-Used where a weight has no GGUF blocks to carry over, and by the sensitivity scan, which needs
-the exact values a recipe would store. Symmetric: the value of largest magnitude in a block
-maps to the most negative code, so int4 uses all 16 levels (-8..7), as Q4_0 does.
+- `symmetric`: llama.cpp's Q4_0/Q8_0 rule: the value of largest magnitude in a block maps to
+  the most negative code, so int4 uses all 16 levels (-8..7).
+- `asymmetric` (int4): Q4_1's form, `w = s*q + m`, with the block's (min, max) range shrunk by
+  the candidate that leaves the least squared error (a small search, as llama.cpp's k-quants do).
+
+Scales and offsets are rounded to float16 before the codes are chosen, so the graph stores
+them at half size exactly (see `onnx_blocks`). The sensitivity scan uses these same functions,
+so it measures the values a recipe would store.
 """
 
 from __future__ import annotations
@@ -11,18 +16,54 @@ import numpy as np
 
 from edgekit.formats.gguf_blocks import Blocks
 
+_SHRINKS = (0.0, 0.04, 0.08, 0.12)  # fraction of the block's range trimmed at each end
 
-def quantize_blocks(weight: np.ndarray, bits: int, block: int) -> Blocks:
-    """weight: (rows, cols) float, cols a multiple of `block`."""
+
+def _half(values: np.ndarray) -> np.ndarray:
+    return values.astype(np.float16).astype(np.float32)
+
+
+def _grouped(weight: np.ndarray, block: int) -> np.ndarray:
     rows, cols = weight.shape
     if cols % block:
         raise ValueError(f"{cols} columns are not a multiple of block {block}")
-    w = weight.astype(np.float32).reshape(rows, cols // block, block)
+    return weight.astype(np.float32).reshape(rows, cols // block, block)
+
+
+def quantize_symmetric(weight: np.ndarray, bits: int, block: int) -> Blocks:
+    """weight: (rows, cols) float, cols a multiple of `block`."""
+    w = _grouped(weight, block)
     zero = 2 ** (bits - 1)
     extreme = np.take_along_axis(w, np.abs(w).argmax(axis=-1)[..., None], axis=-1)[..., 0]
-    scale = extreme / -zero
+    scale = _half(extreme / -zero)
     with np.errstate(divide="ignore", invalid="ignore"):
         codes = np.where(scale[..., None] != 0, np.round(w / scale[..., None]), 0.0)
     q = np.clip(codes + zero, 0, 2 ** bits - 1).astype(np.uint8)
-    return Blocks(origin=f"int{bits}", bits=bits, block=block, q=q.reshape(rows, cols),
-                  scale=scale.astype(np.float32), zero=zero, bias=None)
+    return Blocks(origin=f"int{bits}", bits=bits, block=block, q=q.reshape(weight.shape),
+                  scale=scale, zero=zero, bias=None)
+
+
+def quantize_asymmetric(weight: np.ndarray, bits: int, block: int) -> Blocks:
+    w = _grouped(weight, block)
+    levels = 2 ** bits - 1
+    low, high = w.min(axis=-1), w.max(axis=-1)
+    best_q = best_scale = best_offset = best_error = None
+    for lo_trim in _SHRINKS:
+        for hi_trim in _SHRINKS:
+            span = high - low
+            offset = _half(low + lo_trim * span)
+            scale = _half(np.maximum((high - hi_trim * span) - offset, 0.0) / levels)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                codes = np.where(scale[..., None] > 0, np.round((w - offset[..., None]) / scale[..., None]), 0.0)
+            codes = np.clip(codes, 0, levels)
+            error = np.square(codes * scale[..., None] + offset[..., None] - w).sum(axis=-1)
+            if best_error is None:
+                best_q, best_scale, best_offset, best_error = codes, scale, offset, error
+                continue
+            better = error < best_error
+            best_q = np.where(better[..., None], codes, best_q)
+            best_scale = np.where(better, scale, best_scale)
+            best_offset = np.where(better, offset, best_offset)
+            best_error = np.minimum(error, best_error)
+    return Blocks(origin=f"int{bits}-asym", bits=bits, block=block, q=best_q.astype(np.uint8).reshape(weight.shape),
+                  scale=best_scale.astype(np.float32), zero=0, bias=best_offset.astype(np.float32))

@@ -34,8 +34,20 @@ def load_source_model(hf_dir: Path):
     return model.eval()
 
 
-def reference_ids(sp, bos_id: int) -> list[int]:
-    return ([bos_id] + sp.encode(REFERENCE_TEXT))[:REFERENCE_MAX_TOKENS]
+def reference_ids(sp, bos_id: int, text: str = REFERENCE_TEXT) -> list[int]:
+    return ([bos_id] + sp.encode(text))[:REFERENCE_MAX_TOKENS]
+
+
+def record_reference(model, ids: list[int]) -> dict[str, Any]:
+    """The source's teacher-forced top-k log-probabilities over `ids` (what validate compares)."""
+    logprobs = log_softmax(source_logits(model, ids))[:-1]  # position i predicts ids[i + 1]
+    top = np.argsort(-logprobs, axis=-1)[:, :TOP_K_RECORDED]
+    return {
+        "ids": ids,
+        "top_ids": top.tolist(),
+        "top_logprobs": np.round(np.take_along_axis(logprobs, top, axis=-1), 5).tolist(),
+        "target_logprobs": np.round(logprobs[np.arange(len(ids) - 1), ids[1:]], 5).tolist(),
+    }
 
 
 def source_logits(model, ids: list[int]) -> np.ndarray:
@@ -85,17 +97,9 @@ def record_golden(model, tokenizer_model: Path, bos_token: str) -> dict[str, Any
             "continuation": sp.decode(continuation),
             "first_token_margin": float(top2[1] - top2[0]),
         })
-    ref = reference_ids(sp, bos)
-    logprobs = log_softmax(source_logits(model, ref))[:-1]  # position i predicts ref[i + 1]
-    top = np.argsort(-logprobs, axis=-1)[:, :TOP_K_RECORDED]
     return {
         "inputs_version": GOLDEN_INPUTS_VERSION,
         "new_tokens": GOLDEN_NEW_TOKENS,
         "prompts": prompts,
-        "reference": {
-            "ids": ref,
-            "top_ids": top.tolist(),
-            "top_logprobs": np.round(np.take_along_axis(logprobs, top, axis=-1), 5).tolist(),
-            "target_logprobs": np.round(logprobs[np.arange(len(ref) - 1), ref[1:]], 5).tolist(),
-        },
+        "reference": record_reference(model, reference_ids(sp, bos)),
     }

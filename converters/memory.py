@@ -50,8 +50,9 @@ def peak_rss_bytes() -> int:
 
 
 # Bytes per parameter in each recipe's LiteRT model (measured on the 270M: int8 271 MiB,
-# int4 151, mixed 227, fp16 518, fp32 1030 MiB for 268M parameters), rounded up.
-BYTES_PER_PARAMETER = {"fp32": 4.1, "fp16": 2.1, "int8": 1.1, "mixed": 0.9, "int4": 0.6}
+# int4 151, mixed 227, fp16 518, fp32 1030 MiB for 268M parameters), rounded up; auto is
+# at most its faithful plan, int8's size.
+BYTES_PER_PARAMETER = {"fp32": 4.1, "fp16": 2.1, "int8": 1.1, "auto": 1.1, "mixed": 0.9, "int4": 0.6}
 
 
 def check_disk(out_dir, parameter_count: int, outputs: list[str], force: bool) -> None:

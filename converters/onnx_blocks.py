@@ -25,7 +25,20 @@ MS_DOMAIN = "com.microsoft"
 
 
 def container_bits(blocks: Blocks) -> int:
-    return 4 if blocks.bits <= 4 else 8
+    return 2 if blocks.bits <= 2 else 4 if blocks.bits <= 4 else 8
+
+
+def container_parts(blocks: Blocks, lookup: bool = False) -> list[Blocks]:
+    """The MatMulNBits that hold these codes, summed: one, or for a symmetric 5-bit code (Q5_0)
+    an exact 4-bit + 2-bit pair, 7/8 of the bytes of an 8-bit container (not for a lookup table).
+
+    d*(q - 16) with q = lo + 16*hi equals d*(lo - 8) + 8d*((2*hi + 1) - 2): both parts keep the
+    default zero points, and 8d is as exact as d."""
+    if lookup or blocks.bits != 5 or blocks.zero != 16 or blocks.bias is not None:
+        return [blocks]
+    low = Blocks(blocks.origin, 4, blocks.block, blocks.q & 15, blocks.scale, 8, None)
+    high = Blocks(blocks.origin, 2, blocks.block, (blocks.q >> 4) * 2 + 1, blocks.scale * 8, 2, None)
+    return [low, high]
 
 
 def stored_zero(blocks: Blocks) -> int:
@@ -34,18 +47,24 @@ def stored_zero(blocks: Blocks) -> int:
 
 
 def _packed_codes(blocks: Blocks) -> np.ndarray:
-    """(rows, n_blocks, block * bits / 8) uint8, low nibble first for 4 bits."""
+    """(rows, n_blocks, block * bits / 8) uint8, lowest bits first."""
     rows, cols = blocks.q.shape
     codes = blocks.q.reshape(rows, cols // blocks.block, blocks.block)
-    if container_bits(blocks) == 8:
+    bits = container_bits(blocks)
+    if bits == 8:
         return (codes.astype(np.int16) + (128 - blocks.zero)).astype(np.uint8)
-    return np.ascontiguousarray(codes[..., 0::2] | (codes[..., 1::2] << 4))
+    per_byte = 8 // bits
+    packed = np.zeros(codes.shape[:-1] + (blocks.block // per_byte,), dtype=np.uint8)
+    for slot in range(per_byte):
+        packed |= codes[..., slot::per_byte] << (bits * slot)
+    return packed
 
 
 def _zero_points(blocks: Blocks) -> np.ndarray | None:
-    """None when the zero point is MatMulNBits' default (2^(bits-1)): always so at 8 bits."""
+    """None when the zero point is MatMulNBits' default (2^(bits-1)): always so at 8 and 2 bits."""
     if stored_zero(blocks) == 2 ** (container_bits(blocks) - 1):
         return None
+    assert container_bits(blocks) == 4
     rows, cols = blocks.q.shape
     per_row = (cols // blocks.block + 1) // 2
     return np.full(rows * per_row, blocks.zero | (blocks.zero << 4), dtype=np.uint8)
@@ -57,14 +76,20 @@ def _half_if_exact(values: np.ndarray) -> np.ndarray:
     return half if np.array_equal(half.astype(np.float32), values) else values
 
 
-def storage_bytes(blocks: Blocks) -> int:
-    """Bytes this weight takes in the graph: codes, scales, zero points and bias."""
-    total = blocks.q.size * container_bits(blocks) // 8 + _half_if_exact(blocks.scale).nbytes
-    zero_points = _zero_points(blocks)
-    if zero_points is not None:
-        total += zero_points.size
+# Graph records per weight besides its tensors (measured on the tiny fixtures: what budgets of
+# a few MiB hinge on): the MatMulNBits node and initializer records, and the bias product's nodes.
+_RECORD_BYTES, _BIAS_RECORD_BYTES = 450, 950
+
+
+def storage_bytes(blocks: Blocks, lookup: bool = False) -> int:
+    """Bytes this weight takes in the graph: codes, scales, zero points, bias and their records."""
+    total = _RECORD_BYTES + (_BIAS_RECORD_BYTES if blocks.bias is not None else 0)
+    for part in container_parts(blocks, lookup):
+        total += part.q.size * container_bits(part) // 8 + _half_if_exact(part.scale).nbytes
+        zero_points = _zero_points(part)
+        total += 0 if zero_points is None else zero_points.size
     if blocks.bias is not None:
-        total += blocks.bias.size * 4
+        total += _half_if_exact(blocks.bias).nbytes
     return total
 
 
@@ -130,37 +155,52 @@ class GraphEditor:
         self.graph.initializer.extend(keep)
 
 
-class SharedWeight:
-    """One weight's codes, scales, zero points and bias as graph initializers."""
+class _Part:
+    """One container's codes, scales and zero points as graph initializers."""
 
     def __init__(self, editor: GraphEditor, blocks: Blocks, stem: str) -> None:
         self.blocks = blocks
         rows, cols = blocks.q.shape
-        self.rows, self.cols, self.n_blocks = rows, cols, cols // blocks.block
         self.codes = editor.constant(f"{stem}_q", _packed_codes(blocks))
-        self.scales = editor.float_constant(f"{stem}_scales", blocks.scale.reshape(rows, self.n_blocks))
+        self.scales = editor.float_constant(f"{stem}_scales", blocks.scale.reshape(rows, cols // blocks.block))
         zero_points = _zero_points(blocks)
         self.zero_points = None if zero_points is None else editor.constant(f"{stem}_zp", zero_points)
-        self.bias_t = None if blocks.bias is None else editor.constant(f"{stem}_bias_t", np.ascontiguousarray(blocks.bias.T))
+
+
+class SharedWeight:
+    """One weight as graph initializers: its container parts and its block bias."""
+
+    def __init__(self, editor: GraphEditor, blocks: Blocks, stem: str, lookup: bool) -> None:
+        self.blocks = blocks
+        rows, cols = blocks.q.shape
+        self.rows, self.cols, self.n_blocks = rows, cols, cols // blocks.block
+        self.parts = [_Part(editor, part, f"{stem}p{i}") for i, part in enumerate(container_parts(blocks, lookup))]
+        self.codes, self.scales = self.parts[0].codes, self.parts[0].scales
+        self.bias = None if blocks.bias is None else editor.float_constant(f"{stem}_bias", blocks.bias)
 
 
 def matmul(editor: GraphEditor, x: str, weight: SharedWeight, accuracy_level: int) -> None:
     """Appends `y = x @ W.T` to editor.pending; the last pending node's output is y."""
-    inputs = [x, weight.codes, weight.scales] + ([weight.zero_points] if weight.zero_points else [])
-    y = editor.node(
-        "MatMulNBits", inputs, "matmul", domain=MS_DOMAIN, K=weight.cols, N=weight.rows,
-        bits=container_bits(weight.blocks), block_size=weight.blocks.block, accuracy_level=accuracy_level,
-    )
-    if weight.bias_t is None:
+    y = None
+    for part in weight.parts:
+        inputs = [x, part.codes, part.scales] + ([part.zero_points] if part.zero_points else [])
+        product = editor.node(
+            "MatMulNBits", inputs, "matmul", domain=MS_DOMAIN, K=weight.cols, N=weight.rows,
+            bits=container_bits(part.blocks), block_size=part.blocks.block, accuracy_level=accuracy_level,
+        )
+        y = product if y is None else editor.node("Add", [y, product], "sum")
+    if weight.bias is None:
         return
     leading = editor.node("Shape", [x], "shape", end=-1)
     grouped = editor.node("Concat", [leading, editor.constant("blocks", np.array([weight.n_blocks, weight.blocks.block]))], "dims", axis=0)
     sums = editor.node("ReduceSum", [editor.node("Reshape", [x, grouped], "grouped"), editor.constant("axis", np.array([-1]))], "blocksum", keepdims=0)
-    editor.node("Add", [y, editor.node("MatMul", [sums, weight.bias_t], "bias")], "biased")
+    bias_t = editor.node("Transpose", [weight.bias], "bias_t", perm=[1, 0])  # folded at load
+    editor.node("Add", [y, editor.node("MatMul", [sums, bias_t], "bias")], "biased")
 
 
 def gather_rows(editor: GraphEditor, ids: str, weight: SharedWeight) -> None:
     """Appends the embedding lookup: rows `ids` of W, dequantized, shape (*ids.shape, cols)."""
+    assert len(weight.parts) == 1  # lookup tables are never split
     codes = editor.node("Gather", [weight.codes, ids], "rows", axis=0)
     if container_bits(weight.blocks) == 4:
         low = editor.node("BitwiseAnd", [codes, editor.constant("mask", np.array(15, dtype=np.uint8))], "low")
@@ -175,9 +215,8 @@ def gather_rows(editor: GraphEditor, ids: str, weight: SharedWeight) -> None:
     scales = editor.node("Unsqueeze", [editor.node("Gather", [weight.scales, ids], "row_scales", axis=0),
                                        editor.constant("ax", np.array([-1]))], "scales")
     values = editor.node("Mul", [centred, scales], "values")
-    if weight.bias_t is not None:
-        bias = editor.constant("bias", weight.blocks.bias)
-        values = editor.node("Add", [values, editor.node("Unsqueeze", [editor.node("Gather", [bias, ids], "row_bias", axis=0),
+    if weight.bias is not None:
+        values = editor.node("Add", [values, editor.node("Unsqueeze", [editor.node("Gather", [weight.bias, ids], "row_bias", axis=0),
                                                                       editor.constant("ax", np.array([-1]))], "b")], "biased")
     ids_shape = editor.node("Shape", [ids], "ids_shape")
     dims = editor.node("Concat", [ids_shape, editor.constant("cols", np.array([weight.cols]))], "dims", axis=0)

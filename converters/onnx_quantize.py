@@ -1,11 +1,13 @@
 """Weight-only quantization of the exported ONNX decoder: a plan per weight, written as MatMulNBits.
 
-Per weight, by recipe: `int8` stores 8-bit codes, `int4` 4-bit codes (block `--block-size`),
-`mixed` 4-bit with the tied embedding/output projection at 8 bits. When the checkpoint is a
-GGUF, a weight whose GGUF blocks fit the recipe's width is carried over exactly (Q4_0/Q4_1/
-Q4_K into 4 bits; Q5_*/Q6_K/Q8_0 into 8 bits) instead of being re-quantized from its
-dequantized floats; the rest is quantized round-to-nearest. Measured on the default Gemma 3
-270M (Q4_K_M): see benchmarks/results.md. `accuracy_level` is MatMulNBits' compute type for the
+Each weight has a faithful form and a small one (`Candidates`). When the checkpoint is a GGUF,
+the faithful form is the GGUF's own blocks carried over exactly (Q4_0/Q4_1/Q4_K in 4 bits,
+Q5_*/Q6_K/Q8_0 in 8 bits) instead of a second quantization of dequantized floats; otherwise
+8-bit round-to-nearest. The small form is 4 bits: 4-bit GGUF blocks as they are, else
+asymmetric int4 (block `--block-size`), which measured KL 0.15 where symmetric int4 measured
+0.33 on the default model's `mixed`. Recipes: `int8` all faithful, `int4` all small, `mixed`
+small except the tied embedding/output projection, `auto` small where the scan says it is
+cheapest until the graph fits `--max-size`. Measured: benchmarks/results.md. `accuracy_level` is MatMulNBits' compute type for the
 activations (4 = int8, the fast path; 0 = float32, which onnxruntime 1.31 runs 40x slower at 8 bits).
 """
 
@@ -13,18 +15,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
-from converters.block_quant import quantize_blocks
+from converters.block_quant import quantize_asymmetric, quantize_symmetric
+from converters.quant_auto import AutoPlan, choose_small_groups
+from converters.quant_scan import Group, scan_groups, weight_groups
 from converters.gguf_match import carried_blocks
 from converters.onnx_blocks import storage_bytes
 from converters.onnx_weights import Weight, apply_blocks, find_weights, float_weight
 from edgekit.errors import EdgekitError
 from edgekit.formats.gguf_blocks import Blocks
 
-ONNX_QUANTS = ("int8", "int4", "mixed")
+ONNX_QUANTS = ("int8", "int4", "mixed", "auto")
 _FALLBACK_BLOCKS = (128, 64, 32, 16)
 
 
@@ -37,7 +41,7 @@ class PlannedWeight:
     def record(self) -> dict[str, Any]:
         return {"gguf_tensor": self.gguf_tensor, "origin": self.blocks.origin, "bits": self.blocks.bits,
                 "block": self.blocks.block, "shape": [self.weight.rows, self.weight.cols],
-                "bytes": storage_bytes(self.blocks)}
+                "bytes": storage_bytes(self.blocks, self.weight.is_embedding)}
 
 
 def _block_for(cols: int, wanted: int) -> int:
@@ -49,35 +53,93 @@ def _block_for(cols: int, wanted: int) -> int:
                        "use --target android (LiteRT) for this checkpoint")
 
 
-def recipe_bits(quant: str, weight: Weight) -> int:
-    return 8 if quant == "int8" or (quant == "mixed" and weight.is_embedding) else 4
+class Candidates:
+    """Per weight, its faithful form (`keep`: the GGUF's own blocks, else 8 bits) and its small
+    form (`small`: 4-bit GGUF blocks as they are, else asymmetric int4), computed on demand."""
+
+    def __init__(self, model, block_size: int, gguf_path: Path | None) -> None:
+        self.model = model
+        self.block_size = block_size
+        self.weights = find_weights(model)
+        self.carried: dict[str, tuple[str, Blocks]] = {}
+        if gguf_path is not None:
+            self.carried = carried_blocks(gguf_path, {w.key: (w.rows, w.cols) for w in self.weights}, self._rows)
+        self._cache: dict[tuple[str, str], PlannedWeight] = {}
+
+    def _rows(self, key: str, rows: tuple[int, ...]) -> np.ndarray:
+        weight = next(w for w in self.weights if w.key == key)
+        values = float_weight(self.model, weight)
+        return values[list(rows)]
+
+    def name(self, key: str) -> str:
+        return self.carried[key][0] if key in self.carried else key
+
+    def keep(self, weight: Weight) -> PlannedWeight:
+        return self._get(weight, "keep")
+
+    def small(self, weight: Weight) -> PlannedWeight:
+        return self._get(weight, "small")
+
+    def _get(self, weight: Weight, form: str) -> PlannedWeight:
+        if (weight.key, form) not in self._cache:
+            self._cache[(weight.key, form)] = self._make(weight, form)
+        return self._cache[(weight.key, form)]
+
+    def _make(self, weight: Weight, form: str) -> PlannedWeight:
+        if weight.key in self.carried:
+            name, blocks = self.carried[weight.key]
+            if form == "keep" or blocks.bits == 4:
+                return PlannedWeight(weight, blocks, name)
+        values = float_weight(self.model, weight)
+        if form == "keep":
+            return PlannedWeight(weight, quantize_symmetric(values, 8, _block_for(weight.cols, 32)), None)
+        return PlannedWeight(weight, quantize_asymmetric(values, 4, _block_for(weight.cols, self.block_size)), None)
 
 
-def plan_weights(model, quant: str, block_size: int, gguf_path: Path | None) -> list[PlannedWeight]:
-    weights = find_weights(model)
-    carried: dict[str, tuple[str, Blocks]] = {}
-    if gguf_path is not None:
-        by_key = {w.key: w for w in weights}
+def _graph_layout(weight: Weight, values: np.ndarray) -> np.ndarray:
+    return values if weight.is_embedding else np.ascontiguousarray(values.T)
 
-        def rows_of(key: str, rows: tuple[int, ...]) -> np.ndarray:
-            from onnx import numpy_helper
 
-            init = next(i for i in model.graph.initializer if i.name == key)
-            array = numpy_helper.to_array(init)
-            return array[list(rows)] if by_key[key].is_embedding else array[:, list(rows)].T
+def _bytes_besides_weights(model, weights: dict[str, Weight]) -> int:
+    """The graph's size without its weight tensors and the nodes that read them (the export
+    annotates every node with its source location; the replacements are a few hundred bytes)."""
+    weight_bytes = sum(init.ByteSize() for init in model.graph.initializer if init.name in weights)
+    reader_bytes = sum(node.ByteSize() for node in model.graph.node if set(node.input) & weights.keys())
+    return model.ByteSize() - weight_bytes - reader_bytes
 
-        carried = carried_blocks(gguf_path, {w.key: (w.rows, w.cols) for w in weights}, rows_of)
-    plan = []
-    for weight in weights:
-        bits = recipe_bits(quant, weight)
-        if weight.key in carried:
-            name, blocks = carried[weight.key]
-            if blocks.bits == 4 or bits == 8:  # the GGUF's own blocks fit the recipe's width
-                plan.append(PlannedWeight(weight, blocks, name))
-                continue
-        block = _block_for(weight.cols, 32 if bits == 8 else block_size)
-        plan.append(PlannedWeight(weight, quantize_blocks(float_weight(model, weight), bits, block), None))
-    return plan
+
+class AutoPlanner:
+    """Scans once, then chooses plans for a byte budget (again, if the written graph overshoots)."""
+
+    def __init__(self, model, candidates: Candidates, calibration_ids: list[int],
+                 on_stage: Callable[[str], None] | None = None) -> None:
+        self.candidates = candidates
+        self.weights = {w.key: w for w in candidates.weights}
+        groups = [Group("+".join(candidates.name(k) for k in g.keys), g.keys)
+                  for g in weight_groups(model, candidates.weights)]
+        self.keep = {k: storage_bytes(candidates.keep(w).blocks, w.is_embedding) for k, w in self.weights.items()}
+        self.small = {k: storage_bytes(candidates.small(w).blocks, w.is_embedding) for k, w in self.weights.items()}
+        self.groups = [g for g in groups if any(self.small[k] < self.keep[k] for k in g.keys)]
+        self.fixed_bytes = _bytes_besides_weights(model, self.weights)
+        progress = (lambda i, n: on_stage(f"scanning group {i + 1}/{n}")) if on_stage else None
+        self.costs = scan_groups(
+            model, self.groups,
+            lambda k: _graph_layout(self.weights[k], candidates.small(self.weights[k]).blocks.dequantize()),
+            calibration_ids, progress,
+        )
+
+    def plan(self, budget_bytes: int) -> tuple[list[PlannedWeight], AutoPlan]:
+        auto = choose_small_groups(self.groups, self.costs, self.keep, self.small, self.fixed_bytes, budget_bytes)
+        small_keys = {k for g in self.groups if g.label in auto.small_groups for k in g.keys}
+        return [self.candidates.small(w) if k in small_keys else self.candidates.keep(w)
+                for k, w in self.weights.items()], auto
+
+
+def plan_recipe(candidates: Candidates, quant: str) -> list[PlannedWeight]:
+    def small_for(weight: Weight) -> bool:
+        return quant == "int4" or (quant == "mixed" and not weight.is_embedding)
+
+    return [candidates.small(w) if small_for(w) else candidates.keep(w) for w in candidates.weights]
 
 
 def summarize(plan: list[PlannedWeight]) -> dict[str, Any]:
@@ -86,19 +148,54 @@ def summarize(plan: list[PlannedWeight]) -> dict[str, Any]:
         entry = by_origin.setdefault(planned.blocks.origin, {"tensors": 0, "values": 0, "bytes": 0})
         entry["tensors"] += 1
         entry["values"] += planned.weight.rows * planned.weight.cols
-        entry["bytes"] += storage_bytes(planned.blocks)
+        entry["bytes"] += storage_bytes(planned.blocks, planned.weight.is_embedding)
     return {"by_origin": by_origin, "weights": [p.record() for p in plan]}
 
 
+def graph_bytes(graph: Path) -> int:
+    return graph.stat().st_size + Path(f"{graph}.data").stat().st_size
+
+
+def _write(float_model: Path, plan: list[PlannedWeight], accuracy_level: int, out: Path) -> int:
+    import onnx
+
+    model = onnx.load(str(float_model))
+    apply_blocks(model, {p.weight.key: p.blocks for p in plan}, accuracy_level)
+    Path(f"{out}.data").unlink(missing_ok=True)  # onnx appends to an existing data file
+    onnx.save(model, str(out), save_as_external_data=True, location=out.name + ".data")
+    return graph_bytes(out)
+
+
 def quantize_onnx(float_model: Path, quant: str, block_size: int, out: Path, accuracy_level: int = 4,
-                  gguf_path: Path | None = None) -> dict[str, Any]:
+                  gguf_path: Path | None = None, max_size_bytes: int | None = None,
+                  calibration_ids: list[int] | None = None,
+                  on_stage: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Writes `out` (+ `out.data`); returns the plan summary recorded in the manifest."""
     import onnx
 
     if quant not in ONNX_QUANTS:
-        raise EdgekitError(f"--quant {quant} is not available for ONNX", "use int8, int4, mixed or fp32")
+        raise EdgekitError(f"--quant {quant} is not available for ONNX", "use int8, int4, mixed, auto or fp32")
     model = onnx.load(str(float_model))
-    plan = plan_weights(model, quant, block_size, gguf_path)
-    apply_blocks(model, {p.weight.key: p.blocks for p in plan}, accuracy_level)
-    onnx.save(model, str(out), save_as_external_data=True, location=out.name + ".data")
-    return summarize(plan)
+    candidates = Candidates(model, block_size, gguf_path)
+    if quant != "auto":
+        plan = plan_recipe(candidates, quant)
+        del model
+        summary = summarize(plan)
+        summary["graph_bytes"] = _write(float_model, plan, accuracy_level, out)
+        return summary
+    if max_size_bytes is None or calibration_ids is None:
+        raise EdgekitError("--quant auto needs --max-size", "pass e.g. --max-size 250 (MiB)")
+    planner = AutoPlanner(model, candidates, calibration_ids, on_stage)
+    del model
+    target = max_size_bytes
+    for _ in range(3):  # the graph's own bytes are estimated: aim lower by any overshoot
+        plan, auto = planner.plan(target)
+        written = _write(float_model, plan, accuracy_level, out)
+        if written <= max_size_bytes:
+            summary = summarize(plan)
+            summary["graph_bytes"] = written
+            summary["auto"] = auto.record()
+            return summary
+        target -= written - max_size_bytes
+    raise EdgekitError(f"no plan fits --max-size {max_size_bytes / 2**20:.2f} MiB (closest: {written / 2**20:.2f} MiB)",
+                       "raise --max-size")

@@ -52,7 +52,8 @@ def apply_blocks(model, plan: dict[str, Blocks], accuracy_level: int) -> None:
     """Replace every planned weight's float initializer by its blocks; the rest stays float."""
     editor = GraphEditor(model)
     producers = {out: node for node in model.graph.node for out in node.output}
-    shared = {key: SharedWeight(editor, blocks, f"w{i}") for i, (key, blocks) in enumerate(plan.items())}
+    lookups = {w.key for w in find_weights(model) if w.is_embedding}
+    shared = {key: SharedWeight(editor, blocks, f"w{i}", key in lookups) for i, (key, blocks) in enumerate(plan.items())}
     for node in list(model.graph.node):
         if node.op_type == "Gather" and node.input[0] in shared:
             editor.begin()

@@ -56,6 +56,7 @@ class ConvertRequest:
     force: bool = False
     chat: ChatFormat | None = None
     onnx_accuracy_level: int = 4
+    max_size_mib: float | None = None  # --quant auto: the ONNX graph's budget
 
 
 @dataclass
@@ -130,6 +131,15 @@ def source_record(ckpt: Checkpoint, hf_dir: Path) -> dict[str, Any]:
     }
 
 
+def calibration_ids(tokenizer: Path) -> list[int]:
+    import sentencepiece as spm
+
+    from edgekit.golden_inputs import CALIBRATION_TEXT
+
+    sp = spm.SentencePieceProcessor(model_file=str(tokenizer))
+    return [sp.bos_id()] + sp.encode(CALIBRATION_TEXT)
+
+
 def _size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.iterdir()) if path.is_dir() else path.stat().st_size
 
@@ -186,8 +196,11 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
                 if quant == "fp32":
                     graph = float_onnx
                 elif not graph.exists():
-                    onnx_weights[quant] = quantize_onnx(float_onnx, quant, request.block_size, graph,
-                                                        request.onnx_accuracy_level, gguf_source)
+                    onnx_weights[quant] = quantize_onnx(
+                        float_onnx, quant, request.block_size, graph, request.onnx_accuracy_level, gguf_source,
+                        max_size_bytes=int(request.max_size_mib * 2**20) if request.max_size_mib else None,
+                        calibration_ids=calibration_ids(tokenizer), on_stage=stages.note,
+                    )
                 write_onnx_folder(graph, hf_dir, chat, request.cache_length, staged)
             else:
                 tflite = work / f"model-{quant}.tflite"
@@ -211,7 +224,8 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
                 "source": source,
                 "recipe": {
                     "quant": quant,
-                    "block_size": request.block_size if quant in ("int4", "mixed") else None,
+                    "block_size": request.block_size if quant in ("int4", "mixed", "auto") else None,
+                    "max_size_mib": request.max_size_mib if quant == "auto" else None,
                     "quantizer_recipe": recipe(quant, request.block_size) if fmt != "onnx" else None,
                     "prefill_lengths": list(request.prefill_lengths),
                     "cache_length": request.cache_length,

@@ -60,3 +60,23 @@ counted the steps, measured the lens, and wrote their own log entries. One of th
 my bicycle." The teacher pinned the page to the wall of the classroom, next to a \
 photograph of Ingrid Solberg standing on the gallery in her heavy wool coat, looking out at \
 the water as if she were still waiting for the evening."""
+
+# What `--quant auto` measures quantization damage on: deliberately not REFERENCE_TEXT, so that
+# validation does not grade a plan on the text the plan was tuned on.
+CALIBRATION_TEXT = """\
+Dear committee, I am writing to apply for the position of assistant librarian. Over the past \
+four years I have catalogued rare maps, answered questions from students and visitors, and \
+helped move our records to a new database. In that work I learned to be patient and exact.
+Q: How many legs does a spider have? A: Eight. Q: What gas do plants take in? A: Carbon dioxide.
+for (int i = 0; i < count; ++i) {
+    total += prices[i] * quantities[i];
+}
+printf("total: %d\\n", total);
+<start_of_turn>user
+Give me three tips for learning to cook.<end_of_turn>
+<start_of_turn>model
+1. Start with simple recipes you enjoy. 2. Learn to use a sharp knife safely. 3. Taste as you go.<end_of_turn>
+La ville de Lyon est connue pour sa cuisine, ses traboules et la fête des lumières en décembre. \
+Der Zug nach München fährt um halb neun von Gleis drei ab. The results, shown in Table 2, \
+suggest that the effect is small but consistent across all five sites (p < 0.01).
+"""

@@ -20,7 +20,7 @@ from edgekit.errors import EdgekitError
 from edgekit.manifest import verify_checksum
 from runtime.artifact import Artifact, open_artifact
 from runtime.litert_lm_runner import LiteRtLm
-from runtime.metrics import common_prefix_fraction, teacher_forced
+from runtime.metrics import TeacherForced, common_prefix_fraction, teacher_forced
 from runtime.onnx_runner import OnnxDecoder
 from runtime.tflite_runner import DecodeStepper
 
@@ -54,18 +54,20 @@ THRESHOLDS = {
     "mixed": Thresholds(top1_min=0.55, kl_mean_max=0.40, first_token_min=0.50, perplexity_ratio_max=2.2),
     "int4": Thresholds(top1_min=0.45, kl_mean_max=0.50, first_token_min=0.50, perplexity_ratio_max=2.5),
 }
+THRESHOLDS["auto"] = THRESHOLDS["mixed"]  # a budget plan is at least as faithful as mixed at mixed's size
 
 
-def _golden(artifact: Artifact, reference: Path | None) -> dict[str, Any]:
+def _golden(artifact: Artifact, reference: Path | None, text: str | None) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The golden outputs, and the source's reference over `text` when one is given."""
     if reference is None:
         if not artifact.manifest or "golden" not in artifact.manifest:
             raise EdgekitError(
                 f"{artifact.path.name} has no manifest with golden outputs",
                 "keep the .edgekit.json manifest beside it, or pass --reference CHECKPOINT",
             )
-        return artifact.manifest["golden"]
+        return artifact.manifest["golden"], None
     try:
-        from converters.golden import load_source_model, record_golden
+        from converters.golden import load_source_model, record_golden, record_reference, reference_ids
     except ImportError:
         raise EdgekitError(
             "--reference needs the converter stack (torch, transformers)",
@@ -73,11 +75,18 @@ def _golden(artifact: Artifact, reference: Path | None) -> dict[str, Any]:
         ) from None
     from edgekit.checkpoint import load_checkpoint
 
+    import sentencepiece as spm
+
     folder = load_checkpoint(reference).hf_folder()
+    model = load_source_model(folder)
     with tempfile.TemporaryDirectory() as tmp:
         tokenizer = Path(tmp) / "tokenizer.model"
         tokenizer.write_bytes(artifact.tokenizer_bytes())
-        return record_golden(load_source_model(folder), tokenizer, artifact.chat.start_token)
+        golden = record_golden(model, tokenizer, artifact.chat.start_token)
+    if text is None:
+        return golden, None
+    sp = spm.SentencePieceProcessor(model_proto=artifact.tokenizer_bytes())
+    return golden, record_reference(model, reference_ids(sp, sp.piece_to_id(artifact.chat.start_token), text))
 
 
 def _quant(artifact: Artifact, override: str | None) -> str:
@@ -88,8 +97,22 @@ def _quant(artifact: Artifact, override: str | None) -> str:
     raise EdgekitError(f"{artifact.path.name} has no manifest naming its quantization", "pass --quant")
 
 
-def validate(path: Path, reference: Path | None = None, quant: str | None = None, threads: int = 2) -> dict[str, Any]:
+def validate(path: Path, reference: Path | None = None, quant: str | None = None, threads: int = 2,
+             text: Path | None = None) -> dict[str, Any]:
+    """`text`: also measure teacher-forced agreement over this file (needs `reference`)."""
     import sentencepiece as spm
+
+    if text is not None and reference is None:
+        raise EdgekitError("--text needs --reference CHECKPOINT (the source's logits over the text)",
+                           "pass the checkpoint the bundle was made from with --reference")
+    user_text, text_file = None, text
+    if text is not None:
+        try:
+            user_text = text.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise EdgekitError(f"cannot read --text {text} ({exc})", "pass a UTF-8 text file") from None
+        if not user_text.strip():
+            raise EdgekitError(f"--text {text} is empty", "pass a file with some text to score")
 
     artifact = open_artifact(path)
     checks: list[dict[str, Any]] = []
@@ -102,7 +125,7 @@ def validate(path: Path, reference: Path | None = None, quant: str | None = None
         check("manifest sha256", "matches", "matches", True)
     quant = _quant(artifact, quant)
     limits = THRESHOLDS[quant]
-    golden = _golden(artifact, reference)
+    golden, text_reference = _golden(artifact, reference, user_text)
     prompts = golden["prompts"]
 
     sp = spm.SentencePieceProcessor(model_proto=artifact.tokenizer_bytes())
@@ -140,27 +163,36 @@ def validate(path: Path, reference: Path | None = None, quant: str | None = None
     check(f"first-token agreement (greedy, {runtime})", round(first_rate, 4), limits.first_token_min,
           first_rate >= limits.first_token_min)
 
-    if artifact.format == "onnx":
-        ids = ref["ids"]
-        logits = list(decoder.logits(ids[:-1]))
-    else:
-        stepper = DecodeStepper(artifact.model_bytes(), threads=threads)
-        ids = ref["ids"][: stepper.cache_length]
-        logits = list(stepper.logits(ids[:-1]))
-    n = len(logits)
-    tf = teacher_forced(
-        logits,
-        np.array(ref["top_ids"][:n]),
-        np.array(ref["top_logprobs"][:n]),
-        np.array(ids[1:n + 1]),
-        np.array(ref["target_logprobs"][:n]),
-    )
-    check("teacher-forced top-1 agreement", round(tf.top1_agreement, 4), limits.top1_min,
-          tf.top1_agreement >= limits.top1_min)
-    check("mean KL(source || bundle)", round(tf.kl_mean, 5), limits.kl_mean_max, tf.kl_mean <= limits.kl_mean_max)
-    ratio = tf.bundle_perplexity / tf.source_perplexity
-    check("perplexity ratio (bundle / source)", round(ratio, 4), limits.perplexity_ratio_max,
-          ratio <= limits.perplexity_ratio_max)
+    stepper = None if artifact.format == "onnx" else DecodeStepper(artifact.model_bytes(), threads=threads)
+
+    def measure(reference_logprobs: dict[str, Any]) -> TeacherForced:
+        ids = reference_logprobs["ids"]
+        if stepper is None:
+            logits = list(decoder.logits(ids[:-1]))
+        else:
+            ids = ids[: stepper.cache_length]
+            logits = list(stepper.logits(ids[:-1]))
+        n = len(logits)
+        return teacher_forced(
+            logits,
+            np.array(reference_logprobs["top_ids"][:n]),
+            np.array(reference_logprobs["top_logprobs"][:n]),
+            np.array(ids[1:n + 1]),
+            np.array(reference_logprobs["target_logprobs"][:n]),
+        )
+
+    measured = [("", measure(ref))]
+    if text_reference is not None:
+        measured.append((f" over {text_file.name}", measure(text_reference)))
+    for where, tf in measured:
+        check(f"teacher-forced top-1 agreement{where}", round(tf.top1_agreement, 4), limits.top1_min,
+              tf.top1_agreement >= limits.top1_min)
+        check(f"mean KL(source || bundle){where}", round(tf.kl_mean, 5), limits.kl_mean_max,
+              tf.kl_mean <= limits.kl_mean_max)
+        ratio = tf.bundle_perplexity / tf.source_perplexity
+        check(f"perplexity ratio (bundle / source){where}", round(ratio, 4), limits.perplexity_ratio_max,
+              ratio <= limits.perplexity_ratio_max)
+    tf = measured[0][1]
 
     return {
         "artifact": str(path),
@@ -170,6 +202,7 @@ def validate(path: Path, reference: Path | None = None, quant: str | None = None
         "passed": all(c["passed"] for c in checks),
         "checks": checks,
         "teacher_forced": asdict(tf),
+        "teacher_forced_text": asdict(measured[1][1]) | {"file": str(text_file)} if len(measured) > 1 else None,
         "prompts": per_prompt,
         "greedy_prefix_agreement": float(np.mean([p["prefix_agreement"] for p in per_prompt])),
         "thresholds": asdict(limits),

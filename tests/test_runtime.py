@@ -116,3 +116,15 @@ def test_validate_against_a_reference_checkpoint_recomputes_the_truth(converted,
     other = write_tiny_checkpoint("gemma3", tmp_path / "other", tiny_tokenizer_model, seed=1)
     different = edgekit("validate", bundle, "--reference", other, "--json")
     assert different.code == 1  # a bundle of other weights does not pass as this checkpoint
+
+
+def test_validate_scores_a_user_text_against_the_reference(converted, tiny_hf, tmp_path):
+    bundle = converted["gemma3"][("int8", "task")]
+    text = tmp_path / "notes.txt"
+    text.write_text("the quick brown fox jumps over the lazy dog. " * 6)
+    report = edgekit("validate", bundle, "--reference", tiny_hf["gemma3"], "--text", text, "--json")
+    assert report.code == 0, report.stderr[-1000:]
+    scored = report.json()["teacher_forced_text"]
+    assert scored["file"] == str(text) and scored["positions"] > 20
+    assert 0.85 <= scored["top1_agreement"] <= 1.0 and scored["kl_mean"] >= 0
+    assert any(c["name"].endswith("over notes.txt") for c in report.json()["checks"])

@@ -11,7 +11,7 @@ from edgekit.cli import emit
 from edgekit.errors import EdgekitError
 
 TARGETS = ("android", "ios", "web", "task", "litertlm", "onnx", "all")
-QUANTS = ("int8", "int4", "mixed", "fp16", "fp32")
+QUANTS = ("int8", "int4", "mixed", "auto", "fp16", "fp32")
 DEFAULT_QUANT = "int8"
 
 
@@ -46,6 +46,8 @@ def _terminate_as_interrupt(signum, frame):  # noqa: ARG001 - signal handler sig
 @click.option("--block-size", type=int, default=32, show_default=True, help="Block size of int4 weights.")
 @click.option("--accuracy-level", type=click.IntRange(0, 4), default=4, show_default=True,
               help="ONNX MatMulNBits compute type: 4 int8 (fastest), 0/1 float32.")
+@click.option("--max-size", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="--quant auto: the ONNX graph's size budget in MiB; int4 goes where it costs least KL.")
 @click.option("--max-tokens", type=int, default=1024, show_default=True, help="KV cache length (prompt + answer).")
 @click.option("--prefill", default="128", show_default=True, help="Prefill signature lengths, comma-separated.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out"), show_default=True)
@@ -55,7 +57,7 @@ def _terminate_as_interrupt(signum, frame):  # noqa: ARG001 - signal handler sig
               help="Also write a hand-off folder (see `edgekit handoff`) with the first recipe's bundles.")
 @click.option("--force", is_flag=True, help="Overwrite existing outputs; ignore the memory estimate.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary on stdout.")
-def convert_command(checkpoint, target, quant, block_size, accuracy_level, max_tokens, prefill, out_dir, chat_template,
+def convert_command(checkpoint, target, quant, block_size, accuracy_level, max_size, max_tokens, prefill, out_dir, chat_template,
                     handoff_dir, force, as_json) -> None:
     """Convert a Gemma checkpoint (HF folder or .gguf; default: embedded Gemma 3 270M)."""
     from edgekit.checkpoint import load_checkpoint
@@ -71,6 +73,11 @@ def convert_command(checkpoint, target, quant, block_size, accuracy_level, max_t
         raise EdgekitError("--handoff packages mobile bundles, not ONNX folders", "use --target android with --handoff")
     if target in ("onnx", "all") and "fp16" in quants:
         raise EdgekitError("--quant fp16 is not available for ONNX", "use fp32, int8, int4 or mixed with --target onnx")
+    if "auto" in quants and (target != "onnx" or max_size is None):
+        raise EdgekitError("--quant auto needs --target onnx and --max-size MiB",
+                           "pass e.g. --target onnx --quant auto --max-size 250 (LiteRT bundles: int8, int4, mixed)")
+    if max_size is not None and "auto" not in quants:
+        raise EdgekitError("--max-size applies to --quant auto only", "add auto to --quant, or drop --max-size")
     if max_tokens <= max(prefill_lengths):
         raise EdgekitError(
             f"--max-tokens {max_tokens} must be larger than the longest --prefill {max(prefill_lengths)}",
@@ -91,7 +98,7 @@ def convert_command(checkpoint, target, quant, block_size, accuracy_level, max_t
     request = ConvertRequest(
         checkpoint=ckpt, out_dir=out_dir, target=target, quants=quants, block_size=block_size,
         cache_length=max_tokens, prefill_lengths=prefill_lengths, force=force, chat=chat,
-        onnx_accuracy_level=accuracy_level,
+        onnx_accuracy_level=accuracy_level, max_size_mib=max_size,
     )
     stages = Stages(total=4 + len(planned_outputs(request)))
     result = convert(request, stages)

@@ -20,6 +20,11 @@ def _summary(report: dict) -> str:
     lines.append(f"  teacher-forced over {tf['positions']} positions: KL p99 {tf['kl_p99']:.4g}, "
                  f"perplexity {tf['bundle_perplexity']:.3f} vs source {tf['source_perplexity']:.3f}; "
                  f"greedy prefix agreement {report['greedy_prefix_agreement']:.0%}")
+    if report.get("teacher_forced_text"):
+        tt = report["teacher_forced_text"]
+        lines.append(f"  over {tt['file']} ({tt['positions']} positions): top-1 {tt['top1_agreement']:.1%}, "
+                     f"KL mean {tt['kl_mean']:.4g} p99 {tt['kl_p99']:.4g}, "
+                     f"perplexity {tt['bundle_perplexity']:.3f} vs source {tt['source_perplexity']:.3f}")
     return "\n".join(lines)
 
 
@@ -27,19 +32,21 @@ def _summary(report: dict) -> str:
 @click.argument("bundle", type=click.Path(path_type=Path))
 @click.option("--reference", type=click.Path(path_type=Path),
               help="Recompute the golden outputs from this checkpoint (needs edgekit[convert]).")
-@click.option("--quant", type=click.Choice(("fp32", "fp16", "int8", "mixed", "int4")),
+@click.option("--text", type=click.Path(path_type=Path),
+              help="Also score teacher-forced agreement over this UTF-8 text (with --reference).")
+@click.option("--quant", type=click.Choice(("fp32", "fp16", "int8", "mixed", "auto", "int4")),
               help="Thresholds to apply (default: the manifest's recipe).")
 @click.option("--threads", type=int, default=2, show_default=True)
 @click.option("--report", "report_path", type=click.Path(path_type=Path), help="Also write an HTML report.")
 @click.option("--json", "as_json", is_flag=True)
-def validate_command(bundle: Path, reference: Path | None, quant: str | None, threads: int,
+def validate_command(bundle: Path, reference: Path | None, text: Path | None, quant: str | None, threads: int,
                      report_path: Path | None, as_json: bool) -> None:
     """Check a bundle against its golden outputs (exit 0 pass, 1 fail)."""
     from edgekit.atomic import atomic_file
     from runtime.report_html import render
     from runtime.validate import validate
 
-    report = validate(bundle, reference=reference, quant=quant, threads=threads)
+    report = validate(bundle, reference=reference, quant=quant, threads=threads, text=text)
     if report_path:
         with atomic_file(report_path) as tmp:
             tmp.write_text(render(report))

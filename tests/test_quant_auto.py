@@ -1,0 +1,54 @@
+"""`--quant auto --max-size`: the plan fits the budget and beats plain int4, measured."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from converters.quant_auto import choose_small_groups
+from converters.quant_scan import Group
+from tests.cli import assert_one_line_error, edgekit
+
+MIB = 2**20
+
+
+def _graph_mib(folder: Path) -> float:
+    return sum(p.stat().st_size for p in folder.glob("model.onnx*")) / MIB
+
+
+def test_the_plan_is_the_cheapest_cover_not_the_greedy_order() -> None:
+    groups = [Group("big", ("a",)), Group("small1", ("b",)), Group("small2", ("c",))]
+    keep = {"a": 100 * MIB, "b": 10 * MIB, "c": 10 * MIB}
+    small = {"a": 50 * MIB, "b": 5 * MIB, "c": 5 * MIB}
+    # KL per byte: big is the best ratio, but two small groups reach the 8 MiB saving for less KL.
+    costs = {"big": 0.05, "small1": 0.01, "small2": 0.01}
+    plan = choose_small_groups(groups, costs, keep, small, fixed_bytes=0, budget_bytes=112 * MIB)
+    assert sorted(plan.small_groups) == ["small1", "small2"]
+    assert plan.estimated_bytes <= 112 * MIB
+
+
+def test_auto_respects_the_budget_and_beats_int4(onnx_converted, tiny_hf, tmp_path) -> None:
+    int8, int4 = onnx_converted["gemma3"]["int8"], onnx_converted["gemma3"]["int4"]
+    budget = (_graph_mib(int8) + _graph_mib(int4)) / 2
+    result = edgekit("convert", tiny_hf["gemma3"], "--target", "onnx", "--quant", "auto",
+                     "--max-size", f"{budget:.4f}", "--out", tmp_path, "--json")
+    assert result.code == 0, result.stderr[-2000:]
+    auto = Path(result.json()["artifacts"][0]["artifact"])
+    assert _graph_mib(auto) <= budget
+
+    def kl(folder: Path) -> float:
+        report = edgekit("validate", folder, "--json")
+        assert report.code == 0, report.stderr[-1000:]
+        return report.json()["teacher_forced"]["kl_mean"]
+
+    assert kl(auto) < kl(int4)
+    from edgekit.manifest import manifest_path, read_manifest
+
+    plan = read_manifest(manifest_path(auto))["recipe"]["onnx_weights"]["auto"]
+    assert plan["groups_at_int4"] and set(plan["groups_at_int4"]) <= set(plan["scan_kl_at_int4"])
+
+
+def test_auto_below_the_smallest_plan_is_refused(tiny_hf, tmp_path) -> None:
+    result = edgekit("convert", tiny_hf["gemma3"], "--target", "onnx", "--quant", "auto",
+                     "--max-size", "0.001", "--out", tmp_path)
+    assert_one_line_error(result, "--max-size", "smallest plan")
+    assert not any(tmp_path.iterdir())
