@@ -2,8 +2,9 @@
 
     .venv/bin/python benchmarks/recipes.py [--out benchmarks/out] [--threads 2]
 
-Converts the embedded Gemma 3 270M with every recipe (one float export per format): LiteRT
-(`.litertlm`, run in LiteRT-LM) and ONNX (run in onnxruntime); then for each artifact
+Converts the embedded Gemma 3 270M with every LiteRT recipe, fp32 and fp16 included (one
+float export; `.litertlm`, run in LiteRT-LM; ONNX is measured beside llama.cpp by
+benchmarks/run.py); then for each artifact
 `edgekit validate --json` (quality vs the golden outputs) and `edgekit bench --json` (CPU speed). Writes benchmarks/recipes.md and benchmarks/recipes.json; the
 README's recipe table quotes that file.
 """
@@ -19,7 +20,7 @@ from datetime import date
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-RUNS = (("litertlm", ("fp32", "fp16", "int8", "mixed", "int4")), ("onnx", ("fp32", "int8", "mixed", "int4")))
+RUNS = (("litertlm", ("fp32", "fp16", "int8", "mixed", "int4")),)  # ONNX and the peers: benchmarks/run.py
 
 
 def edgekit(*args: str) -> dict:

@@ -172,6 +172,20 @@ CASES: dict[str, tuple[Maker, tuple[str, ...]]] = {
     "fp16 asked of the ONNX target": (
         lambda t, f: ["convert", str(f["hf"]), "--target", "onnx", "--quant", "fp16", "--out", str(t / "o")],
         ("fp16", "ONNX")),
+    "auto without a size budget": (
+        lambda t, f: ["convert", str(f["hf"]), "--target", "onnx", "--quant", "auto", "--out", str(t / "o")],
+        ("--max-size",)),
+    "a size budget without auto": (
+        lambda t, f: ["convert", str(f["hf"]), "--target", "onnx", "--max-size", "100", "--out", str(t / "o")],
+        ("--max-size", "auto")),
+    "auto for a LiteRT target": (
+        lambda t, f: ["convert", str(f["hf"]), "--quant", "auto", "--max-size", "100", "--out", str(t / "o")],
+        ("--target onnx",)),
+    "validate --text without a reference": (
+        lambda t, f: ["validate", str(f["bundle"]), "--text", str(_write(t, "t.txt", b"some text"))], ("--reference",)),
+    "validate --text of a missing file": (
+        lambda t, f: ["validate", str(f["bundle"]), "--reference", str(f["hf"]), "--text", str(t / "none.txt")],
+        ("--text",)),
 }
 
 

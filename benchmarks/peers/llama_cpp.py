@@ -63,3 +63,61 @@ def ensure_built(log: Path) -> Path:
             check=True, stdout=out, stderr=subprocess.STDOUT,
         )
     return root
+
+
+def _bindings():
+    """llama-cpp-python's ctypes bindings from the sdist, on the library built here."""
+    os.environ["LLAMA_CPP_LIB_PATH"] = str(build_dir() / "bin")
+    if str(peer_root()) not in sys.path:
+        sys.path.insert(0, str(peer_root()))
+    import llama_cpp
+
+    return llama_cpp
+
+
+def quantize(source: Path, out: Path, gguf_type: str, threads: int) -> dict:
+    """`llama-quantize`, timed, with its peak RSS: measured by a fresh Python parent whose only
+    child it is (this process's children also include edgekit's converters)."""
+    import time
+
+    probe = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); "
+             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    started = time.monotonic()
+    peak_kib = subprocess.run(
+        [sys.executable, "-c", probe, str(tool("llama-quantize")), str(source), str(out), gguf_type, str(threads)],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()
+    return {"seconds": round(time.monotonic() - started, 1), "peak_rss_bytes": int(peak_kib) * 1024}
+
+
+def bench(model: Path, threads: int, prefill: int, decode: int, repetitions: int = 3) -> dict:
+    """llama-bench's own prefill and decode rates."""
+    import json
+
+    out = subprocess.run(
+        [str(tool("llama-bench")), "-m", str(model), "-t", str(threads), "-p", str(prefill), "-n", str(decode),
+         "-r", str(repetitions), "-o", "json"],
+        check=True, capture_output=True, text=True,
+    )
+    rows = json.loads(out.stdout)
+    prefill_rate = next(r["avg_ts"] for r in rows if r["n_prompt"] and not r["n_gen"])
+    decode_rate = next(r["avg_ts"] for r in rows if r["n_gen"] and not r["n_prompt"])
+    return {"prefill_tokens_per_second": round(prefill_rate, 1), "decode_tokens_per_second": round(decode_rate, 1),
+            "time_to_first_token_seconds": round(prefill / prefill_rate, 3)}
+
+
+def teacher_forced_logits(model: Path, ids: list[int], threads: int) -> tuple[list, float]:
+    """Logits after every position of `ids` (one batch), and the model's load time."""
+    import time
+
+    import numpy as np
+
+    llama_cpp = _bindings()
+    started = time.monotonic()
+    llm = llama_cpp.Llama(model_path=str(model), n_ctx=max(1024, len(ids)), n_batch=len(ids), n_ubatch=len(ids),
+                          n_threads=threads, logits_all=True, verbose=False)
+    loaded = time.monotonic() - started
+    llm.eval(ids)
+    logits = [np.array(row, dtype=np.float32) for row in llm.scores[: len(ids)]]
+    llm.close()
+    return logits, round(loaded, 3)
