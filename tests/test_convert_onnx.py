@@ -91,7 +91,11 @@ def test_default_int8_onnx_gives_every_first_token_in_both_runtimes(default_onnx
     report = edgekit("validate", folder, "--json").json()
     assert report["passed"] is True
     assert all(p["first_token_agrees"] for p in report["prompts"])
-    golden = json.loads((folder.parent / (folder.name + ".edgekit.json")).read_text())["golden"]["prompts"]
+    manifest = json.loads((folder.parent / (folder.name + ".edgekit.json")).read_text())
+    carried = manifest["recipe"]["onnx_weights"]
+    assert set(carried["by_origin"]) == {"Q8_0", "Q5_0", "Q4_K", "Q6_K"}  # every weight carried, none re-quantized
+    assert carried["graph_bytes"] <= 260 * 2**20
+    golden = manifest["golden"]["prompts"]
     for prompt in golden:
         assert genai_greedy(folder, prompt["prompt_ids"], 1) == prompt["continuation_ids"][:1]
 
