@@ -162,10 +162,10 @@ def graph_bytes(graph: Path) -> int:
     return graph.stat().st_size + Path(f"{graph}.data").stat().st_size
 
 
-def _write(float_model: Path, plan: list[PlannedWeight], accuracy_level: int, out: Path) -> int:
+def _write(model, plan: list[PlannedWeight], accuracy_level: int, out: Path) -> int:
+    """Replaces the weights of `model` (a float graph, modified in place) and saves it."""
     import onnx
 
-    model = onnx.load(str(float_model))
     apply_blocks(model, {p.weight.key: p.blocks for p in plan}, accuracy_level)
     Path(f"{out}.data").unlink(missing_ok=True)  # onnx appends to an existing data file
     onnx.save(model, str(out), save_as_external_data=True, location=out.name + ".data")
@@ -185,18 +185,16 @@ def quantize_onnx(float_model: Path, quant: str, block_size: int, out: Path, acc
     candidates = Candidates(model, block_size, gguf_path)
     if quant != "auto":
         plan = plan_recipe(candidates, quant)
-        del model
         summary = summarize(plan)
-        summary["graph_bytes"] = _write(float_model, plan, accuracy_level, out)
+        summary["graph_bytes"] = _write(model, plan, accuracy_level, out)
         return summary
     if max_size_bytes is None or calibration_ids is None:
         raise EdgekitError("--quant auto needs --max-size", "pass e.g. --max-size 250 (MiB)")
     planner = AutoPlanner(model, candidates, calibration_ids, on_stage)
-    del model
     target = max_size_bytes
-    for _ in range(3):  # the graph's own bytes are estimated: aim lower by any overshoot
-        plan, auto = planner.plan(target)
-        written = _write(float_model, plan, accuracy_level, out)
+    for attempt in range(3):  # the graph's own bytes are estimated: aim lower by any overshoot
+        plan, auto = planner.plan(target)  # every candidate form is computed by now
+        written = _write(model if attempt == 0 else onnx.load(str(float_model)), plan, accuracy_level, out)
         if written <= max_size_bytes:
             summary = summarize(plan)
             summary["graph_bytes"] = written
