@@ -10,7 +10,8 @@ Here every weight arrives as `Blocks` (a GGUF's own, carried over, or round-to-n
 - scales that float16 holds exactly (GGUF stores Q8_0/Q5_0 scales as float16) are stored so
   and cast at load, halving their share of the file;
 - the asymmetric types' per-block bias (`w = s*(q-z) + b`) is exact as a second, small product:
-  `y += blocksum(x) @ b.T` (float zero points would also be exact, but measured 60x slower);
+  `y += blocksum(x) @ b.T` (float zero points would also be exact, but take a slow path:
+  benchmarks/matmulnbits.md);
 - the embedding table and the output projection share one set of codes and scales: the head
   is a MatMulNBits, the lookup gathers rows of the same codes and dequantizes them.
 """
@@ -185,8 +186,9 @@ ROUNDED = ("int4", "int4-asym", "int8")  # Blocks origins that round-to-nearest 
 def part_accuracy_level(part: Blocks, accuracy_level: int) -> int:
     """Exact GGUF codes in a 4-bit container compute with float32 activations (level 1) even
     at level 4: their error is then the activations' alone, and onnxruntime's 4-bit float path
-    is fast (measured on the default model's int8 from its GGUF: top-1 95.0% -> 97.3%, KL 0.0034
-    -> 0.0022, decode -10%). 8- and 2-bit containers have no fast float path: level 4 stays."""
+    is fast (default model, int8 from its GGUF, two runs of benchmarks/run.py: top-1 95.5% ->
+    96.5%, KL 0.0020 -> 0.0013, decode 71.6 -> 65.9 tok/s). 8- and 2-bit containers have no
+    fast float path (benchmarks/matmulnbits.md): level 4 stays."""
     if accuracy_level == 4 and container_bits(part) == 4 and part.origin not in ROUNDED:
         return 1
     return accuracy_level

@@ -4,16 +4,15 @@ Each weight has a faithful form and a small one (`Candidates`). When the checkpo
 the faithful form is the GGUF's own blocks carried over exactly (Q4_0/Q4_1/Q4_K in 4 bits,
 Q5_*/Q6_K/Q8_0 in 8 bits) instead of a second quantization of dequantized floats; otherwise
 8-bit round-to-nearest. The small form is 4 bits: 4-bit GGUF blocks as they are, else
-asymmetric int4 (block `--block-size`), which measured KL 0.15 where symmetric int4 measured
-0.33 on the default model's `mixed`. Recipes: `int8` all faithful, `int4` all small, `mixed`
+asymmetric int4 (block `--block-size`): the default model's ONNX `mixed` measured KL 0.085
+with it (benchmarks/results.md), 0.233 with onnxruntime's symmetric quantizer before it. Recipes: `int8` all faithful, `int4` all small, `mixed`
 small except the tied embedding/output projection, `auto` small where the scan says it is
 cheapest until the graph fits `--max-size`. Measured: benchmarks/results.md.
 
 `accuracy_level` is MatMulNBits' compute type for the activations: 4 = int8, the fast path;
-0 = float32. From the default GGUF, `int8` at level 0 is exact (300 reference positions:
-top-1 100%, KL 0); with int8 activations everywhere it kept 95.0% (KL 0.0034): all of the
-loss is the activations. onnxruntime 1.31 runs 8-bit weights ~40x slower at level 0, so level
-4 is the default, with float32 activations kept for carried 4-bit codes, where they are cheap
+0 = float32, under which `int8` from the default GGUF is exact (README). onnxruntime 1.31 has
+no fast float path at 8 or 2 bits (benchmarks/matmulnbits.md), so level 4 is the default, with
+float32 activations kept for carried 4-bit codes, where they are cheap
 (`onnx_blocks.part_accuracy_level`).
 """
 
@@ -26,11 +25,11 @@ from typing import Any, Callable
 import numpy as np
 
 from converters.block_quant import quantize_asymmetric, quantize_symmetric
-from converters.quant_auto import AutoPlan, choose_small_groups
-from converters.quant_scan import Group, scan_groups, weight_groups
 from converters.gguf_match import carried_blocks
 from converters.onnx_blocks import storage_bytes
 from converters.onnx_weights import Weight, apply_blocks, find_weights, float_weight
+from converters.quant_auto import AutoPlan, choose_small_groups
+from converters.quant_scan import Group, scan_groups, weight_groups
 from edgekit.errors import EdgekitError
 from edgekit.formats.gguf_blocks import Blocks
 
@@ -69,13 +68,10 @@ class Candidates:
         self.weights = find_weights(model)
         self.carried: dict[str, tuple[str, Blocks]] = {}
         if gguf_path is not None:
-            self.carried = carried_blocks(gguf_path, {w.key: (w.rows, w.cols) for w in self.weights}, self._rows)
+            by_key = {w.key: w for w in self.weights}
+            self.carried = carried_blocks(gguf_path, {w.key: (w.rows, w.cols) for w in self.weights},
+                                          lambda key, rows: float_weight(model, by_key[key], list(rows)))
         self._cache: dict[tuple[str, str], PlannedWeight] = {}
-
-    def _rows(self, key: str, rows: tuple[int, ...]) -> np.ndarray:
-        weight = next(w for w in self.weights if w.key == key)
-        values = float_weight(self.model, weight)
-        return values[list(rows)]
 
     def name(self, key: str) -> str:
         return self.carried[key][0] if key in self.carried else key

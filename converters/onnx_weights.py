@@ -39,13 +39,15 @@ def find_weights(model) -> list[Weight]:
     return list(found.values())
 
 
-def float_weight(model, weight: Weight) -> np.ndarray:
-    """W in (rows, cols) order."""
+def float_weight(model, weight: Weight, rows: list[int] | None = None) -> np.ndarray:
+    """W in (rows, cols) order; only `rows` of it if given."""
     from onnx import numpy_helper
 
     init = next(i for i in model.graph.initializer if i.name == weight.key)
     array = numpy_helper.to_array(init)
-    return array if weight.is_embedding else np.ascontiguousarray(array.T)
+    if weight.is_embedding:
+        return array if rows is None else array[rows]
+    return np.ascontiguousarray(array.T if rows is None else array[:, rows].T)
 
 
 def apply_blocks(model, plan: dict[str, Blocks], accuracy_level: int) -> None:

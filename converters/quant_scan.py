@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 
 from converters.onnx_weights import Weight
+from runtime.metrics import log_softmax
 
 
 @dataclass(frozen=True)
@@ -33,11 +34,6 @@ def weight_groups(model, weights: list[Weight]) -> list[Group]:
     found = [Group(f"matmuls reading {source}", tuple(dict.fromkeys(keys))) for source, keys in groups.items()]
     found += [Group("embedding / output projection", (w.key,)) for w in weights if w.is_embedding]
     return found
-
-
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 def scan_groups(model, groups: list[Group], int4_values: Callable[[str], np.ndarray], ids: list[int],
@@ -65,11 +61,11 @@ def scan_groups(model, groups: list[Group], int4_values: Callable[[str], np.ndar
     for past in session.get_inputs():
         if past.name.startswith("past_key_values."):
             feeds[past.name] = np.zeros((1, past.shape[1], 0, past.shape[3]), dtype=np.float32)
-    source = _log_softmax(session.run(["logits"], feeds)[0][0])
+    source = log_softmax(session.run(["logits"], feeds)[0][0])
     costs = {}
     for index, group in enumerate(groups):
         if on_group:
             on_group(index, len(groups))
-        got = _log_softmax(session.run(["logits"], {**feeds, **{k: int4_values(k) for k in group.keys}})[0][0])
+        got = log_softmax(session.run(["logits"], {**feeds, **{k: int4_values(k) for k in group.keys}})[0][0])
         costs[group.label] = float((np.exp(source) * (source - got)).sum(axis=-1).mean())
     return costs

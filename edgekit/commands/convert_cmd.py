@@ -45,7 +45,7 @@ def _terminate_as_interrupt(signum, frame):  # noqa: ARG001 - signal handler sig
               help=f"One or more of {','.join(QUANTS)}, comma-separated (one export, many recipes).")
 @click.option("--block-size", type=int, default=32, show_default=True, help="Block size of int4 weights.")
 @click.option("--accuracy-level", type=click.IntRange(0, 4), default=4, show_default=True,
-              help="ONNX MatMulNBits activations: 4 int8 (fast); 0 float32 (exact, ~40x slower at 8 bits).")
+              help="ONNX MatMulNBits activations: 4 int8 (fast); 0 float32 (exact, much slower at 8 bits).")
 @click.option("--max-size", type=click.FloatRange(min=0, min_open=True), default=None,
               help="--quant auto: the ONNX graph's size budget in MiB; int4 goes where it costs least KL.")
 @click.option("--max-tokens", type=int, default=1024, show_default=True, help="KV cache length (prompt + answer).")
