@@ -15,6 +15,9 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q $(TORCH)
 	$(BIN)/pip install -q -e '.[convert,test]'
+	# Tests build tiny Keras presets with keras-hub itself. Its tensorflow-text requirement
+	# (only for tf.data tokenizers, unused here) would pull full tensorflow beside tensorflow-cpu.
+	$(BIN)/pip install -q --no-deps keras-hub==0.32.0
 	touch $(STAMP)
 
 install: $(STAMP)

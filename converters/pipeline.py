@@ -114,10 +114,7 @@ def check_outputs(request: ConvertRequest) -> None:
 
 
 def source_record(ckpt: Checkpoint, hf_dir: Path) -> dict[str, Any]:
-    if ckpt.kind == "gguf":
-        weights = {ckpt.path.name: sha256_file(ckpt.path)}
-    else:
-        weights = {p.name: sha256_file(p) for p in sorted(ckpt.path.glob("*.safetensors"))}
+    weights = {p.name: sha256_file(p) for p in ckpt.weight_files()}
     return {
         "path": str(ckpt.path),
         "format": ckpt.kind,

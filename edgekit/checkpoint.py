@@ -1,7 +1,8 @@
 """Checkpoint intake: recognise, check and describe a Gemma checkpoint without running it.
 
 Accepted: a Hugging Face folder (config.json, safetensors, SentencePiece and/or tokenizers
-tokenizer) or a GGUF file. Pickle checkpoints are refused: no code from a checkpoint runs.
+tokenizer), a KerasHub preset folder (config.json naming a Gemma backbone, model.weights.h5,
+assets/tokenizer/vocabulary.spm) or a GGUF file. Pickle checkpoints are refused: no code from a checkpoint runs.
 """
 
 from __future__ import annotations
@@ -9,12 +10,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from edgekit.errors import EdgekitError
 from edgekit.families import Family, family_for_architecture, family_for_gguf_arch
 from edgekit.formats import safetensors
 from edgekit.formats.gguf import GGUFFile, open_gguf
+
+if TYPE_CHECKING:
+    from edgekit.keras_intake import KerasPreset
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 # Where Gemma3ForConditionalGeneration keeps its text tower, across transformers versions.
@@ -23,7 +27,7 @@ TEXT_TOWER_PREFIXES = ("model.language_model.", "language_model.model.")
 
 @dataclass
 class Checkpoint:
-    kind: str  # "hf" | "gguf"
+    kind: str  # "hf" | "gguf" | "keras"
     path: Path
     family: Family
     architecture: str
@@ -32,6 +36,7 @@ class Checkpoint:
     tokenizer_files: list[str] = field(default_factory=list)
     files: dict[str, int] = field(default_factory=dict)  # file name -> bytes
     gguf: GGUFFile | None = None
+    keras: "KerasPreset | None" = None
     is_default: bool = False
 
     @property
@@ -46,22 +51,39 @@ class Checkpoint:
 
     @property
     def instruction_tuned(self) -> bool | None:
-        """True/False where the checkpoint says so (name or chat template), else None."""
-        text = json.dumps(self.config.get("_name_or_path", "")) + str(self.path.name)
+        return self.variant()[0]
+
+    def variant(self) -> tuple[bool | None, str]:
+        """Instruction-tuned or pretrained, where the checkpoint says so, and how it says it."""
+        names = [str(self.config.get("_name_or_path", "")), self.path.name]
         if self.gguf is not None:
-            text += str(self.gguf.metadata.get("general.name", "")) + str(
-                self.gguf.metadata.get("general.finetune", ""))
-        lowered = text.lower()
-        if "-it" in lowered or "instruct" in lowered:
-            return True
+            names += [str(self.gguf.metadata.get(k, "")) for k in ("general.name", "general.finetune")]
+        for name in names:
+            lowered = name.lower()
+            if "-it" in lowered or "_it" in lowered or "instruct" in lowered:
+                return True, f"its name {name!r} marks an instruction-tuned variant"
         if self.gguf is not None and "tokenizer.chat_template" not in self.gguf.metadata:
-            return False
-        return None
+            return False, "the GGUF carries no chat template"
+        return None, "the checkpoint does not say (no -it/instruct in its name)"
+
+    def weight_files(self) -> list[Path]:
+        """The files that hold the weights (what a manifest's checksums cover)."""
+        if self.kind == "gguf":
+            return [self.path]
+        if self.kind == "keras":
+            from edgekit.formats.keras_weights import weight_files
+
+            return weight_files(self.path)
+        return sorted(self.path.glob("*.safetensors"))
 
     def hf_folder(self, on_stage: Callable[[str], None] | None = None) -> Path:
         """A Hugging Face folder converters can read (GGUFs are dequantized once, cached)."""
         if self.kind == "hf":
             return self.path
+        if self.keras is not None:
+            from edgekit.keras_intake import hf_folder_for_keras
+
+            return hf_folder_for_keras(self.keras, on_stage)
         from edgekit.gguf_intake import hf_folder_for_gguf
 
         return hf_folder_for_gguf(self.path, on_stage)
@@ -76,7 +98,7 @@ def load_checkpoint(path: Path | None) -> Checkpoint:
         checkpoint.is_default = True
         return checkpoint
     if not path.exists():
-        raise EdgekitError(f"{path} does not exist", "pass a Hugging Face folder or a .gguf file")
+        raise EdgekitError(f"{path} does not exist", "pass a Hugging Face or KerasHub preset folder, or a .gguf file")
     if path.is_file():
         if path.suffix.lower() in PICKLE_SUFFIXES:
             raise _pickle_refused(path)
@@ -89,7 +111,7 @@ def load_checkpoint(path: Path | None) -> Checkpoint:
             )
         raise EdgekitError(
             f"{path} is not a checkpoint edgekit reads",
-            "pass a Hugging Face folder or a .gguf file",
+            "pass a Hugging Face or KerasHub preset folder, or a .gguf file",
         )
     return _load_hf(path)
 
@@ -134,11 +156,33 @@ def _read_config(folder: Path) -> dict[str, Any]:
     return config
 
 
+def _load_keras(folder: Path, config: dict[str, Any]) -> Checkpoint:
+    from edgekit.keras_intake import VOCABULARY, KerasPreset
+
+    preset = KerasPreset(folder, config)
+    text_config = preset.hf_config()
+    return Checkpoint(
+        kind="keras",
+        path=folder,
+        family=preset.family,
+        architecture=text_config["architectures"][0],
+        config=text_config,
+        tensors=preset.tensors,
+        tokenizer_files=[str(VOCABULARY)],
+        files={str(p.relative_to(folder)): p.stat().st_size for p in sorted(folder.rglob("*")) if p.is_file()},
+        keras=preset,
+    )
+
+
 def _load_hf(folder: Path) -> Checkpoint:
     entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
     if not entries:
         raise EdgekitError(f"{folder} is empty", "pass a folder with config.json, *.safetensors and a tokenizer")
     config = _read_config(folder)
+    from edgekit.keras_intake import is_keras_preset
+
+    if is_keras_preset(config):
+        return _load_keras(folder, config)
     architectures = config.get("architectures")
     if not architectures or not isinstance(architectures, list):
         raise EdgekitError(

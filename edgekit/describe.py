@@ -40,13 +40,14 @@ def describe_checkpoint(ckpt: Checkpoint) -> dict[str, Any]:
                 special[key] = {"id": idx, "text": tokens[idx]}
     return {
         "kind": "checkpoint",
-        "format": "gguf" if ckpt.kind == "gguf" else "huggingface",
+        "format": {"gguf": "gguf", "keras": "keras preset"}.get(ckpt.kind, "huggingface"),
         "path": str(ckpt.path),
         "default_model": ckpt.is_default,
         "family": ckpt.family.name,
         "family_name": ckpt.family.display_name,
         "architecture": ckpt.architecture,
-        "instruction_tuned": ckpt.instruction_tuned,
+        "instruction_tuned": ckpt.variant()[0],
+        "variant_evidence": ckpt.variant()[1],
         "parameters": ckpt.parameter_count,
         "layers": config.get("num_hidden_layers"),
         "hidden_size": config.get("hidden_size"),

@@ -80,6 +80,28 @@ _CORE_FIELDS = (
     "max_position_embeddings",
 )
 
+# HF per-layer weight -> the KerasHub decoder block's sublayer holding it. Keras keeps Gemma's
+# RMSNorm scale as w in (1 + w), like HF; its projections are per-head kernels (see keras_intake).
+_KERAS_COMMON = {
+    "input_layernorm": "pre_attention_norm",
+    "self_attn.q_proj": "attention/query_dense",
+    "self_attn.k_proj": "attention/key_dense",
+    "self_attn.v_proj": "attention/value_dense",
+    "self_attn.o_proj": "attention/output_dense",
+    "mlp.gate_proj": "gating_ffw",
+    "mlp.up_proj": "gating_ffw_2",
+    "mlp.down_proj": "ffw_linear",
+}
+# Gemma 1 has no post-attention norm: HF's `post_attention_layernorm` is Keras's pre-FFW norm.
+_KERAS_GEMMA1 = {**_KERAS_COMMON, "post_attention_layernorm": "pre_ffw_norm"}
+_KERAS_GEMMA2 = {
+    **_KERAS_COMMON,
+    "post_attention_layernorm": "post_attention_norm",
+    "pre_feedforward_layernorm": "pre_ffw_norm",
+    "post_feedforward_layernorm": "post_ffw_norm",
+}
+_KERAS_GEMMA3 = {**_KERAS_GEMMA2, "self_attn.q_norm": "attention/query_norm", "self_attn.k_norm": "attention/key_norm"}
+
 # GGUF metadata key (below `<arch>.`) -> HF config field.
 _GGUF_CORE_KEYS = {
     "context_length": "max_position_embeddings",
@@ -105,7 +127,13 @@ class Family:
     layer_weights: tuple[str, ...]
     config_fields: tuple[str, ...]
     gguf_keys: dict[str, str]
-    config_from_gguf: Callable[[dict[str, Any]], dict[str, Any]]
+    # Builds the full HF config from the core fields an intake (GGUF, Keras) read.
+    config_from_core: Callable[[dict[str, Any]], dict[str, Any]]
+    keras_backbone: str
+    # HF per-layer weight name -> sublayer path inside the KerasHub decoder block.
+    keras_layer_weights: dict[str, str]
+    # Default context length where the source does not record one (Keras presets).
+    default_context: int
     chat: ChatFormat = GEMMA_CHAT
     # GGUF writers store Gemma's RMSNorm scale as (1 + w); HF stores w.
     gguf_norm_offset: float = 1.0
@@ -188,7 +216,10 @@ GEMMA1 = Family(
     layer_weights=tuple(_GEMMA1_LAYER),
     config_fields=_CORE_FIELDS,
     gguf_keys={**_GGUF_CORE_KEYS, "rope.freq_base": "rope_theta"},
-    config_from_gguf=_gemma1_config,
+    config_from_core=_gemma1_config,
+    keras_backbone="GemmaBackbone",
+    keras_layer_weights=_KERAS_GEMMA1,
+    default_context=8192,
 )
 
 GEMMA2 = Family(
@@ -212,7 +243,10 @@ GEMMA2 = Family(
         "attn_logit_softcapping": "attn_logit_softcapping",
         "final_logit_softcapping": "final_logit_softcapping",
     },
-    config_from_gguf=_gemma2_config,
+    config_from_core=_gemma2_config,
+    keras_backbone="GemmaBackbone",
+    keras_layer_weights=_KERAS_GEMMA2,
+    default_context=8192,
 )
 
 GEMMA3 = Family(
@@ -229,7 +263,10 @@ GEMMA3 = Family(
         "rope.scaling.factor": "rope_scaling_factor",
         "attention.sliding_window": "sliding_window",
     },
-    config_from_gguf=_gemma3_config,
+    config_from_core=_gemma3_config,
+    keras_backbone="Gemma3Backbone",
+    keras_layer_weights=_KERAS_GEMMA3,
+    default_context=32768,
     litert_lm_model_type="gemma3",
 )
 
@@ -254,4 +291,16 @@ def family_for_gguf_arch(arch: str) -> Family:
     raise EdgekitError(
         f"GGUF architecture {arch!r} is not a Gemma text model",
         f"pass a GGUF of one of: {', '.join(f.gguf_arch for f in FAMILIES)}",
+    )
+
+
+def family_for_keras(class_name: str, config: dict[str, Any]) -> Family:
+    """KerasHub's GemmaBackbone serves Gemma 1 and 2: Gemma 2 is the one with post-norms."""
+    if class_name == GEMMA3.keras_backbone:
+        return GEMMA3
+    if class_name == GEMMA1.keras_backbone:
+        return GEMMA2 if config.get("use_post_ffw_norm") or config.get("use_post_attention_norm") else GEMMA1
+    raise EdgekitError(
+        f"Keras backbone {class_name!r} is not a Gemma text model",
+        "pass a KerasHub preset of GemmaBackbone or Gemma3Backbone",
     )

@@ -39,7 +39,7 @@ def hf_config_from_gguf(gguf: GGUFFile, family: Family) -> dict[str, Any]:
     core.setdefault("max_position_embeddings", 8192)
     core.setdefault("rms_norm_eps", 1e-6)
     core["vocab_size"] = len(gguf.array("tokenizer.ggml.tokens"))
-    config = family.config_from_gguf(core)
+    config = family.config_from_core(core)
     tensor_names = {t.name for t in gguf.tensors}
     config.update(
         tie_word_embeddings="output.weight" not in tensor_names,
