@@ -17,7 +17,8 @@ Every artifact is measured the same way, in this run, on this machine:
   with the bytes read per token taken as the weight bytes (the tied embedding is read whole,
   as the output projection, on every token).
 
-Writes benchmarks/results.md, results.json and results.png.
+Writes benchmarks/results.md and results.png, and edgekit/data/benchmarks.json: the table
+`edgekit plan` quotes (it ships inside the package).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+TABLE = HERE.parent / "edgekit" / "data" / "benchmarks.json"
 sys.path.insert(0, str(HERE.parent))
 
 from benchmarks.peers import llama_cpp  # noqa: E402
@@ -43,6 +45,7 @@ PREFILL, DECODE = 256, 128
 EDGEKIT_RUNS = (
     ("all", ("int8", "mixed", "int4"), ()),
     ("onnx", ("auto",), ("--max-size", "250")),
+    ("litertlm", ("fp16", "fp32"), ()),  # float references for `edgekit plan`; no llama.cpp peer row
 )
 
 
@@ -83,6 +86,11 @@ def weight_bytes(artifact: Path, fmt: str) -> int:
     return artifact.stat().st_size  # .litertlm/.task: the tflite is nearly all of it
 
 
+def cache_length(artifact: Path) -> int:
+    manifest = artifact.with_name(artifact.name + ".edgekit.json")
+    return int(json.loads(manifest.read_text())["recipe"]["cache_length"])
+
+
 def edgekit_rows(out: Path, threads: int) -> tuple[list[dict], dict]:
     rows, conversions = [], {}
     for target, quants, extra in EDGEKIT_RUNS:
@@ -106,6 +114,10 @@ def edgekit_rows(out: Path, threads: int) -> tuple[list[dict], dict]:
                 "decode_tok_s": speed["decode_tokens_per_second"], "ttft_s": speed["time_to_first_token_seconds"],
                 "top1": tf["top1_agreement"], "kl_mean": tf["kl_mean"], "kl_p99": tf["kl_p99"],
                 "ppl_ratio": tf["bundle_perplexity"] / tf["source_perplexity"],
+                "run_peak_mib": round(speed["peak_rss_bytes"] / 2**20, 1),
+                # KV tokens held at that peak: LiteRT-LM allocates the bundle's whole cache at load,
+                # onnxruntime grows it with the bench's prompt and answer.
+                "run_kv_tokens": PREFILL + DECODE if artifact["format"] == "onnx" else cache_length(path),
             })
     return rows, conversions
 
@@ -149,8 +161,10 @@ def llama_rows(out: Path, golden_manifest: Path, threads: int) -> list[dict]:
     return rows
 
 
-def peer_for(row: dict, peers: dict[str, dict]) -> dict:
-    """The llama.cpp row of the same bit width: Q8_0 for int8, Q4_K_M otherwise."""
+def peer_for(row: dict, peers: dict[str, dict]) -> dict | None:
+    """The llama.cpp row of the same bit width: Q8_0 for int8, Q4_K_M for 4-bit recipes."""
+    if row["quant"] in ("fp16", "fp32"):
+        return None
     return peers["Q8_0"] if row["quant"] == "int8" else peers["Q4_K_M"]
 
 
@@ -167,8 +181,9 @@ def chart(rows: list[dict], path: Path) -> None:
     speed.set_xlabel("decode tokens/s (2 threads, higher is better)")
     speed.invert_yaxis()
     for r, color in zip(rows, colors):
-        quality.scatter(r["mib"], r["kl_mean"], color=color)
-        quality.annotate(f"{r['quant']} {r['format']}", (r["mib"], r["kl_mean"]), fontsize=7)
+        kl = max(r["kl_mean"], 1e-7)  # fp32 can be exactly 0 on a log axis
+        quality.scatter(r["mib"], kl, color=color)
+        quality.annotate(f"{r['quant']} {r['format']}", (r["mib"], kl), fontsize=7)
     quality.set_xlabel("size on disk, MiB")
     quality.set_ylabel("mean KL to the fp32 source (lower is better)")
     quality.set_yscale("log")
@@ -185,9 +200,11 @@ def write_results(rows: list[dict], meta: dict) -> None:
         r["roofline_fraction"] = round(r["decode_tok_s"] / (bandwidth / r["weight_bytes"]), 3)
         if r["tool"] == "edgekit":
             peer = peer_for(r, peers)
+            if peer is None:
+                continue
             r["decode_vs_llama_cpp"] = round(r["decode_tok_s"] / peer["decode_tok_s"], 2)
             r["prefill_vs_llama_cpp"] = round(r["prefill_tok_s"] / peer["prefill_tok_s"], 2)
-    (HERE / "results.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    TABLE.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     chart(rows, HERE / "results.png")
     lines = [
         f"# edgekit vs llama.cpp on Gemma 3 270M ({meta['date']}, {meta['machine']}, {meta['threads']} threads)",
@@ -205,14 +222,14 @@ def write_results(rows: list[dict], meta: dict) -> None:
         "![chart](results.png)",
         "",
         "| tool | recipe | format (runtime) | MiB | weights MiB | convert s | convert peak GiB | load s | prefill tok/s "
-        "| decode tok/s | TTFT s | top-1 | KL mean | KL p99 | ppl ratio | roofline | decode / llama.cpp |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| decode tok/s | TTFT s | run peak MiB | top-1 | KL mean | KL p99 | ppl ratio | roofline | decode / llama.cpp |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['tool']} | {r['quant']} | {r['format']} ({r['runtime']}) | {r['mib']} | "
             f"{r['weight_bytes'] / 2**20:.1f} | {r['convert_s'] or '-'} | "
-            f"{r['convert_peak_gib'] or '-'} | {r['load_s']} | {r['prefill_tok_s']} | {r['decode_tok_s']} | {r['ttft_s']} | "
+            f"{r['convert_peak_gib'] or '-'} | {r['load_s']} | {r['prefill_tok_s']} | {r['decode_tok_s']} | {r['ttft_s']} | {r.get('run_peak_mib', '-')} | "
             f"{r['top1']:.1%} | {r['kl_mean']:.4f} | {r['kl_p99']:.3f} | {r['ppl_ratio']:.3f} | "
             f"{r['roofline_fraction']:.0%} | {r.get('decode_vs_llama_cpp', '-')} |"
         )
@@ -222,8 +239,8 @@ def write_results(rows: list[dict], meta: dict) -> None:
 
 
 def rerender() -> None:
-    """Rewrite results.md/png from results.json (after a change of layout, no new measurement)."""
-    saved = json.loads((HERE / "results.json").read_text())
+    """Rewrite results.md/png from the saved table (after a change of layout, no new measurement)."""
+    saved = json.loads(TABLE.read_text())
     write_results(saved["rows"], saved["meta"])
 
 

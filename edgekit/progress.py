@@ -1,8 +1,10 @@
-"""Staged progress on stderr for long work: `[2/5] quantizing … 41.3 s`."""
+"""Staged progress on stderr for long work: `[2/5] quantizing … 41.3 s`, with the process's
+peak memory so far, so a user (and a benchmark) sees which stage costs the memory."""
 
 from __future__ import annotations
 
 import contextlib
+import resource
 import time
 from typing import Iterator
 
@@ -24,8 +26,10 @@ class Stages:
         t0 = time.monotonic()
         self.console.print(f"[bold][{self.done}/{self.total}][/bold] {title} …")
         yield
+        peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
         self.console.print(
-            f"      done in {time.monotonic() - t0:.1f} s (total {time.monotonic() - self.started:.1f} s)"
+            f"      done in {time.monotonic() - t0:.1f} s (total {time.monotonic() - self.started:.1f} s,"
+            f" peak RSS {peak_gib:.2f} GiB)"
         )
 
     def note(self, text: str) -> None:

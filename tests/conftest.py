@@ -38,6 +38,15 @@ def tiny_hf(tmp_path_factory: pytest.TempPathFactory, tiny_tokenizer_model: byte
 
 
 @pytest.fixture(scope="session")
+def tiny_keras(tmp_path_factory: pytest.TempPathFactory, tiny_tokenizer_model: bytes) -> dict[str, Path]:
+    """KerasHub presets saved by keras-hub itself, named as KerasHub names instruction-tuned ones."""
+    from tests.fixtures.keras_presets import write_keras_preset
+
+    root = tmp_path_factory.mktemp("tiny-keras")
+    return {f: write_keras_preset(f, root / f"{f}_instruct_tiny", tiny_tokenizer_model) for f in FAMILIES}
+
+
+@pytest.fixture(scope="session")
 def tiny_gguf(tmp_path_factory: pytest.TempPathFactory, tiny_hf: dict[str, Path]) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("tiny-gguf")
     return {f: write_gguf(path, root / f"tiny-{f}.gguf") for f, path in tiny_hf.items()}

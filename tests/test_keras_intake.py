@@ -16,15 +16,9 @@ from runtime.litert_lm_runner import LiteRtLm
 from runtime.tflite_runner import DecodeStepper
 from tests.cli import assert_one_line_error, edgekit
 from tests.conftest import FAMILIES
-from tests.fixtures.keras_presets import keras_logits, write_keras_preset
+from tests.fixtures.keras_presets import keras_logits
 
 IDS = list(range(4, 44))  # 40 tokens: past the sliding window of 16
-
-
-@pytest.fixture(scope="session")
-def tiny_keras(tmp_path_factory, tiny_tokenizer_model):
-    root = tmp_path_factory.mktemp("tiny-keras")
-    return {f: write_keras_preset(f, root / f"{f}_instruct_tiny", tiny_tokenizer_model) for f in FAMILIES}
 
 
 @pytest.mark.parametrize("family", FAMILIES)

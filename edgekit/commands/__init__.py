@@ -10,6 +10,7 @@ from edgekit.commands.bench_cmd import bench_command
 from edgekit.commands.convert_cmd import convert_command
 from edgekit.commands.handoff_cmd import handoff_command
 from edgekit.commands.inspect_cmd import inspect_command
+from edgekit.commands.plan_cmd import plan_command
 from edgekit.commands.run_cmd import run_command
 from edgekit.commands.validate_cmd import validate_command
 
@@ -26,3 +27,4 @@ cli.add_command(run_command)
 cli.add_command(validate_command)
 cli.add_command(bench_command)
 cli.add_command(handoff_command)
+cli.add_command(plan_command)

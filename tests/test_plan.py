@@ -1,0 +1,75 @@
+"""`edgekit plan`: recommendations per device for the default model, from the measured table."""
+
+from __future__ import annotations
+
+import pytest
+
+from edgekit.checkpoint import load_checkpoint
+from edgekit.plan import _estimated_size, benchmark_table
+from tests.cli import assert_one_line_error, edgekit
+
+
+def _plan(*args: str) -> dict:
+    result = edgekit("plan", *args, "--json")
+    assert result.code == 0, result.stderr
+    return result.json()
+
+
+def test_pi_with_2gb_and_web_get_different_justified_recommendations():
+    pi, web = _plan("--device", "pi", "--ram", "2"), _plan("--device", "web")
+    # The Pi has room for the source's float weights: fp32 (fp16's measured peak is far higher).
+    assert (pi["recommendation"]["quant"], pi["recommendation"]["format"]) == ("fp32", "litertlm")
+    assert pi["recommendation"]["ram_bytes"] <= pi["usable_mib"] * 2**20
+    assert "full precision fits" in pi["why"] and "int8" in pi["why"]  # the speed it costs is stated
+    fp16 = next(o for o in pi["options"] if (o["quant"], o["format"]) == ("fp16", "litertlm"))
+    assert not fp16["fits"] and "needs" in fp16["why_not"]
+    # A page's visitors download the bundle first: float is over budget; the web engine loads .task.
+    assert (web["recommendation"]["quant"], web["recommendation"]["format"]) == ("int8", "task")
+    assert {o["format"] for o in web["options"]} == {"task"}
+    assert "download" in web["why"] and "fp16" in web["why"]
+    # Measured numbers are quoted from the table for what is recommended.
+    for result in (pi, web):
+        assert result["recommendation"]["size_source"].startswith("measured")
+        assert result["recommendation"]["top1"] is not None
+        assert any("pretrained" in w for w in result["warnings"])  # the embedded model is the PT 270M
+
+
+def test_a_desktop_has_room_for_full_precision():
+    desktop = _plan("--device", "desktop")
+    assert desktop["recommendation"]["quant"] in ("fp16", "fp32") and "full precision" in desktop["why"]
+
+
+def test_less_memory_forces_fewer_bits_then_nothing():
+    tight = _plan("--device", "pi", "--ram", "1.4")
+    assert tight["recommendation"]["quant"] == "int8"
+    assert "nothing more precise fits" in tight["why"] and "fp32" in tight["why"]
+    none = _plan("--device", "pi", "--ram", "0.8")
+    assert none["recommendation"] is None and "nothing fits" in none["why"]
+    assert _plan("--device", "pi", "--ram", "0.8", "--app", "text")["warnings"] == []
+
+
+def test_size_estimates_match_the_measured_artifacts():
+    """The bits-per-weight the plan uses for unmeasured checkpoints, checked against the
+    default model's measured LiteRT artifacts."""
+    ckpt = load_checkpoint(None)
+    rows = [r for r in benchmark_table()["rows"] if r["tool"] == "edgekit" and r["format"] == "litertlm"]
+    assert {r["quant"] for r in rows} >= {"int8", "int4", "mixed"}
+    for row in rows:
+        estimate = _estimated_size(ckpt, row["format"], row["quant"])
+        assert abs(estimate / (row["mib"] * 2**20) - 1) < 0.03, row["quant"]
+
+
+def test_instruction_tuned_preset_plans_without_a_chat_warning(tiny_keras):
+    result = _plan("--device", "android", "--checkpoint", str(tiny_keras["gemma3"]))
+    assert result["checkpoint"]["instruction_tuned"] is True and result["warnings"] == []
+    assert result["recommendation"]["quant"] in ("fp16", "fp32")
+    assert all(not o["size_source"].startswith("measured") for o in result["options"])
+
+
+@pytest.mark.parametrize("args, needle", [
+    (("--device", "fridge"), "fridge"),
+    (("--device", "pi", "--ram", "-1"), "--ram"),
+    (("--device", "pi", "--checkpoint", "/nonexistent"), "does not exist"),
+])
+def test_bad_plan_options_are_one_line(args, needle):
+    assert_one_line_error(edgekit("plan", *args), needle)
