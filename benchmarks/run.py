@@ -234,8 +234,18 @@ def write_results(rows: list[dict], meta: dict) -> None:
             f"{r['roofline_fraction']:.0%} | {r.get('decode_vs_llama_cpp', '-')} |"
         )
     lines += ["", "Conversions: " + "; ".join(f"`{k}` {v}" for k, v in meta["conversions"].items()) + "."]
+    lines += conversion_curve()
     (HERE / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def conversion_curve() -> list[str]:
+    """The conversion-cost-vs-size table from benchmarks/conversion_memory.py's last run."""
+    saved = HERE / "conversion_memory.md"
+    if not saved.exists():
+        return []
+    table = [line for line in saved.read_text().splitlines() if line.startswith("|")]
+    return ["", "## Conversion cost vs model size (`benchmarks/conversion_memory.py`, its own run)", "", *table]
 
 
 def rerender() -> None:
@@ -250,7 +260,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--reuse-edgekit", action="store_true",
                         help="Take the edgekit rows from the last run in --out; measure the peers again.")
+    parser.add_argument("--rerender", action="store_true",
+                        help="Rewrite results.md/png from the saved table (and the conversion curve); measure nothing.")
     args = parser.parse_args()
+    if args.rerender:
+        rerender()
+        return
     args.out.mkdir(parents=True, exist_ok=True)
 
     saved = args.out / "edgekit-rows.json"

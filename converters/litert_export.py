@@ -4,7 +4,9 @@ Route: litert-torch's `export_hf` pipeline, which reads any HF folder (no per-si
 and whose bundles ran 1.5-2x faster in LiteRT-LM than the example builders' (NOTES). We run
 its export task and its executor-metadata builder, but not its quantization or packaging:
 edgekit exports once in float32 and quantizes that one file per recipe, so `--quant
-int8,int4,mixed` costs one torch export, not three.
+int8,int4,mixed` costs one torch export, not three. litert-torch's Converter V2 (weights
+streamed from the checkpoint, never held by torch) would cut memory further, but it needs a
+tf-nightly build (`convert_mlir_bytecode`) that the pinned TensorFlow 2.21 lacks.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ def export_float(hf_dir: Path, work_dir: Path, prefill_lengths: tuple[int, ...],
         quantization_recipe=None,
         bundle_litert_lm=False,
         keep_temporary_files=True,
+        # Constants handled lazily: on the default model the export's peak RSS drops from
+        # 6.28 to 4.65 GiB and its wall time from 83 to 63 s, with bit-identical logits.
+        experimental_lightweight_conversion=True,
     )
     artifacts = export_api.run_export_tasks(
         [export_lib.export_text_prefill_decode_model, write_executor_metadata], config

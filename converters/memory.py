@@ -1,8 +1,10 @@
 """Resource guards: estimate a conversion's peak before starting, and measure the real one.
 
-Measured on Gemma 3 270M (1.07 GB fp32; benchmarks/recipes.md): the LiteRT conversion peaks
-at 6.34 GiB, about 6x the float32 weights, whatever the recipe; quantizing afterwards adds
-little. The estimate uses 6.5x plus a fixed 1.5 GB for the Python stack.
+Measured (benchmarks/conversion_memory.md, random-weight Gemma 3 shapes, int8): the LiteRT
+conversion peaks in litert-torch's float export at 4.67 GiB for the 270M (1.07 GB fp32) and
+8.27 GiB for the 1B (4.0 GB): a fixed ~3.6 GB (tracing, the converter, a 262k-token
+vocabulary's logits) plus ~1.32x the float32 weights; the ONNX path stays below it (1B: 7.71
+GiB). The estimate is that line, rounded up: 3.7 GB + 1.4x.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ import resource
 
 from edgekit.errors import EdgekitError
 
-PEAK_FACTOR = 6.5
-BASE_BYTES = 1.5e9
+PEAK_FACTOR = 1.4
+BASE_BYTES = 3.7e9
 
 
 def estimate_peak_bytes(parameter_count: int) -> int:

@@ -62,15 +62,16 @@ class Candidates:
     """Per weight, its faithful form (`keep`: the GGUF's own blocks, else 8 bits) and its small
     form (`small`: 4-bit GGUF blocks as they are, else asymmetric int4), computed on demand."""
 
-    def __init__(self, model, block_size: int, gguf_path: Path | None) -> None:
+    def __init__(self, model, block_size: int, gguf_path: Path | None, base_dir: str = "") -> None:
         self.model = model
+        self.base_dir = base_dir
         self.block_size = block_size
         self.weights = find_weights(model)
         self.carried: dict[str, tuple[str, Blocks]] = {}
         if gguf_path is not None:
             by_key = {w.key: w for w in self.weights}
             self.carried = carried_blocks(gguf_path, {w.key: (w.rows, w.cols) for w in self.weights},
-                                          lambda key, rows: float_weight(model, by_key[key], list(rows)))
+                                          lambda key, rows: float_weight(model, by_key[key], list(rows), base_dir))
         self._cache: dict[tuple[str, str], PlannedWeight] = {}
 
     def name(self, key: str) -> str:
@@ -92,7 +93,7 @@ class Candidates:
             name, blocks = self.carried[weight.key]
             if form == "keep" or blocks.bits == 4:
                 return PlannedWeight(weight, blocks, name)
-        values = float_weight(self.model, weight)
+        values = float_weight(self.model, weight, base_dir=self.base_dir)
         if form == "keep":
             return PlannedWeight(weight, quantize_symmetric(values, 8, _block_for(weight.cols, 32)), None)
         return PlannedWeight(weight, quantize_asymmetric(values, 4, _block_for(weight.cols, self.block_size)), None)
@@ -158,11 +159,14 @@ def graph_bytes(graph: Path) -> int:
     return graph.stat().st_size + Path(f"{graph}.data").stat().st_size
 
 
-def _write(model, plan: list[PlannedWeight], accuracy_level: int, out: Path) -> int:
-    """Replaces the weights of `model` (a float graph, modified in place) and saves it."""
+def _write(model, plan: list[PlannedWeight], accuracy_level: int, out: Path, base_dir: str = "") -> int:
+    """Replaces the weights of `model` (a float graph, modified in place) and saves it; the
+    float tensors left (norms, weights kept float) are read from `base_dir` if still external."""
     import onnx
+    from onnx.external_data_helper import load_external_data_for_model
 
     apply_blocks(model, {p.weight.key: p.blocks for p in plan}, accuracy_level)
+    load_external_data_for_model(model, base_dir)
     Path(f"{out}.data").unlink(missing_ok=True)  # onnx appends to an existing data file
     onnx.save(model, str(out), save_as_external_data=True, location=out.name + ".data")
     return graph_bytes(out)
@@ -177,13 +181,15 @@ def quantize_onnx(float_model: Path, quant: str, block_size: int, out: Path, acc
 
     if quant not in ONNX_QUANTS:
         raise EdgekitError(f"--quant {quant} is not available for ONNX", "use int8, int4, mixed, auto or fp32")
-    model = onnx.load(str(float_model))
-    candidates = Candidates(model, block_size, gguf_path)
-    if quant != "auto":
-        plan = plan_recipe(candidates, quant)
+    if quant != "auto":  # weights read one at a time: the float graph's data never sits in memory whole
+        base_dir = str(float_model.parent)
+        model = onnx.load(str(float_model), load_external_data=False)
+        plan = plan_recipe(Candidates(model, block_size, gguf_path, base_dir), quant)
         summary = summarize(plan)
-        summary["graph_bytes"] = _write(model, plan, accuracy_level, out)
+        summary["graph_bytes"] = _write(model, plan, accuracy_level, out, base_dir)
         return summary
+    model = onnx.load(str(float_model))  # the sensitivity scan runs the whole float graph
+    candidates = Candidates(model, block_size, gguf_path)
     if max_size_bytes is None or calibration_ids is None:
         raise EdgekitError("--quant auto needs --max-size", "pass e.g. --max-size 250 (MiB)")
     planner = AutoPlanner(model, candidates, calibration_ids, on_stage)

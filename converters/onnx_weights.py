@@ -39,12 +39,13 @@ def find_weights(model) -> list[Weight]:
     return list(found.values())
 
 
-def float_weight(model, weight: Weight, rows: list[int] | None = None) -> np.ndarray:
-    """W in (rows, cols) order; only `rows` of it if given."""
+def float_weight(model, weight: Weight, rows: list[int] | None = None, base_dir: str = "") -> np.ndarray:
+    """W in (rows, cols) order; only `rows` of it if given. A graph loaded without its external
+    data reads the weight from `base_dir` now, so only one float weight is in memory at a time."""
     from onnx import numpy_helper
 
     init = next(i for i in model.graph.initializer if i.name == weight.key)
-    array = numpy_helper.to_array(init)
+    array = numpy_helper.to_array(init, base_dir)
     if weight.is_embedding:
         return array if rows is None else array[rows]
     return np.ascontiguousarray(array.T if rows is None else array[:, rows].T)

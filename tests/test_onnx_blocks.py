@@ -59,3 +59,17 @@ def test_blocks_compute_like_their_dequantized_floats(layout, onnx_converted, tm
     expected = np.stack(list(OnnxDecoder(tmp_path / "float.onnx").logits(ids)))
     actual = np.stack(list(OnnxDecoder(tmp_path / "blocks.onnx").logits(ids)))
     np.testing.assert_allclose(actual, expected, rtol=0, atol=1e-5 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("quantize", ["quantize_symmetric", "quantize_asymmetric"])
+def test_row_chunked_quantization_equals_whole(quantize, monkeypatch) -> None:
+    """Chunks of rows (bounded memory) give exactly the codes of the whole weight."""
+    from converters import block_quant
+
+    weight = np.random.default_rng(0).standard_normal((37, 64)).astype(np.float32)
+    whole = getattr(block_quant, quantize)(weight, 4, 32)
+    monkeypatch.setattr(block_quant, "ROWS_PER_CHUNK", 5)
+    chunked = getattr(block_quant, quantize)(weight, 4, 32)
+    for field in ("q", "scale", "bias"):
+        np.testing.assert_array_equal(getattr(chunked, field), getattr(whole, field), err_msg=field)
+    assert chunked.q.shape == weight.shape
