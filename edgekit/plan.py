@@ -150,9 +150,10 @@ def options(ckpt: Checkpoint, dev: Device, ram_gb: float, context: int) -> list[
 
 
 def _reference_row(table: dict[str, Any], fmt: str, quant: str) -> dict[str, Any] | None:
-    """The measured row an unmeasured artifact is scaled from: same format and recipe, else int8."""
+    """The measured row an unmeasured artifact is scaled from: same recipe in the same format or
+    its twin, else the format's int8."""
     rows = {(r["format"], r["quant"]): r for r in table["rows"] if r["tool"] == "edgekit"}
-    return rows.get((fmt, quant)) or rows.get((fmt, "int8"))
+    return rows.get((fmt, quant)) or rows.get((TWIN.get(fmt, ""), quant)) or rows.get((fmt, "int8"))
 
 
 def _ram(reference: dict[str, Any] | None, size: int, config: dict[str, Any], context: int) -> int:
@@ -171,7 +172,11 @@ def _speed(row: dict[str, Any] | None, reference: dict[str, Any] | None, size: i
         return row["decode_tok_s"], where
     if reference is None:
         return None, "not measured"
-    scaled = reference["decode_tok_s"] * reference["mib"] * 2**20 / size
+    reference_bytes = reference["mib"] * 2**20
+    if size < reference_bytes:  # per-token overheads do not shrink with the weights
+        return reference["decode_tok_s"], (f"estimate: at least the measured {reference['quant']} {fmt} "
+                                           f"({reference['decode_tok_s']} tok/s) of a larger model")
+    scaled = reference["decode_tok_s"] * reference_bytes / size
     return round(scaled, 1), (f"estimate: the measured {reference['quant']} {fmt} "
                               f"({reference['decode_tok_s']} tok/s) scaled by size")
 

@@ -73,3 +73,16 @@ def test_instruction_tuned_preset_plans_without_a_chat_warning(tiny_keras):
 ])
 def test_bad_plan_options_are_one_line(args, needle):
     assert_one_line_error(edgekit("plan", *args), needle)
+
+
+def test_plan_runs_from_the_base_install_with_its_packaged_table(base_venv, tiny_hf, tmp_path):
+    """`pip install .` alone: the benchmark table ships inside the package (estimates scale from it)."""
+    import json
+    import subprocess
+
+    result = subprocess.run([str(base_venv / "bin" / "edgekit"), "plan", "--device", "pi", "--checkpoint",
+                             str(tiny_hf["gemma3"]), "--json"], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    plan = json.loads(result.stdout)
+    assert plan["recommendation"] is not None
+    assert all("estimate: the measured" in o["ram_source"] for o in plan["options"])
