@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import platform
 import subprocess
 import sys
@@ -40,29 +41,37 @@ SHAPES = {
 RUNS = (("litertlm", "int8"), ("onnx", "int8"))
 
 
-def write_random_checkpoint(size: str, folder: Path, tokenizer: Path) -> Path:
-    if (folder / "model.safetensors").exists():
-        return folder
+def random_checkpoint_config(size: str) -> dict:
     core = dict(SHAPES[size], vocab_size=262144, rms_norm_eps=1e-6, max_position_embeddings=32768,
                 query_pre_attn_scalar=256)
     config = GEMMA3.config_from_core(core)
     config.update(tie_word_embeddings=True, bos_token_id=2, eos_token_id=1, pad_token_id=0, torch_dtype="float32")
-    hidden, inter = core["hidden_size"], core["intermediate_size"]
-    q, kv = core["num_attention_heads"] * core["head_dim"], core["num_key_value_heads"] * core["head_dim"]
-    shapes = {"self_attn.q_proj": (q, hidden), "self_attn.k_proj": (kv, hidden), "self_attn.v_proj": (kv, hidden),
-              "self_attn.o_proj": (hidden, q), "mlp.gate_proj": (inter, hidden), "mlp.up_proj": (inter, hidden),
-              "mlp.down_proj": (hidden, inter), "self_attn.q_norm": (core["head_dim"],),
-              "self_attn.k_norm": (core["head_dim"],)}
-    rng = np.random.default_rng(0)
+    return config
+
+
+def tensor_shapes(config: dict) -> dict[str, tuple[int, ...]]:
+    """Every weight the family registry names, with its HF shape."""
+    hidden, inter, head = config["hidden_size"], config["intermediate_size"], config["head_dim"]
+    q, kv = config["num_attention_heads"] * head, config["num_key_value_heads"] * head
+    per_layer = {"self_attn.q_proj": (q, hidden), "self_attn.k_proj": (kv, hidden), "self_attn.v_proj": (kv, hidden),
+                 "self_attn.o_proj": (hidden, q), "mlp.gate_proj": (inter, hidden), "mlp.up_proj": (inter, hidden),
+                 "mlp.down_proj": (hidden, inter), "self_attn.q_norm": (head,), "self_attn.k_norm": (head,)}
 
     def shape_of(name: str) -> tuple[int, ...]:
         if name == "model.embed_tokens.weight":
-            return (core["vocab_size"], hidden)
-        key = name.split(".", 3)[-1].removesuffix(".weight")
-        return shapes.get(key, (hidden,))
+            return (config["vocab_size"], hidden)
+        return per_layer.get(name.split(".", 3)[-1].removesuffix(".weight"), (hidden,))
 
-    plan = [(name, shape_of(name), lambda s=shape_of(name): (rng.standard_normal(s, dtype=np.float32) * 0.02))
-            for name in GEMMA3.weight_names(config)]
+    return {name: shape_of(name) for name in GEMMA3.weight_names(config)}
+
+
+def write_random_checkpoint(size: str, folder: Path, tokenizer: Path) -> Path:
+    if (folder / "model.safetensors").exists():
+        return folder
+    config = random_checkpoint_config(size)
+    rng = np.random.default_rng(0)
+    plan = [(name, shape, lambda s=shape: rng.standard_normal(s, dtype=np.float32) * 0.02)
+            for name, shape in tensor_shapes(config).items()]
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(json.dumps(config, indent=2))
     (folder / "tokenizer.model").write_bytes(tokenizer.read_bytes())
@@ -80,11 +89,7 @@ def convert(folder: Path, out: Path, target: str, quant: str) -> dict:
 
 
 def parameter_count(size: str) -> int:
-    shape = SHAPES[size]
-    hidden, inter, head = shape["hidden_size"], shape["intermediate_size"], shape["head_dim"]
-    q, kv = shape["num_attention_heads"] * head, shape["num_key_value_heads"] * head
-    per_layer = 2 * q * hidden + 2 * kv * hidden + 3 * inter * hidden + 4 * hidden + 2 * head
-    return 262144 * hidden + shape["num_hidden_layers"] * per_layer + hidden
+    return sum(math.prod(shape) for shape in tensor_shapes(random_checkpoint_config(size)).values())
 
 
 def main() -> None:

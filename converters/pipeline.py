@@ -94,6 +94,13 @@ def planned_outputs(request: ConvertRequest) -> list[tuple[str, str, Path]]:
     ]
 
 
+def stage_count(request: ConvertRequest) -> int:
+    """Reading, golden outputs, one float export per container kind, each output, writing."""
+    formats = {fmt for _, fmt, _ in planned_outputs(request)}
+    exports = bool(formats & set(LITERT_FORMATS)) + ("onnx" in formats)
+    return 3 + exports + len(planned_outputs(request))
+
+
 def check_outputs(request: ConvertRequest) -> None:
     """Refuse before any work starts, not after minutes of it."""
     out = request.out_dir

@@ -8,6 +8,7 @@ assets/tokenizer/vocabulary.spm) or a GGUF file. Pickle checkpoints are refused:
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -20,6 +21,8 @@ from edgekit.formats.gguf import GGUFFile, open_gguf
 if TYPE_CHECKING:
     from edgekit.keras_intake import KerasPreset
 
+# "gemma-3-1b-it", "gemma_it_2b", KerasHub's "gemma3_instruct_1b": a separate -it/_it word, or "instruct".
+INSTRUCTION_TUNED_NAME = re.compile(r"(?i)(?:^|[-_ ])it(?:$|[-_. ])|instruct")
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 # Where Gemma3ForConditionalGeneration keeps its text tower, across transformers versions.
 TEXT_TOWER_PREFIXES = ("model.language_model.", "language_model.model.")
@@ -59,8 +62,7 @@ class Checkpoint:
         if self.gguf is not None:
             names += [str(self.gguf.metadata.get(k, "")) for k in ("general.name", "general.finetune")]
         for name in names:
-            lowered = name.lower()
-            if "-it" in lowered or "_it" in lowered or "instruct" in lowered:
+            if INSTRUCTION_TUNED_NAME.search(name):
                 return True, f"its name {name!r} marks an instruction-tuned variant"
         if self.gguf is not None and "tokenizer.chat_template" not in self.gguf.metadata:
             return False, "the GGUF carries no chat template"

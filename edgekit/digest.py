@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
 
 
-def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
+def sha256_file(path: Path) -> str:
+    """Remembered per (file, size, mtime) within a process: a conversion checks a multi-GB
+    checkpoint for its cache key and again for its manifest, and should read it once."""
+    stat = path.stat()
+    return _sha256(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=256)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        while block := handle.read(chunk):
+        while block := handle.read(1 << 22):
             digest.update(block)
     return digest.hexdigest()
 

@@ -23,9 +23,9 @@ from edgekit.errors import EdgekitError
 from edgekit.families import Family, family_for_keras
 from edgekit.formats import keras_weights, safetensors
 from edgekit.formats.keras_weights import KerasVariable
+from edgekit.gguf_intake import SOURCE_RECORD
 from edgekit.paths import cache_dir
 
-SOURCE_RECORD = "edgekit-source.json"
 VOCABULARY = Path("assets") / "tokenizer" / "vocabulary.spm"
 KERAS_MODULES = ("keras_hub.", "keras_nlp.")
 EMBEDDING = "layers/reversible_embedding/vars/"
@@ -60,24 +60,15 @@ def _per_head_out(kernel: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(kernel.reshape(heads * head_dim, hidden).T)
 
 
-def _transform(hf_weight: str) -> Callable[[np.ndarray], np.ndarray]:
+def _to_hf(hf_weight: str, shape: tuple[int, ...]) -> tuple[Callable[[np.ndarray], np.ndarray], tuple[int, ...]]:
+    """How a Keras variable of `shape` becomes HF's `hf_weight`, and the shape it becomes."""
     if hf_weight in ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"):
-        return _per_head_in
+        return _per_head_in, (shape[0] * shape[2], shape[1])
     if hf_weight == "self_attn.o_proj":
-        return _per_head_out
-    if hf_weight.startswith("mlp."):
-        return lambda kernel: np.ascontiguousarray(kernel.T)
-    return lambda scale: scale
-
-
-def _hf_shape(hf_weight: str, shape: tuple[int, ...]) -> tuple[int, ...]:
-    if hf_weight in ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"):
-        return (shape[0] * shape[2], shape[1])
-    if hf_weight == "self_attn.o_proj":
-        return (shape[2], shape[0] * shape[1])
-    if hf_weight.startswith("mlp."):
-        return (shape[1], shape[0])
-    return shape
+        return _per_head_out, (shape[2], shape[0] * shape[1])
+    if hf_weight.startswith("mlp.") or hf_weight == "lm_head":  # dense kernels are (in, out)
+        return (lambda kernel: np.ascontiguousarray(kernel.T)), shape[::-1]
+    return (lambda scale: scale), shape
 
 
 class KerasPreset:
@@ -118,19 +109,16 @@ class KerasPreset:
             )
         embedding = self._variable(EMBEDDING + "0")
         final_norm = self._variable(FINAL_NORM)
-        plan = {
-            "model.embed_tokens.weight": (embedding, _transform("embed_tokens"), embedding.shape),
-            "model.norm.weight": (final_norm, _transform("norm"), final_norm.shape),
-        }
+        named = {"model.embed_tokens.weight": ("embed_tokens", embedding),
+                 "model.norm.weight": ("norm", final_norm)}
         for i in range(layers):
             for hf_weight, keras_path in self.family.keras_layer_weights.items():
-                variable = self._variable(f"{blocks[i]}/{keras_path}/vars/0")
-                plan[f"model.layers.{i}.{hf_weight}.weight"] = (
-                    variable, _transform(hf_weight), _hf_shape(hf_weight, variable.shape))
+                named[f"model.layers.{i}.{hf_weight}.weight"] = (
+                    hf_weight, self._variable(f"{blocks[i]}/{keras_path}/vars/0"))
         head = self.variables.get(EMBEDDING + "1")  # an untied ReversibleEmbedding's (hidden, vocab)
         if head is not None:
-            plan["lm_head.weight"] = (head, lambda kernel: np.ascontiguousarray(kernel.T), head.shape[::-1])
-        return plan
+            named["lm_head.weight"] = ("lm_head", head)
+        return {name: (variable, *_to_hf(hf_weight, variable.shape)) for name, (hf_weight, variable) in named.items()}
 
     @property
     def tensors(self) -> dict[str, tuple[str, tuple[int, ...]]]:

@@ -26,6 +26,7 @@ the device's preferred runtime.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass
 from importlib import resources
 from typing import Any
@@ -79,9 +80,7 @@ def _parameter_groups(ckpt: Checkpoint) -> tuple[int, int, int]:
     """(embedding + head, other matrices, vectors) parameter counts."""
     embedding = matrices = vectors = 0
     for name, (_, shape) in ckpt.tensors.items():
-        count = 1
-        for dim in shape:
-            count *= dim
+        count = math.prod(shape)
         if len(shape) < 2:
             vectors += count
         elif "embed" in name or "token_embd" in name or "lm_head" in name or name == "output.weight":
@@ -109,7 +108,8 @@ def options(ckpt: Checkpoint, dev: Device, ram_gb: float, context: int) -> list[
     table = benchmark_table()
     meta = table["meta"]
     where = f"measured on {meta['machine']}, {meta['threads']} threads, {meta['date']}"
-    measured = {(r["format"], r["quant"]): r for r in table["rows"] if r["tool"] == "edgekit"} if ckpt.is_default else {}
+    rows = {(r["format"], r["quant"]): r for r in table["rows"] if r["tool"] == "edgekit"}
+    measured = rows if ckpt.is_default else {}  # the table is the default model's
     kv = kv_cache_bytes(ckpt.config, context)
     usable = dev.usable_bytes(ram_gb)
     result = []
@@ -117,13 +117,13 @@ def options(ckpt: Checkpoint, dev: Device, ram_gb: float, context: int) -> list[
         quants = list(RECIPES[runtime_of(fmt)])
         quants += [q for (f, q) in measured if f == fmt and q not in quants]  # e.g. onnx `auto`
         for quant in quants:
-            row = measured.get((fmt, quant)) or measured.get((TWIN.get(fmt, ""), quant))
+            row = _same_recipe(measured, fmt, quant)
             if row:
                 size, size_source = int(row["mib"] * 2**20), where + ("" if row["format"] == fmt else
                                                                        f" (its .{row['format']} twin: same model, same engine)")
             else:
                 size, size_source = _estimated_size(ckpt, fmt, quant), "estimate (parameters x bits per weight)"
-            reference = row or _reference_row(table, fmt, quant)
+            reference = row or _same_recipe(rows, fmt, quant) or rows.get((fmt, "int8"))
             ram = _ram(reference, size, ckpt.config, context)
             ram_source = ("estimate: LiteRT-LM's CPU peak; the GPU engine's memory was not measured"
                           if not dev.cpu_runtime else
@@ -149,11 +149,9 @@ def options(ckpt: Checkpoint, dev: Device, ram_gb: float, context: int) -> list[
     return result
 
 
-def _reference_row(table: dict[str, Any], fmt: str, quant: str) -> dict[str, Any] | None:
-    """The measured row an unmeasured artifact is scaled from: same recipe in the same format or
-    its twin, else the format's int8."""
-    rows = {(r["format"], r["quant"]): r for r in table["rows"] if r["tool"] == "edgekit"}
-    return rows.get((fmt, quant)) or rows.get((TWIN.get(fmt, ""), quant)) or rows.get((fmt, "int8"))
+def _same_recipe(rows: dict[tuple[str, str], dict[str, Any]], fmt: str, quant: str) -> dict[str, Any] | None:
+    """The row of this recipe in this format, or in its twin (same model, same engine)."""
+    return rows.get((fmt, quant)) or rows.get((TWIN.get(fmt, ""), quant))
 
 
 def _ram(reference: dict[str, Any] | None, size: int, config: dict[str, Any], context: int) -> int:

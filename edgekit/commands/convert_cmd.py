@@ -84,7 +84,7 @@ def convert_command(checkpoint, target, quant, block_size, accuracy_level, max_s
             "raise --max-tokens or lower --prefill",
         )
     try:
-        from converters.pipeline import ConvertRequest, convert, planned_outputs, with_overrides
+        from converters.pipeline import ConvertRequest, convert, stage_count, with_overrides
     except ImportError as exc:
         raise EdgekitError(
             f"the converter stack is not installed ({exc.name} is missing)",
@@ -100,7 +100,7 @@ def convert_command(checkpoint, target, quant, block_size, accuracy_level, max_s
         cache_length=max_tokens, prefill_lengths=prefill_lengths, force=force, chat=chat,
         onnx_accuracy_level=accuracy_level, max_size_mib=max_size,
     )
-    stages = Stages(total=4 + len(planned_outputs(request)))
+    stages = Stages(total=stage_count(request))
     result = convert(request, stages)
     rows = [
         {"artifact": str(a.path), "format": a.format, "quant": a.quant, "size_bytes": a.size_bytes,
