@@ -45,8 +45,14 @@ DEVICES: dict[str, Device] = {d.name: d for d in (
            download_note="every visitor downloads the bundle before the first token (300 MB is ~50 s at 50 Mbit/s)",
            cpu_runtime=False),
     Device("pi", ("litertlm", "onnx", "task"),
-           "LiteRT-LM and onnxruntime both ship linux aarch64 wheels; edgekit's runtime runs either",
-           4.0, "a Raspberry Pi 4/5 with 4 GB; Raspberry Pi OS Lite keeps ~0.5 GB",
+           "LiteRT-LM and onnxruntime both ship linux aarch64 wheels; edgekit's runtime runs either "
+           "on a Pi 5's Cortex-A76 (tests/arm/run.sh)",
+           4.0, "a Raspberry Pi 5 with 4 GB; Raspberry Pi OS Lite keeps ~0.5 GB",
+           os_reserve_gb=0.5),
+    Device("pi4", ("onnx",),
+           "a Pi 4's Cortex-A72 is ARMv8.0: LiteRT-LM's aarch64 build needs ARMv8.1 atomics (LSE) and "
+           "stops on an illegal instruction (tests/arm/run.sh); onnxruntime runs there",
+           4.0, "a Raspberry Pi 4 with 4 GB; Raspberry Pi OS Lite keeps ~0.5 GB",
            os_reserve_gb=0.5),
     Device("desktop", ("litertlm", "onnx", "task"),
            "LiteRT-LM, onnxruntime and onnxruntime-genai on x86_64/arm64 CPUs",

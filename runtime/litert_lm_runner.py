@@ -50,6 +50,15 @@ class LiteRtLm:
                 raise self._failure(code, error, log.read())
 
     def _failure(self, code: int, error: str | None, log: str) -> EdgekitError:
+        if code == -signal.SIGILL:
+            # LiteRT-LM's aarch64 wheel is built for ARMv8.1+ (LSE atomics): a Raspberry Pi 4's
+            # Cortex-A72 is ARMv8.0. The engine names the missing feature on stderr.
+            fatal = next((line.split("FATAL ERROR:", 1)[1].strip() for line in log.splitlines()
+                          if "FATAL ERROR:" in line), "no detail")
+            return EdgekitError(
+                f"LiteRT-LM cannot run on this CPU: its build uses an instruction the CPU lacks ({fatal[:160]})",
+                "use the ONNX artifact (`edgekit convert --target onnx`): onnxruntime runs on ARMv8.0 boards",
+            )
         if code < 0:
             name = signal.Signals(-code).name
             return EdgekitError(

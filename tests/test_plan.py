@@ -34,6 +34,13 @@ def test_pi_with_2gb_and_web_get_different_justified_recommendations():
         assert any("pretrained" in w for w in result["warnings"])  # the embedded model is the PT 270M
 
 
+def test_a_pi_4_gets_onnx_only():
+    """LiteRT-LM's aarch64 build stops on a Cortex-A72 (no LSE atomics; tests/arm/run.sh)."""
+    pi4 = _plan("--device", "pi4", "--ram", "1.4")
+    assert {o["format"] for o in pi4["options"]} == {"onnx"}
+    assert pi4["recommendation"]["format"] == "onnx" and "LSE" in pi4["why"]
+
+
 def test_a_desktop_has_room_for_full_precision():
     desktop = _plan("--device", "desktop")
     assert desktop["recommendation"]["quant"] in ("fp16", "fp32") and "full precision" in desktop["why"]

@@ -2,13 +2,17 @@
 # Opt-in aarch64 check (needs root): an emulated Debian arm64 root, edgekit's base install in
 # it (aarch64 wheels only: no torch, no tensorflow), and `edgekit validate` of a bundle there.
 #
-#   sudo tests/arm/run.sh BUNDLE        # a .task or .litertlm with its .edgekit.json beside it
+#   sudo tests/arm/run.sh BUNDLE [CPU]   # a .task, .litertlm or ONNX folder, .edgekit.json beside it
 #
+# CPU is the core qemu emulates: cortex-a76 (Raspberry Pi 5, the default) or cortex-a72
+# (Raspberry Pi 4). qemu's own default ("max": SVE2, SME, ...) is no board's: LiteRT-LM's
+# greedy text differs under it, so a board's core is named instead.
 # The root is built once (~7 min) and cached in $EDGEKIT_ARM_ROOT (default
 # ~/.cache/edgekit/arm64-root). Timings under qemu say nothing about a real board.
 set -euo pipefail
 
-bundle=$(realpath "${1:?usage: tests/arm/run.sh BUNDLE}")
+bundle=$(realpath "${1:?usage: tests/arm/run.sh BUNDLE [CPU]}")
+export QEMU_CPU=${2:-cortex-a76}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 root=${EDGEKIT_ARM_ROOT:-$HOME/.cache/edgekit/arm64-root}
 [ "$(id -u)" = 0 ] || { echo "tests/arm/run.sh: needs root (debootstrap, chroot, binfmt)" >&2; exit 2; }
@@ -41,17 +45,17 @@ step "copying edgekit (tracked files) and the bundle"
 rm -rf "$root/opt/edgekit" "$root/opt/bundle"
 mkdir -p "$root/opt/edgekit" "$root/opt/bundle"
 git -C "$repo" ls-files -z | (cd "$repo" && xargs -0 cp --parents -t "$root/opt/edgekit")
-cp "$bundle" "$bundle.edgekit.json" "$root/opt/bundle/"
+cp -r "$bundle" "$bundle.edgekit.json" "$root/opt/bundle/"
 
 mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"
 trap 'umount "$root/proc" 2>/dev/null || true' EXIT
 
 started=$(date +%s)
 step "pip install /opt/edgekit (base install) under emulation"
-chroot "$root" /bin/sh -c "python3 -m venv /opt/venv && /opt/venv/bin/pip install -q /opt/edgekit"
+chroot "$root" /bin/sh -c "python3 -m venv --clear /opt/venv && /opt/venv/bin/pip install -q /opt/edgekit"
 chroot "$root" /opt/venv/bin/python -c "import platform, importlib.util as u; print('machine', platform.machine(), \
 'heavy', [m for m in ('torch', 'tensorflow', 'transformers') if u.find_spec(m)])"
-step "edgekit validate $(basename "$bundle")"
+step "edgekit validate $(basename "$bundle") on an emulated $QEMU_CPU"
 chroot "$root" /bin/sh -c "cd /tmp && EDGEKIT_CACHE=/tmp/edgekit-cache /opt/venv/bin/edgekit validate \
 /opt/bundle/$(basename "$bundle")"
 step "passed in $(( $(date +%s) - started )) s (install + validate, emulated)"
