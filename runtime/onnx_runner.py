@@ -6,18 +6,23 @@ Prefill and decode use the same graph: the past starts as zero-length tensors an
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import numpy as np
 
 from edgekit.errors import EdgekitError
+from runtime.artifact import Artifact
+from runtime.runner import Runner
 
 
-class OnnxDecoder:
-    def __init__(self, graph: Path, threads: int = 2) -> None:
+class OnnxRunner(Runner):
+    backend = "onnxruntime"
+
+    def __init__(self, artifact: Artifact, threads: int = 2) -> None:
         import onnxruntime
 
+        super().__init__(artifact)
+        graph = artifact.onnx_graph
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.log_severity_level = 3
@@ -26,15 +31,14 @@ class OnnxDecoder:
         except Exception as exc:  # onnxruntime's own Fail / InvalidGraph / InvalidProtobuf
             raise EdgekitError(f"{graph} does not load in onnxruntime ({type(exc).__name__})",
                                "re-run `edgekit convert --target onnx`") from None
-        self._past = [i for i in self.session.get_inputs() if i.name.startswith("past_key_values.")]
-        if not self._past:
+        self._past_inputs = [i for i in self.session.get_inputs() if i.name.startswith("past_key_values.")]
+        if not self._past_inputs:
             raise EdgekitError(f"{graph} has no past_key_values inputs", "use a graph made by `edgekit convert`")
         self._outputs = [o.name for o in self.session.get_outputs()]
+        self._past: dict[str, np.ndarray] = {}
+        self._position = 0
 
-    def _empty_past(self) -> dict[str, np.ndarray]:
-        return {i.name: np.zeros((1, i.shape[1], 0, i.shape[3]), dtype=np.float32) for i in self._past}
-
-    def _step(self, ids: list[int], start: int, past: dict[str, np.ndarray]) -> tuple[np.ndarray, dict]:
+    def _run(self, ids: Sequence[int], start: int, past: dict[str, np.ndarray]) -> np.ndarray:
         feeds = {
             "input_ids": np.array([ids], dtype=np.int64),
             "attention_mask": np.ones((1, start + len(ids)), dtype=np.int64),
@@ -42,45 +46,20 @@ class OnnxDecoder:
             **past,
         }
         results = dict(zip(self._outputs, self.session.run(None, feeds)))
-        present = {name.replace("present.", "past_key_values.", 1): value
-                   for name, value in results.items() if name.startswith("present.")}
-        return results["logits"][0], present
+        self._past = {name.replace("present.", "past_key_values.", 1): value
+                      for name, value in results.items() if name.startswith("present.")}
+        self._position = start + len(ids)
+        return results["logits"][0]
 
-    def logits(self, ids: list[int]) -> Iterator[np.ndarray]:
-        """Teacher-forced logits, one row per position, from a single prefill."""
-        rows, _ = self._step(ids, 0, self._empty_past())
-        yield from rows
+    def _empty_past(self) -> dict[str, np.ndarray]:
+        return {i.name: np.zeros((1, i.shape[1], 0, i.shape[3]), dtype=np.float32) for i in self._past_inputs}
 
-    def generate(self, ids: list[int], new_tokens: int, on_token=None, sampler: "Sampler | None" = None,
-                 stop_ids: tuple[int, ...] = ()) -> list[int]:
-        """Continuation (greedy unless a sampler is given): prefill, then one step per token."""
-        logits, past = self._step(ids, 0, self._empty_past())
-        out: list[int] = []
-        position = len(ids)
-        for _ in range(new_tokens):
-            token = sampler.pick(logits[-1]) if sampler else int(np.argmax(logits[-1]))
-            if token in stop_ids:
-                break
-            out.append(token)
-            if on_token:
-                on_token(token)
-            logits, past = self._step([token], position, past)
-            position += 1
-        return out
+    def prefill(self, ids: Sequence[int]) -> np.ndarray:
+        return self._run(ids, 0, self._empty_past())[-1]
 
+    def decode_step(self, token: int) -> np.ndarray:
+        return self._run([token], self._position, self._past)[-1]
 
-class Sampler:
-    """Temperature, top-k and top-p sampling, named as in the LLM Inference API."""
-
-    def __init__(self, temperature: float, top_k: int, top_p: float, seed: int) -> None:
-        self.temperature, self.top_k, self.top_p = temperature, top_k, top_p
-        self.rng = np.random.default_rng(seed)
-
-    def pick(self, logits: np.ndarray) -> int:
-        top = np.argsort(-logits)[: self.top_k]
-        scaled = logits[top].astype(np.float64) / max(self.temperature, 1e-6)
-        probs = np.exp(scaled - scaled.max())
-        probs /= probs.sum()
-        keep = int(np.searchsorted(np.cumsum(probs), self.top_p) + 1)
-        probs = probs[:keep] / probs[:keep].sum()
-        return int(top[self.rng.choice(keep, p=probs)])
+    def logits(self, ids: Sequence[int]) -> Iterator[np.ndarray]:
+        """All rows from a single prefill."""
+        yield from self._run(ids, 0, self._empty_past())

@@ -19,12 +19,9 @@ import numpy as np
 from edgekit.errors import EdgekitError
 from edgekit.manifest import verify_checksum
 from runtime.artifact import Artifact, open_artifact
-from runtime.litert_lm_runner import LiteRtLm
+from runtime.litert_lm_runner import LiteRtLmRunner
 from runtime.metrics import TeacherForced, common_prefix_fraction, teacher_forced
-from runtime.onnx_runner import OnnxDecoder
-from runtime.tflite_runner import DecodeStepper
-
-GREEDY = {"top_k": 1, "temperature": 0.0, "seed": 0}
+from runtime.runner import GREEDY, Runner, open_runner
 # A prompt whose source top-2 log-probabilities are closer than this is a coin toss for any
 # quantized copy: a different first token there is reported as a tie, not a failure.
 TIE_MARGIN = 0.1
@@ -89,6 +86,36 @@ def _golden(artifact: Artifact, reference: Path | None, text: str | None) -> tup
     return golden, record_reference(model, reference_ids(sp, sp.piece_to_id(artifact.chat.start_token), text))
 
 
+def _first_tokens(sp, prompts: list[dict[str, Any]], texts: list[str]) -> tuple[list[dict[str, Any]], float]:
+    """Per-prompt greedy results, and the first-token agreement over prompts that are no near-tie."""
+    per_prompt = []
+    for prompt, text in zip(prompts, texts):
+        first_expected = sp.decode(prompt["continuation_ids"][:1])
+        agree = text.startswith(first_expected) if first_expected else True
+        tie = not agree and prompt["first_token_margin"] < TIE_MARGIN
+        per_prompt.append({
+            "prompt": prompt["prompt"], "expected": prompt["continuation"], "got": text,
+            "first_token_agrees": agree, "near_tie": tie, "source_margin": prompt["first_token_margin"],
+            "prefix_agreement": common_prefix_fraction(prompt["continuation"], text),
+        })
+    decided = [p for p in per_prompt if not p["near_tie"]]
+    return per_prompt, sum(p["first_token_agrees"] for p in decided) / max(len(decided), 1)
+
+
+def _teacher_forced(runner: Runner, reference: dict[str, Any]) -> TeacherForced:
+    """The bundle's logits over the reference ids, compared with the source's."""
+    ids = reference["ids"][: runner.cache_length]
+    logits = list(runner.logits(ids[:-1]))
+    n = len(logits)
+    return teacher_forced(
+        logits,
+        np.array(reference["top_ids"][:n]),
+        np.array(reference["top_logprobs"][:n]),
+        np.array(ids[1:n + 1]),
+        np.array(reference["target_logprobs"][:n]),
+    )
+
+
 def _quant(artifact: Artifact, override: str | None) -> str:
     if override:
         return override
@@ -100,8 +127,6 @@ def _quant(artifact: Artifact, override: str | None) -> str:
 def validate(path: Path, reference: Path | None = None, quant: str | None = None, threads: int = 2,
              text: Path | None = None) -> dict[str, Any]:
     """`text`: also measure teacher-forced agreement over this file (needs `reference`)."""
-    import sentencepiece as spm
-
     if text is not None and reference is None:
         raise EdgekitError("--text needs --reference CHECKPOINT (the source's logits over the text)",
                            "pass the checkpoint the bundle was made from with --reference")
@@ -128,62 +153,21 @@ def validate(path: Path, reference: Path | None = None, quant: str | None = None
     golden, text_reference = _golden(artifact, reference, user_text)
     prompts = golden["prompts"]
 
-    sp = spm.SentencePieceProcessor(model_proto=artifact.tokenizer_bytes())
-    bos = sp.piece_to_id(artifact.chat.start_token)
-    ref = golden["reference"]
-    tokenizer_ok = all([bos] + sp.encode(p["prompt"]) == p["prompt_ids"] for p in prompts)
-
-    if artifact.format == "onnx":
-        decoder = OnnxDecoder(artifact.onnx_graph, threads=threads)
-        texts = [sp.decode(decoder.generate(p["prompt_ids"], len(p["continuation_ids"]))) for p in prompts]
-        runtime = "onnxruntime"
-    else:
-        engine = LiteRtLm(path, threads=threads)
-        ops = [{"op": "tokenize", "texts": [p["prompt"] for p in prompts]}]
-        ops += [{"op": "generate", "prompt": p["prompt"], "max_tokens": len(p["continuation_ids"]),
-                 "sampler": GREEDY} for p in prompts]
-        results = engine.run(ops)
-        tokenizer_ok &= all(ids == p["prompt_ids"][1:] for ids, p in zip(results[0]["ids"], prompts))
-        texts = [r["text"] for r in results[1:]]
-        runtime = "LiteRT-LM"
+    with open_runner(artifact, threads) as runner:
+        sp = runner.tokenizer
+        tokenizer_ok = all([runner.bos] + runner.tokenize(p["prompt"]) == p["prompt_ids"] for p in prompts)
+        if isinstance(runner, LiteRtLmRunner):
+            engine_ids = runner.engine_tokenize([p["prompt"] for p in prompts])
+            tokenizer_ok &= all(ids == p["prompt_ids"][1:] for ids, p in zip(engine_ids, prompts))
+        texts = ["".join(runner.generate(p["prompt"], len(p["continuation_ids"]), GREEDY)) for p in prompts]
+        per_prompt, first_rate = _first_tokens(sp, prompts, texts)
+        measured = [("", _teacher_forced(runner, golden["reference"]))]
+        if text_reference is not None:
+            measured.append((f" over {text_file.name}", _teacher_forced(runner, text_reference)))
     check("tokenizer identity (bundle vs golden ids)", tokenizer_ok, True, tokenizer_ok)
-
-    per_prompt = []
-    for prompt, text in zip(prompts, texts):
-        first_expected = sp.decode(prompt["continuation_ids"][:1])
-        agree = text.startswith(first_expected) if first_expected else True
-        tie = not agree and prompt["first_token_margin"] < TIE_MARGIN
-        per_prompt.append({
-            "prompt": prompt["prompt"], "expected": prompt["continuation"], "got": text,
-            "first_token_agrees": agree, "near_tie": tie, "source_margin": prompt["first_token_margin"],
-            "prefix_agreement": common_prefix_fraction(prompt["continuation"], text),
-        })
-    decided = [p for p in per_prompt if not p["near_tie"]]
-    first_rate = sum(p["first_token_agrees"] for p in decided) / max(len(decided), 1)
-    check(f"first-token agreement (greedy, {runtime})", round(first_rate, 4), limits.first_token_min,
+    check(f"first-token agreement (greedy, {runner.backend})", round(first_rate, 4), limits.first_token_min,
           first_rate >= limits.first_token_min)
 
-    stepper = None if artifact.format == "onnx" else DecodeStepper(artifact.model_bytes(), threads=threads)
-
-    def measure(reference_logprobs: dict[str, Any]) -> TeacherForced:
-        ids = reference_logprobs["ids"]
-        if stepper is None:
-            logits = list(decoder.logits(ids[:-1]))
-        else:
-            ids = ids[: stepper.cache_length]
-            logits = list(stepper.logits(ids[:-1]))
-        n = len(logits)
-        return teacher_forced(
-            logits,
-            np.array(reference_logprobs["top_ids"][:n]),
-            np.array(reference_logprobs["top_logprobs"][:n]),
-            np.array(ids[1:n + 1]),
-            np.array(reference_logprobs["target_logprobs"][:n]),
-        )
-
-    measured = [("", measure(ref))]
-    if text_reference is not None:
-        measured.append((f" over {text_file.name}", measure(text_reference)))
     for where, tf in measured:
         check(f"teacher-forced top-1 agreement{where}", round(tf.top1_agreement, 4), limits.top1_min,
               tf.top1_agreement >= limits.top1_min)

@@ -12,18 +12,16 @@ from edgekit.formats.litertlm import llm_metadata, open_litertlm
 from edgekit.formats.task_bundle import open_task
 from edgekit.manifest import manifest_path
 from runtime.artifact import open_artifact
-from runtime.litert_lm_runner import LiteRtLm
-from runtime.tflite_runner import DecodeStepper
+from runtime.runner import open_runner
+from runtime.tflite_runner import TfliteRunner
 from tests.cli import assert_one_line_error, edgekit
 from tests.conftest import FAMILIES
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_every_recipe_runs_in_litert_lm(converted, family):
     for (quant, fmt), path in converted[family].items():
-        (result,) = LiteRtLm(path).run(
-            [{"op": "generate", "prompt": "the capital of france is", "max_tokens": 4,
-              "sampler": {"top_k": 1, "temperature": 0.0, "seed": 0}}])
-        assert result["text"], (quant, fmt)
+        with open_runner(path) as runner:
+            assert "".join(runner.generate("the capital of france is", 4)), (quant, fmt)
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -34,7 +32,7 @@ def test_fp32_bundle_matches_source_logits(converted, tiny_hf, family):
 
     artifact = open_artifact(converted[family][("fp32", "task")])
     ids = artifact.manifest["golden"]["reference"]["ids"][:200]
-    bundle = np.stack(list(DecodeStepper(artifact.model_bytes()).logits(ids)))
+    bundle = np.stack(list(TfliteRunner(artifact).logits(ids)))
     source = source_logits(load_source_model(tiny_hf[family]), ids)
     assert np.abs(bundle - source).max() < 1e-3
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from runtime.artifact import open_artifact
-from runtime.onnx_runner import OnnxDecoder
+from runtime.onnx_runner import OnnxRunner
 from tests.cli import edgekit
 from tests.conftest import FAMILIES
 
@@ -38,13 +38,21 @@ def genai_greedy(folder, ids, new_tokens, max_length=1024) -> list[int]:
     return json.loads(result.stdout)
 
 
+def greedy_steps(runner, ids: list[int], new_tokens: int) -> list[int]:
+    """Greedy ids through the runner's prefill and decode steps, past any end-of-text (as genai does)."""
+    out = [int(np.argmax(runner.prefill(ids)))]
+    while len(out) < new_tokens:
+        out.append(int(np.argmax(runner.decode_step(out[-1]))))
+    return out
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 def test_fp32_onnx_matches_source_logits(onnx_converted, tiny_hf, family):
     from converters.golden import load_source_model, source_logits
 
     artifact = open_artifact(onnx_converted[family]["fp32"])
     ids = artifact.manifest["golden"]["reference"]["ids"]
-    graph = np.stack(list(OnnxDecoder(artifact.onnx_graph).logits(ids)))
+    graph = np.stack(list(OnnxRunner(artifact).logits(ids)))
     assert np.abs(graph - source_logits(load_source_model(tiny_hf[family]), ids)).max() < 1e-3
 
 
@@ -73,7 +81,7 @@ def test_int4_onnx_is_measured(onnx_converted, family):
 def test_onnxruntime_genai_runs_the_same_graph(onnx_converted):
     folder = onnx_converted["gemma3"]["int8"]
     prompt = json.loads((folder.parent / (folder.name + ".edgekit.json")).read_text())["golden"]["prompts"][0]
-    expected = OnnxDecoder(folder / "model.onnx").generate(prompt["prompt_ids"], 8)
+    expected = greedy_steps(OnnxRunner(open_artifact(folder)), prompt["prompt_ids"], 8)
     assert genai_greedy(folder, prompt["prompt_ids"], 8) == expected
 
 
@@ -107,9 +115,9 @@ def test_default_int4_onnx_validates_and_both_runtimes_agree(default_onnx):
     folder = default_onnx["int4"]
     assert edgekit("validate", folder, "--json").json()["passed"] is True
     golden = json.loads((folder.parent / (folder.name + ".edgekit.json")).read_text())["golden"]["prompts"]
-    decoder = OnnxDecoder(folder / "model.onnx")
+    runner = OnnxRunner(open_artifact(folder))
     for prompt in golden:
-        assert genai_greedy(folder, prompt["prompt_ids"], 4) == decoder.generate(prompt["prompt_ids"], 4)
+        assert genai_greedy(folder, prompt["prompt_ids"], 4) == greedy_steps(runner, prompt["prompt_ids"], 4)
 
 
 @pytest.mark.slow
@@ -119,6 +127,6 @@ def test_default_fp32_onnx_matches_source_logits(default_onnx):
 
     artifact = open_artifact(default_onnx["fp32"])
     ids = artifact.manifest["golden"]["reference"]["ids"]
-    graph = np.stack(list(OnnxDecoder(artifact.onnx_graph).logits(ids)))
+    graph = np.stack(list(OnnxRunner(artifact).logits(ids)))
     source = source_logits(load_source_model(load_checkpoint(None).hf_folder()), ids)
     assert np.abs(graph - source).max() < 1e-3

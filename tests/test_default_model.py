@@ -58,12 +58,12 @@ def test_default_fp32_bundle_matches_source_logits(default_bundles):
     from converters.golden import load_source_model, source_logits
     from edgekit.checkpoint import load_checkpoint
     from runtime.artifact import open_artifact
-    from runtime.tflite_runner import DecodeStepper
+    from runtime.tflite_runner import TfliteRunner
 
     artifact = open_artifact(default_bundles[("fp32", "litertlm")])
     ids = artifact.manifest["golden"]["reference"]["ids"]
     source = source_logits(load_source_model(load_checkpoint(None).hf_folder()), ids)
     worst = 0.0
-    for position, logits in enumerate(DecodeStepper(artifact.model_bytes()).logits(ids)):
+    for position, logits in enumerate(TfliteRunner(artifact).logits(ids)):
         worst = max(worst, float(np.abs(logits - source[position]).max()))
     assert worst < 1e-3

@@ -12,8 +12,8 @@ import pytest
 
 from edgekit.checkpoint import load_checkpoint
 from runtime.artifact import open_artifact
-from runtime.litert_lm_runner import LiteRtLm
-from runtime.tflite_runner import DecodeStepper
+from runtime.runner import open_runner
+from runtime.tflite_runner import TfliteRunner
 from tests.cli import assert_one_line_error, edgekit
 from tests.conftest import FAMILIES
 from tests.fixtures.keras_presets import keras_logits
@@ -55,13 +55,11 @@ def test_preset_converts_like_keras_hubs_own_hf_export(tiny_keras, tmp_path):
     assert manifest["source"]["format"] == "keras"
     assert manifest["source"]["weights_sha256"]["model.weights.h5"]
     for fmt in ("task", "litertlm"):
-        logits = {route: np.stack(list(DecodeStepper(open_artifact(b[fmt]["artifact"]).model_bytes()).logits(IDS)))
+        logits = {route: np.stack(list(TfliteRunner(open_artifact(b[fmt]["artifact"])).logits(IDS)))
                   for route, b in bundles.items()}
         np.testing.assert_array_equal(logits["keras"], logits["hf"], err_msg=fmt)
-        (result,) = LiteRtLm(bundles["keras"][fmt]["artifact"]).run(
-            [{"op": "generate", "prompt": "the capital of france is", "max_tokens": 4,
-              "sampler": {"top_k": 1, "temperature": 0.0, "seed": 0}}])
-        assert result["text"], fmt
+        with open_runner(bundles["keras"][fmt]["artifact"]) as runner:
+            assert "".join(runner.generate("the capital of france is", 4)), fmt
 
 
 def test_bfloat16_preset_is_widened_exactly(tmp_path, tiny_tokenizer_model):

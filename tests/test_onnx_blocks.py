@@ -9,7 +9,8 @@ import pytest
 
 from converters.onnx_weights import Weight, apply_blocks, find_weights
 from edgekit.formats.gguf_blocks import Blocks
-from runtime.onnx_runner import OnnxDecoder
+from runtime.artifact import open_artifact
+from runtime.onnx_runner import OnnxRunner
 
 # (bits of the codes, block, zero, asymmetric): the shapes of Q4_0, Q4_K, Q5_0, Q6_K and Q8_0
 LAYOUTS = {"Q4_0": (4, 32, 8, False), "Q4_K": (4, 32, 0, True), "Q5_0": (5, 32, 16, False),
@@ -56,8 +57,8 @@ def test_blocks_compute_like_their_dequantized_floats(layout, onnx_converted, tm
     onnx.save(model, str(tmp_path / "blocks.onnx"), save_as_external_data=True, location="blocks.onnx.data")
 
     ids = list(range(3, 40))
-    expected = np.stack(list(OnnxDecoder(tmp_path / "float.onnx").logits(ids)))
-    actual = np.stack(list(OnnxDecoder(tmp_path / "blocks.onnx").logits(ids)))
+    expected = np.stack(list(OnnxRunner(open_artifact(tmp_path / "float.onnx")).logits(ids)))
+    actual = np.stack(list(OnnxRunner(open_artifact(tmp_path / "blocks.onnx")).logits(ids)))
     np.testing.assert_allclose(actual, expected, rtol=0, atol=1e-5 * np.abs(expected).max())
 
 

@@ -10,28 +10,6 @@ import click
 from edgekit.errors import EdgekitError
 
 
-def generate_onnx(artifact, tokenizer, text, max_tokens, sampler, threads, show) -> None:
-    """onnxruntime streams token ids; print the text each new id adds."""
-    from runtime.onnx_runner import OnnxDecoder, Sampler
-
-    chat = artifact.chat
-    ids = [tokenizer.piece_to_id(chat.start_token)] + tokenizer.encode(text)
-    pick = None if sampler["top_k"] == 1 else Sampler(sampler["temperature"], sampler["top_k"], sampler["top_p"],
-                                                      sampler["seed"])
-    produced: list[int] = []
-    printed = ""
-
-    def on_token(token: int) -> None:
-        nonlocal printed
-        produced.append(token)
-        decoded = tokenizer.decode(produced)
-        show(decoded[len(printed):])
-        printed = decoded
-
-    stops = tuple(tokenizer.piece_to_id(t) for t in chat.stop_tokens)
-    OnnxDecoder(artifact.onnx_graph, threads).generate(ids, max_tokens, on_token, pick, stops)
-
-
 def _cache_length(artifact) -> int | None:
     if artifact.manifest:
         return int(artifact.manifest["recipe"]["cache_length"])
@@ -51,13 +29,10 @@ def _cache_length(artifact) -> int | None:
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--threads", type=int, default=2, show_default=True)
 def run_command(bundle, prompt, raw, system, interactive, max_tokens, temperature, top_k, top_p, seed, threads):
-    """Generate text from a .task or .litertlm bundle."""
-    import sentencepiece as spm
-
-    from edgekit.chat import Turn, render
+    """Generate text from a .task or .litertlm bundle, or an ONNX folder."""
     from edgekit.manifest import verify_checksum
     from runtime.artifact import open_artifact
-    from runtime.litert_lm_runner import LiteRtLm
+    from runtime.runner import Sampling, open_runner
 
     if raw and (system or interactive):
         raise EdgekitError("--raw cannot be combined with --system or --chat", "drop --raw to use the chat format")
@@ -68,37 +43,36 @@ def run_command(bundle, prompt, raw, system, interactive, max_tokens, temperatur
     artifact = open_artifact(bundle)
     if artifact.manifest:
         verify_checksum(bundle, artifact.manifest)
-    tokenizer = spm.SentencePieceProcessor(model_proto=artifact.tokenizer_bytes())
     capacity = _cache_length(artifact)
-    sampler = {"top_k": 1, "temperature": 0.0, "seed": seed} if temperature == 0 else {
-        "top_k": top_k or 64, "top_p": top_p if top_p is not None else 0.95, "temperature": temperature, "seed": seed}
-    engine = None if artifact.format == "onnx" else LiteRtLm(bundle, threads=threads)
+    sampling = Sampling(temperature, top_k, top_p, seed)
+    runner = open_runner(artifact, threads)
 
     def answer(text: str) -> str:
-        needed = len(tokenizer.encode(text)) + 1 + max_tokens
+        needed = len(runner.tokenize(text)) + 1 + max_tokens
         if capacity and needed > capacity:
             raise EdgekitError(
                 f"prompt and answer need {needed} tokens but {bundle.name} holds {capacity}",
                 "shorten the prompt, lower --max-tokens, or convert with a larger --max-tokens",
             )
         chunks: list[str] = []
-
-        def show(chunk: str) -> None:
+        for chunk in runner.generate(text, max_tokens, sampling):
             chunks.append(chunk)
             sys.stdout.write(chunk)
             sys.stdout.flush()
-
-        if engine is not None:
-            engine.run([{"op": "generate", "prompt": text, "max_tokens": max_tokens, "sampler": sampler,
-                         "stream": True}], on_chunk=show)
-        else:
-            generate_onnx(artifact, tokenizer, text, max_tokens, sampler, threads, show)
         sys.stdout.write("\n")
         return "".join(chunks)
 
-    if raw:
-        answer(prompt)
-        return
+    with runner:
+        if raw:
+            answer(prompt)
+        else:
+            _converse(artifact.chat, prompt, system, interactive, answer)
+
+
+def _converse(chat, prompt: str | None, system: str | None, interactive: bool, answer) -> None:
+    """Gemma's chat turns: one answer, or a terminal session until an empty line."""
+    from edgekit.chat import Turn, render
+
     turns: list[Turn] = []
     pending = prompt
     while True:
@@ -107,7 +81,7 @@ def run_command(bundle, prompt, raw, system, interactive, max_tokens, temperatur
             if not pending.strip():
                 return
         turns.append(Turn("user", pending))
-        reply = answer(render(artifact.chat, turns, system=system))
+        reply = answer(render(chat, turns, system=system))
         turns.append(Turn("model", reply.strip()))
         if not interactive:
             return
