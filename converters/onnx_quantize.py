@@ -4,8 +4,10 @@ Each weight has a faithful form and a small one (`Candidates`). When the checkpo
 the faithful form is the GGUF's own blocks carried over exactly (Q4_0/Q4_1/Q4_K in 4 bits,
 Q5_*/Q6_K/Q8_0 in 8 bits) instead of a second quantization of dequantized floats; otherwise
 8-bit round-to-nearest. The small form is 4 bits: 4-bit GGUF blocks as they are, else
-asymmetric int4 (block `--block-size`): the default model's ONNX `mixed` measured KL 0.085
-with it (benchmarks/results.md), 0.233 with onnxruntime's symmetric quantizer before it. Recipes: `int8` all faithful, `int4` all small, `mixed`
+asymmetric int4 (block `--block-size`) whose rounding minimizes the error weighted by each
+input channel's activation energy over the calibration text (`activation_energy`; llama.cpp's
+importance matrix). The default model's ONNX `mixed` measured KL 0.233 with onnxruntime's
+symmetric quantizer, 0.085 with plain asymmetric int4 (benchmarks/results.md, 2026-11-22). Recipes: `int8` all faithful, `int4` all small, `mixed`
 small except the tied embedding/output projection, `auto` small where the scan says it is
 cheapest until the graph fits `--max-size`. Measured: benchmarks/results.md.
 
@@ -24,6 +26,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from converters.activation_energy import input_energy
 from converters.block_quant import quantize_asymmetric, quantize_symmetric
 from converters.gguf_match import carried_blocks
 from converters.onnx_blocks import storage_bytes
@@ -62,8 +65,10 @@ class Candidates:
     """Per weight, its faithful form (`keep`: the GGUF's own blocks, else 8 bits) and its small
     form (`small`: 4-bit GGUF blocks as they are, else asymmetric int4), computed on demand."""
 
-    def __init__(self, model, block_size: int, gguf_path: Path | None, base_dir: str = "") -> None:
+    def __init__(self, model, block_size: int, gguf_path: Path | None, base_dir: str = "",
+                 importance: dict[str, np.ndarray] | None = None) -> None:
         self.model = model
+        self.importance = importance or {}
         self.base_dir = base_dir
         self.block_size = block_size
         self.weights = find_weights(model)
@@ -96,7 +101,8 @@ class Candidates:
         values = float_weight(self.model, weight, base_dir=self.base_dir)
         if form == "keep":
             return PlannedWeight(weight, quantize_symmetric(values, 8, _block_for(weight.cols, 32)), None)
-        return PlannedWeight(weight, quantize_asymmetric(values, 4, _block_for(weight.cols, self.block_size)), None)
+        return PlannedWeight(weight, quantize_asymmetric(values, 4, _block_for(weight.cols, self.block_size),
+                                                         importance=self.importance.get(weight.key)), None)
 
 
 def _graph_layout(weight: Weight, values: np.ndarray) -> np.ndarray:
@@ -172,6 +178,13 @@ def _write(model, plan: list[PlannedWeight], accuracy_level: int, out: Path, bas
     return graph_bytes(out)
 
 
+def _importance(float_model: Path, model, quant: str, ids: list[int] | None) -> dict[str, np.ndarray] | None:
+    """Activation energy per input column, for recipes that round weights to 4 bits."""
+    if quant == "int8" or not ids:
+        return None
+    return input_energy(float_model, find_weights(model), ids)
+
+
 def quantize_onnx(float_model: Path, quant: str, block_size: int, out: Path, accuracy_level: int = 4,
                   gguf_path: Path | None = None, max_size_bytes: int | None = None,
                   calibration_ids: list[int] | None = None,
@@ -184,12 +197,13 @@ def quantize_onnx(float_model: Path, quant: str, block_size: int, out: Path, acc
     if quant != "auto":  # weights read one at a time: the float graph's data never sits in memory whole
         base_dir = str(float_model.parent)
         model = onnx.load(str(float_model), load_external_data=False)
-        plan = plan_recipe(Candidates(model, block_size, gguf_path, base_dir), quant)
+        importance = _importance(float_model, model, quant, calibration_ids)
+        plan = plan_recipe(Candidates(model, block_size, gguf_path, base_dir, importance), quant)
         summary = summarize(plan)
         summary["graph_bytes"] = _write(model, plan, accuracy_level, out, base_dir)
         return summary
     model = onnx.load(str(float_model))  # the sensitivity scan runs the whole float graph
-    candidates = Candidates(model, block_size, gguf_path)
+    candidates = Candidates(model, block_size, gguf_path, importance=_importance(float_model, model, quant, calibration_ids))
     if max_size_bytes is None or calibration_ids is None:
         raise EdgekitError("--quant auto needs --max-size", "pass e.g. --max-size 250 (MiB)")
     planner = AutoPlanner(model, candidates, calibration_ids, on_stage)

@@ -52,3 +52,28 @@ def test_auto_below_the_smallest_plan_is_refused(tiny_hf, tmp_path) -> None:
                      "--max-size", "0.001", "--out", tmp_path)
     assert_one_line_error(result, "--max-size", "smallest plan")
     assert not any(tmp_path.iterdir())
+
+
+def test_activation_energy_is_measured_per_input_of_every_weight(onnx_converted) -> None:
+    """Weights that read the same activation (q/k/v; gate/up) get the same energy; every weight
+    gets one value per input column; the tied embedding gets its output projection's input."""
+    import numpy as np
+    import onnx
+
+    from converters.activation_energy import input_energy
+    from converters.onnx_weights import find_weights
+    from converters.quant_scan import weight_groups
+
+    graph = onnx_converted["gemma3"]["fp32"] / "model.onnx"
+    model = onnx.load(str(graph), load_external_data=False)
+    weights = find_weights(model)
+    energy = input_energy(graph, weights, list(range(2, 60)))
+    assert {w.key: energy[w.key].shape for w in weights} == {w.key: (w.cols,) for w in weights}
+    assert all(np.isfinite(e).all() and (e >= 0).all() and e.max() > 0 for e in energy.values())
+    shared = [g for g in weight_groups(model, weights) if len(g.keys) > 1]
+    assert shared
+    for group in shared:
+        for key in group.keys[1:]:
+            np.testing.assert_array_equal(energy[key], energy[group.keys[0]])
+    distinct = {e.tobytes() for e in energy.values()}
+    assert len(distinct) == len(weight_groups(model, weights))  # one activation per group, all different
