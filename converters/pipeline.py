@@ -135,13 +135,15 @@ def source_record(ckpt: Checkpoint, hf_dir: Path) -> dict[str, Any]:
     }
 
 
-def calibration_ids(tokenizer: Path) -> list[int]:
+def calibration_ids(tokenizer: Path, start_token: str) -> list[int]:
+    """BOS by the chat format's piece: a tokenizer rebuilt from a GGUF has no BOS id of its own
+    (`bos_id()` is -1, which onnxruntime's Gather reads as the vocabulary's last row)."""
     import sentencepiece as spm
 
     from edgekit.golden_inputs import CALIBRATION_TEXT
 
     sp = spm.SentencePieceProcessor(model_file=str(tokenizer))
-    return [sp.bos_id()] + sp.encode(CALIBRATION_TEXT)
+    return [sp.piece_to_id(start_token)] + sp.encode(CALIBRATION_TEXT)
 
 
 def _size(path: Path) -> int:
@@ -203,7 +205,7 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
                     onnx_weights[quant] = quantize_onnx(
                         float_onnx, quant, request.block_size, graph, request.onnx_accuracy_level, gguf_source,
                         max_size_bytes=int(request.max_size_mib * 2**20) if request.max_size_mib else None,
-                        calibration_ids=calibration_ids(tokenizer), on_stage=stages.note,
+                        calibration_ids=calibration_ids(tokenizer, chat.start_token), on_stage=stages.note,
                     )
                 write_onnx_folder(graph, hf_dir, chat, request.cache_length, staged)
             else:

@@ -23,6 +23,8 @@ from edgekit.paths import cache_dir
 from edgekit.spm_from_gguf import sentencepiece_from_gguf
 
 SOURCE_RECORD = "edgekit-source.json"
+# Part of the cache folder's name: a change to what the intake writes must not reuse old folders.
+INTAKE_VERSION = 2
 
 
 def hf_config_from_gguf(gguf: GGUFFile, family: Family) -> dict[str, Any]:
@@ -117,7 +119,7 @@ def write_hf_folder(gguf: GGUFFile, folder: Path) -> None:
 def hf_folder_for_gguf(path: Path, on_stage: Callable[[str], None] | None = None) -> Path:
     """The cached HF folder for `path`, built on first use."""
     digest = sha256_file(path)
-    folder = cache_dir() / "hf" / f"{path.stem}-{digest[:16]}"
+    folder = cache_dir() / "hf" / f"{path.stem}-{digest[:16]}-v{INTAKE_VERSION}"
     if (folder / SOURCE_RECORD).exists():
         return folder
     gguf = open_gguf(path)

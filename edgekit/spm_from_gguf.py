@@ -51,6 +51,12 @@ def sentencepiece_from_gguf(gguf: GGUFFile, chat: ChatFormat) -> bytes:
     trainer.bos_id = int(gguf.metadata.get("tokenizer.ggml.bos_token_id", 2))
     trainer.eos_id = int(gguf.metadata.get("tokenizer.ggml.eos_token_id", 1))
     trainer.pad_id = int(gguf.metadata.get("tokenizer.ggml.padding_token_id", 0))
+    # SentencePiece finds BOS/EOS/PAD/UNK by piece, not id (`bos_id()` is -1 while the pieces
+    # are the defaults "<s>", "</s>", ...): name Gemma's.
+    for role in ("bos", "eos", "pad", "unk"):
+        index = getattr(trainer, f"{role}_id")
+        if 0 <= index < len(tokens):
+            setattr(trainer, f"{role}_piece", tokens[index])
     trainer.split_digits = True
     trainer.allow_whitespace_only_pieces = True
     trainer.unk_surface = " \u2047 "

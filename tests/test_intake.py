@@ -68,6 +68,17 @@ def test_gguf_tokenizer_rebuild_matches_source(tiny_hf, tiny_gguf, tiny_tokenize
     rebuilt = spm.SentencePieceProcessor(model_file=str(folder / "tokenizer.model"))
     for text in ["the capital of france", "  two  spaces\tand tab\n", "<start_of_turn>user\nhi<end_of_turn>\n", "数字 123 😀"]:
         assert rebuilt.encode(text) == original.encode(text), text
+    assert (rebuilt.bos_id(), rebuilt.eos_id(), rebuilt.pad_id(), rebuilt.unk_id()) == (
+        original.bos_id(), original.eos_id(), original.pad_id(), original.unk_id())
+
+
+def test_calibration_of_a_gguf_source_starts_with_bos(tiny_gguf):
+    """A tokenizer rebuilt from a GGUF has no BOS id of its own (-1): calibration must not use it."""
+    from converters.pipeline import calibration_ids
+
+    folder = load_checkpoint(tiny_gguf["gemma3"]).hf_folder()
+    ids = calibration_ids(folder / "tokenizer.model", "<bos>")
+    assert ids[0] == 2 and min(ids) >= 0
 
 
 def test_pickle_is_refused(tmp_path):
