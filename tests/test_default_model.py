@@ -51,6 +51,20 @@ def test_default_int8_bundles_validate_with_every_first_token(default_bundles, f
     assert report["teacher_forced"]["positions"] >= 512
 
 
+def test_run_continues_like_the_source(default_bundles):
+    """`edgekit run --raw` on the default int8 bundle streams the source's own greedy words."""
+    import json
+
+    from edgekit.manifest import manifest_path
+
+    bundle = default_bundles[("int8", "litertlm")]
+    golden = json.loads(manifest_path(bundle).read_text())["golden"]["prompts"][0]
+    result = edgekit("run", bundle, golden["prompt"], "--raw", "--max-tokens", "8")
+    assert result.code == 0, result.stderr[-1000:]
+    expected_words = golden["continuation"].split()[:3]
+    assert result.stdout.split()[:3] == expected_words, (result.stdout, golden["continuation"])
+
+
 def test_default_fp32_bundle_matches_source_logits(default_bundles):
     """Teacher-forced over the whole reference text, within 1e-3 of transformers fp32."""
     import numpy as np
