@@ -1,4 +1,4 @@
-"""Speed and memory of a bundle in LiteRT-LM on this CPU."""
+"""Speed and memory of an artifact on this CPU: LiteRT-LM for bundles, onnxruntime for ONNX."""
 
 from __future__ import annotations
 

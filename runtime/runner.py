@@ -132,13 +132,17 @@ class Runner(ABC):
     def generate(self, prompt: str, max_tokens: int, sampling: Sampling = GREEDY) -> Iterator[str]:
         """Stream the continuation of `prompt` (BOS is added; chat formatting is the caller's)."""
         produced: list[int] = []
-        printed = ""
+        printed = text = ""
         for token in self.generate_ids([self.bos, *self.tokenize(prompt)], max_tokens, sampling):
             produced.append(token)
             text = self.detokenize(produced)
-            if text != printed:
+            # Byte-fallback tokens spell a character over several steps: hold back the partial
+            # character (decoded as U+FFFD) until its last byte arrives.
+            if text != printed and not text.endswith("\ufffd"):
                 yield text[len(printed):]
                 printed = text
+        if text != printed:
+            yield text[len(printed):]
 
     def score(self, text: str) -> Scores:
         ids = [self.bos, *self.tokenize(text)]

@@ -69,3 +69,41 @@ def test_an_abandoned_stream_leaves_the_engine_usable(converted):
         first = "".join(runner.generate("the capital of france is", 4))
         again = "".join(runner.generate("the capital of france is", 4))
     assert first and first == again
+
+
+def test_streamed_text_holds_back_a_character_until_its_last_byte(converted):
+    """A character the model spells in byte-fallback tokens is streamed whole, once."""
+    from runtime.artifact import open_artifact
+    from runtime.runner import Runner
+
+    class Scripted(Runner):
+        """The real bundle's tokenizer; logits that pick a scripted id list (the streaming logic under test)."""
+        backend = "scripted"
+
+        def __init__(self, artifact, script):
+            super().__init__(artifact)
+            self.script = iter(script)
+
+        def _next(self):
+            row = np.zeros(len(self.tokenizer), dtype=np.float32)
+            row[next(self.script, self.stop_ids[0])] = 1.0
+            return row
+
+        def prefill(self, ids):
+            return self._next()
+
+        def decode_step(self, token):
+            return self._next()
+
+        def logits(self, ids):
+            raise NotImplementedError
+
+    runner = Scripted(open_artifact(converted["gemma3"][("int8", "task")]), [])
+    text = "a 日本 b"
+    script = [runner.tokenizer.piece_to_id(f"<0x{b:02X}>") if ch not in "ab " else runner.tokenizer.piece_to_id(
+        "▁" if ch == " " else ch) for ch in text for b in ch.encode()]
+    assert runner.tokenizer.decode(script) == text  # the script spells it in byte tokens
+    runner.script = iter(script)
+    chunks = list(runner.generate("x", len(script)))
+    assert "".join(chunks) == text and "\ufffd" not in "".join(chunks)
+    assert "日" in chunks and "本" in chunks  # each arrived whole, in its own chunk
