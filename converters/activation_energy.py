@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from converters.onnx_weights import Weight
+from runtime.onnx_runner import cpu_session, decoder_feeds, empty_past
 
 
 def _inputs_by_weight(model, weights: list[Weight]) -> dict[str, str]:
@@ -34,7 +35,6 @@ def _inputs_by_weight(model, weights: list[Weight]) -> dict[str, str]:
 def input_energy(float_model: Path, weights: list[Weight], ids: list[int], threads: int = 2) -> dict[str, np.ndarray]:
     """{weight key: mean x_j^2 per input column j (length = weight.cols)} over `ids`."""
     import onnx
-    import onnxruntime
 
     model = onnx.load(str(float_model), load_external_data=False)
     inputs = _inputs_by_weight(model, weights)
@@ -45,16 +45,8 @@ def input_energy(float_model: Path, weights: list[Weight], ids: list[int], threa
     # Saved beside the float graph, so its external data (a relative location) is found.
     with tempfile.NamedTemporaryFile(suffix=".onnx", dir=float_model.parent) as probe:
         onnx.save(model, probe.name)
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.log_severity_level = 3
-        session = onnxruntime.InferenceSession(probe.name, options, providers=["CPUExecutionProvider"])
-    feeds = {"input_ids": np.array([ids], dtype=np.int64), "attention_mask": np.ones((1, len(ids)), dtype=np.int64),
-             "position_ids": np.arange(len(ids), dtype=np.int64)[None]}
-    for past in session.get_inputs():
-        if past.name.startswith("past_key_values."):
-            feeds[past.name] = np.zeros((1, past.shape[1], 0, past.shape[3]), dtype=np.float32)
+        session = cpu_session(Path(probe.name), threads)
     names = list(dict.fromkeys(inputs.values()))
-    values = dict(zip(names, session.run(names, feeds)))
+    values = dict(zip(names, session.run(names, decoder_feeds(ids, 0, empty_past(session)))))
     energy = {name: np.square(v.astype(np.float64)).reshape(-1, v.shape[-1]).mean(axis=0) for name, v in values.items()}
     return {key: energy[name].astype(np.float32) for key, name in inputs.items()}

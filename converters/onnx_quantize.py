@@ -194,7 +194,7 @@ def quantize_onnx(float_model: Path, quant: str, block_size: int, out: Path, acc
 
     if quant not in ONNX_QUANTS:
         raise EdgekitError(f"--quant {quant} is not available for ONNX", "use int8, int4, mixed, auto or fp32")
-    if quant != "auto":  # weights read one at a time: the float graph's data never sits in memory whole
+    if quant != "auto":  # weights read one at a time (the energy probe's session is gone by then)
         base_dir = str(float_model.parent)
         model = onnx.load(str(float_model), load_external_data=False)
         importance = _importance(float_model, model, quant, calibration_ids)

@@ -136,8 +136,7 @@ def source_record(ckpt: Checkpoint, hf_dir: Path) -> dict[str, Any]:
 
 
 def calibration_ids(tokenizer: Path, start_token: str) -> list[int]:
-    """BOS by the chat format's piece: a tokenizer rebuilt from a GGUF has no BOS id of its own
-    (`bos_id()` is -1, which onnxruntime's Gather reads as the vocabulary's last row)."""
+    """BOS by the chat format's start piece, as the golden outputs take it (`reference_ids`)."""
     import sentencepiece as spm
 
     from edgekit.golden_inputs import CALIBRATION_TEXT

@@ -17,6 +17,7 @@ import numpy as np
 
 from converters.onnx_weights import Weight
 from runtime.metrics import log_softmax
+from runtime.onnx_runner import cpu_session, decoder_feeds, empty_past
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,6 @@ def scan_groups(model, groups: list[Group], int4_values: Callable[[str], np.ndar
                 on_group: Callable[[int, int], None] | None = None) -> dict[str, float]:
     """{group label: mean KL(source || group at int4)} over `ids`. int4_values(key) is in graph layout."""
     import onnx
-    import onnxruntime
 
     scanned = onnx.ModelProto()
     scanned.CopyFrom(model)
@@ -52,15 +52,8 @@ def scan_groups(model, groups: list[Group], int4_values: Callable[[str], np.ndar
         path = Path(folder) / "scan.onnx"
         onnx.save(scanned, str(path), save_as_external_data=True, location="scan.onnx.data")
         del scanned
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = 2
-        options.log_severity_level = 3
-        session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    feeds = {"input_ids": np.array([ids], dtype=np.int64), "attention_mask": np.ones((1, len(ids)), dtype=np.int64),
-             "position_ids": np.arange(len(ids), dtype=np.int64)[None]}
-    for past in session.get_inputs():
-        if past.name.startswith("past_key_values."):
-            feeds[past.name] = np.zeros((1, past.shape[1], 0, past.shape[3]), dtype=np.float32)
+        session = cpu_session(path)
+    feeds = decoder_feeds(ids, 0, empty_past(session))
     source = log_softmax(session.run(["logits"], feeds)[0][0])
     costs = {}
     for index, group in enumerate(groups):
