@@ -22,6 +22,7 @@ N, K = 2048, 640
 CASES = (  # bits, block, zero points, accuracy level
     (4, 32, None, 4), (4, 32, "uint8", 4), (4, 32, "float", 4), (4, 32, None, 1),
     (8, 32, None, 4), (8, 32, None, 1), (8, 16, None, 4), (2, 32, None, 4), (2, 32, None, 1),
+    (2, 32, "uint8", 4), (2, 16, "uint8", 4),
 )
 
 
@@ -36,7 +37,8 @@ def _session(bits: int, block: int, zero_points: str | None, accuracy_level: int
     if zero_points == "float":
         initializers.append(numpy_helper.from_array((rng.random(N * n_blocks) * 8).astype(np.float32), "Z"))
     elif zero_points == "uint8":
-        initializers.append(numpy_helper.from_array(rng.integers(0, 256, N * ((n_blocks + 1) // 2), dtype=np.uint8), "Z"))
+        per_row = -(-n_blocks // (8 // bits))
+        initializers.append(numpy_helper.from_array(rng.integers(0, 256, N * per_row, dtype=np.uint8), "Z"))
     node = helper.make_node("MatMulNBits", ["A", "B", "S"] + (["Z"] if zero_points else []), ["Y"], domain="com.microsoft",
                             K=K, N=N, bits=bits, block_size=block, accuracy_level=accuracy_level)
     graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("A", TensorProto.FLOAT, ["M", K])],

@@ -5,8 +5,10 @@ would be quantized a second time (measured: ~70 of 96 teacher-forced top-1 at in
 stores Gemma's tied embedding twice (a Gather table and an untied head: 968 MiB at 8 bits).
 Here every weight arrives as `Blocks` (a GGUF's own, carried over, or round-to-nearest), and:
 
-- codes of 4 bits are packed two per byte, codes of 5, 6 or 8 bits go into 8-bit MatMulNBits
-  (onnxruntime's CPU kernels take 2, 4 and 8 bits), shifted so the zero point is the default;
+- codes of 4 bits are packed two per byte; wider codes (Q5_0, Q8_0) are split exactly into a
+  4-bit MatMulNBits of their top bits and a 2- or 4-bit one of the rest (`container_parts`),
+  else (Q6_K, lookup tables) go into 8-bit MatMulNBits; codes are shifted onto the default
+  zero point where they fit (onnxruntime's CPU kernels take 2, 4 and 8 bits);
 - scales that float16 holds exactly (GGUF stores Q8_0/Q5_0 scales as float16) are stored so
   and cast at load, halving their share of the file;
 - the asymmetric types' per-block bias (`w = s*(q-z) + b`) is exact as a second, small product:
@@ -18,6 +20,8 @@ Here every weight arrives as `Blocks` (a GGUF's own, carried over, or round-to-n
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from edgekit.formats.gguf_blocks import Blocks
@@ -25,35 +29,61 @@ from edgekit.formats.gguf_blocks import Blocks
 MS_DOMAIN = "com.microsoft"
 
 
+ROUNDED = ("int4", "int4-asym", "int8")  # Blocks origins that round-to-nearest made, not a GGUF
+
+
 def container_bits(blocks: Blocks) -> int:
     return 2 if blocks.bits <= 2 else 4 if blocks.bits <= 4 else 8
 
 
-def container_parts(blocks: Blocks, lookup: bool = False) -> list[Blocks]:
-    """The MatMulNBits that hold these codes, summed: one, or for a symmetric 5-bit code (Q5_0)
-    an exact 4-bit + 2-bit pair, 7/8 of the bytes of an 8-bit container (not for a lookup table).
+@dataclass(frozen=True)
+class Part:
+    """One MatMulNBits of a weight. `significant` is False for the low bits of a split code,
+    whose error under int8 activations is a fraction of the weight's."""
 
-    d*(q - 16) with q = lo + 16*hi equals d*(lo - 8) + 8d*((2*hi + 1) - 2): both parts keep the
-    default zero points, and 8d is as exact as d."""
-    if lookup or blocks.bits != 5 or blocks.zero != 16 or blocks.bias is not None:
-        return [blocks]
-    low = Blocks(blocks.origin, 4, blocks.block, blocks.q & 15, blocks.scale, 8, None)
-    high = Blocks(blocks.origin, 2, blocks.block, (blocks.q >> 4) * 2 + 1, blocks.scale * 8, 2, None)
-    return [low, high]
+    blocks: Blocks
+    significant: bool = True
+
+
+def container_parts(blocks: Blocks, lookup: bool = False) -> list[Part]:
+    """The MatMulNBits that hold these codes, summed: one, or for codes wider than 4 bits an
+    exact split into their top 4 bits and the rest (Q5_0: 4 + 1, Q8_0: 4 + 4) when they are a
+    GGUF's own (rounded int8 codes would pay a second scale per block; not measured).
+
+    d*(q - z) = 2^s*d*(q>>s - z>>s) + d*(q & (2^s - 1) - z mod 2^s). The top bits carry the
+    weight's magnitude and compute with float activations on onnxruntime's fast 4-bit path;
+    the low bits compute with int8 activations, whose error they scale down by 2^s. Not split:
+    lookup tables, and low bits that would need a 2-bit container with zero points (Q6_K's,
+    in blocks of 16: ~90x slower than its 8-bit container, benchmarks/matmulnbits.md)."""
+    if lookup or blocks.bits <= 4 or blocks.origin in ROUNDED:
+        return [Part(blocks)]
+    shift = blocks.bits - 4
+    top = Blocks(blocks.origin, 4, blocks.block, blocks.q >> shift, blocks.scale * 2**shift, blocks.zero >> shift, None)
+    low = Blocks(blocks.origin, shift, blocks.block, blocks.q & (2**shift - 1), blocks.scale,
+                 blocks.zero & (2**shift - 1), None)
+    if container_bits(low) == 2 and stored_zero(low) != 2:
+        return [Part(blocks)]
+    return [Part(top), Part(low, significant=False)]
 
 
 def stored_zero(blocks: Blocks) -> int:
-    """8-bit containers shift the codes so that the zero point is MatMulNBits' default, 128."""
-    return 128 if container_bits(blocks) == 8 else blocks.zero
+    """The container's default zero point (2^(bits-1)) when the codes still fit after shifting
+    them onto it (then no zero points are stored), else the codes' own."""
+    container = container_bits(blocks)
+    default = 2 ** (container - 1)
+    shift = default - blocks.zero
+    fits = shift >= 0 and 2**blocks.bits - 1 + shift <= 2**container - 1
+    return default if fits else blocks.zero
 
 
 def _packed_codes(blocks: Blocks) -> np.ndarray:
-    """(rows, n_blocks, block * bits / 8) uint8, lowest bits first."""
+    """(rows, n_blocks, block * bits / 8) uint8, lowest bits first, shifted onto `stored_zero`."""
     rows, cols = blocks.q.shape
-    codes = blocks.q.reshape(rows, cols // blocks.block, blocks.block)
+    codes = blocks.q.reshape(rows, cols // blocks.block, blocks.block).astype(np.int16)
+    codes = (codes + (stored_zero(blocks) - blocks.zero)).astype(np.uint8)
     bits = container_bits(blocks)
     if bits == 8:
-        return (codes.astype(np.int16) + (128 - blocks.zero)).astype(np.uint8)
+        return codes
     per_byte = 8 // bits
     packed = np.zeros(codes.shape[:-1] + (blocks.block // per_byte,), dtype=np.uint8)
     for slot in range(per_byte):
@@ -62,13 +92,16 @@ def _packed_codes(blocks: Blocks) -> np.ndarray:
 
 
 def _zero_points(blocks: Blocks) -> np.ndarray | None:
-    """None when the zero point is MatMulNBits' default (2^(bits-1)): always so at 8 and 2 bits."""
-    if stored_zero(blocks) == 2 ** (container_bits(blocks) - 1):
+    """None when the zero point is MatMulNBits' default, else one per block, packed like codes."""
+    bits = container_bits(blocks)
+    if stored_zero(blocks) == 2 ** (bits - 1):
         return None
-    assert container_bits(blocks) == 4
+    assert bits < 8
+    per_byte = 8 // bits
     rows, cols = blocks.q.shape
-    per_row = (cols // blocks.block + 1) // 2
-    return np.full(rows * per_row, blocks.zero | (blocks.zero << 4), dtype=np.uint8)
+    per_row = -(-(cols // blocks.block) // per_byte)
+    byte = sum(blocks.zero << (bits * slot) for slot in range(per_byte))
+    return np.full(rows * per_row, byte, dtype=np.uint8)
 
 
 def _half_if_exact(values: np.ndarray) -> np.ndarray:
@@ -85,7 +118,7 @@ _RECORD_BYTES, _BIAS_RECORD_BYTES = 450, 950
 def storage_bytes(blocks: Blocks, lookup: bool = False) -> int:
     """Bytes this weight takes in the graph: codes, scales, zero points, bias and their records."""
     total = _RECORD_BYTES + (_BIAS_RECORD_BYTES if blocks.bias is not None else 0)
-    for part in container_parts(blocks, lookup):
+    for part in (p.blocks for p in container_parts(blocks, lookup)):
         total += part.q.size * container_bits(part) // 8 + _half_if_exact(part.scale).nbytes
         zero_points = _zero_points(part)
         total += 0 if zero_points is None else zero_points.size
@@ -156,11 +189,12 @@ class GraphEditor:
         self.graph.initializer.extend(keep)
 
 
-class _Part:
+class _PartTensors:
     """One container's codes, scales and zero points as graph initializers."""
 
-    def __init__(self, editor: GraphEditor, blocks: Blocks, stem: str) -> None:
-        self.blocks = blocks
+    def __init__(self, editor: GraphEditor, part: Part, stem: str) -> None:
+        blocks = part.blocks
+        self.blocks, self.significant = blocks, part.significant
         rows, cols = blocks.q.shape
         self.codes = editor.constant(f"{stem}_q", _packed_codes(blocks))
         self.scales = editor.float_constant(f"{stem}_scales", blocks.scale.reshape(rows, cols // blocks.block))
@@ -175,21 +209,20 @@ class SharedWeight:
         self.blocks = blocks
         rows, cols = blocks.q.shape
         self.rows, self.cols, self.n_blocks = rows, cols, cols // blocks.block
-        self.parts = [_Part(editor, part, f"{stem}p{i}") for i, part in enumerate(container_parts(blocks, lookup))]
+        self.parts = [_PartTensors(editor, part, f"{stem}p{i}") for i, part in enumerate(container_parts(blocks, lookup))]
         self.codes, self.scales = self.parts[0].codes, self.parts[0].scales
         self.bias = None if blocks.bias is None else editor.float_constant(f"{stem}_bias", blocks.bias)
 
 
-ROUNDED = ("int4", "int4-asym", "int8")  # Blocks origins that round-to-nearest made, not a GGUF
-
-
-def part_accuracy_level(part: Blocks, accuracy_level: int) -> int:
-    """Exact GGUF codes in a 4-bit container compute with float32 activations (level 1) even
-    at level 4: their error is then the activations' alone, and onnxruntime's 4-bit float path
-    is fast (default model, int8 from its GGUF, two runs of benchmarks/run.py: top-1 95.5% ->
-    96.5%, KL 0.0020 -> 0.0013, decode 71.6 -> 65.9 tok/s). 8- and 2-bit containers have no
-    fast float path (benchmarks/matmulnbits.md): level 4 stays."""
-    if accuracy_level == 4 and container_bits(part) == 4 and part.origin not in ROUNDED:
+def part_accuracy_level(part: _PartTensors, accuracy_level: int) -> int:
+    """Exact GGUF codes in a 4-bit container, whole or the top bits of a split, compute with
+    float32 activations (level 1) even at level 4: onnxruntime's 4-bit float path is fast.
+    Default model, int8 from its GGUF, teacher-forced top-1: 95.5% with int8 activations
+    everywhere, 96.5% with float ones for whole 4-bit codes, 98.4% (KL 0.0013 -> 0.0003) once
+    Q5_0/Q8_0 are split too (`edgekit validate`). 8- and 2-bit containers have no fast float
+    path (benchmarks/matmulnbits.md): level 4 stays for them and for the low bits."""
+    blocks = part.blocks
+    if accuracy_level == 4 and part.significant and container_bits(blocks) == 4 and blocks.origin not in ROUNDED:
         return 1
     return accuracy_level
 
@@ -202,7 +235,7 @@ def matmul(editor: GraphEditor, x: str, weight: SharedWeight, accuracy_level: in
         product = editor.node(
             "MatMulNBits", inputs, "matmul", domain=MS_DOMAIN, K=weight.cols, N=weight.rows,
             bits=container_bits(part.blocks), block_size=part.blocks.block,
-            accuracy_level=part_accuracy_level(part.blocks, accuracy_level),
+            accuracy_level=part_accuracy_level(part, accuracy_level),
         )
         y = product if y is None else editor.node("Add", [y, product], "sum")
     if weight.bias is None:

@@ -12,8 +12,8 @@ from edgekit.formats.gguf_blocks import Blocks
 from runtime.artifact import open_artifact
 from runtime.onnx_runner import OnnxRunner
 
-# (bits of the codes, block, zero, asymmetric): the shapes of Q4_0, Q4_K, Q5_0, Q6_K and Q8_0
-LAYOUTS = {"Q4_0": (4, 32, 8, False), "Q4_K": (4, 32, 0, True), "Q5_0": (5, 32, 16, False),
+# (bits of the codes, block, zero, asymmetric): the shapes of Q4_0, Q4_K, Q5_0, Q5_1, Q6_K and Q8_0
+LAYOUTS = {"Q4_0": (4, 32, 8, False), "Q4_K": (4, 32, 0, True), "Q5_0": (5, 32, 16, False), "Q5_1": (5, 32, 0, True),
            "Q6_K": (6, 16, 32, False), "Q8_0": (8, 32, 128, False)}
 
 
@@ -102,3 +102,33 @@ def test_importance_lowers_the_error_where_activations_are_large() -> None:
 
     plain, aware = quantize_asymmetric(weight, 4, 32), quantize_asymmetric(weight, 4, 32, importance=importance)
     assert weighted_error(aware) < 0.8 * weighted_error(plain)
+
+
+@pytest.mark.parametrize("layout", ["Q5_0", "Q8_0"])
+def test_split_codes_keep_int8_activation_error_to_their_low_bits(layout, onnx_converted, tmp_path: Path, monkeypatch) -> None:
+    """At accuracy level 4 (int8 activations), codes split into top 4 bits (float activations)
+    and low bits (int8) are several times closer to their dequantized floats than one container.
+    The embedding (a lookup, never split) stays float here so that only the split weights differ."""
+    import onnx
+
+    from converters import onnx_blocks
+
+    graph = onnx_converted["gemma3"]["fp32"] / "model.onnx"
+    model = onnx.load(str(graph))
+    weights = {w.key: w for w in find_weights(model) if not w.is_embedding}
+    plan = {key: _random_blocks(w, layout, np.random.default_rng(3)) for key, w in weights.items()}
+    reference = onnx.load(str(graph))
+    _with_float_weights(reference, plan, weights)
+    onnx.save(reference, str(tmp_path / "float.onnx"), save_as_external_data=True, location="float.onnx.data")
+    ids = list(range(3, 40))
+    expected = np.stack(list(OnnxRunner(open_artifact(tmp_path / "float.onnx")).logits(ids)))
+
+    def error(name: str) -> float:
+        candidate = onnx.load(str(graph))
+        apply_blocks(candidate, plan, accuracy_level=4)
+        onnx.save(candidate, str(tmp_path / f"{name}.onnx"), save_as_external_data=True, location=f"{name}.onnx.data")
+        return float(np.abs(np.stack(list(OnnxRunner(open_artifact(tmp_path / f"{name}.onnx")).logits(ids))) - expected).max())
+
+    split = error("split")
+    monkeypatch.setattr(onnx_blocks, "container_parts", lambda blocks, lookup=False: [onnx_blocks.Part(blocks)])
+    assert 0 < split < error("whole") / 3  # measured: 1/11 (Q5_0), 1/5 (Q8_0)
