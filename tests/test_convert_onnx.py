@@ -63,6 +63,22 @@ print(json.dumps([[int(i) for i in tokenizer.encode(text)] for text in json.load
 """
 
 
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_rms_norm_fuses_into_one_onnxruntime_kernel(onnx_converted, family, tmp_path):
+    """The graph is written so that onnxruntime's load-time fusion turns each RMSNorm's
+    Pow/ReduceMean/Add/Sqrt/Div into one SimplifiedLayerNormalization (converters/onnx_fusions.py)."""
+    import onnx
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    onnxruntime.InferenceSession(str(onnx_converted[family]["fp32"] / "model.onnx"), options,
+                                 providers=["CPUExecutionProvider"])
+    ops = [n.op_type for n in onnx.load(str(tmp_path / "optimized.onnx"), load_external_data=False).graph.node]
+    assert "SimplifiedLayerNormalization" in ops
+    assert not {"Sqrt", "Reciprocal", "ReduceMean"} & set(ops)
+
+
 def test_onnxruntime_genai_tokenizes_like_the_bundle(onnx_converted):
     """genai's own tokenizer (from tokenizer.json) gives tokenizer.model's ids."""
     import sentencepiece as spm
