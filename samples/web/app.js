@@ -7,7 +7,7 @@ const statusLine = document.getElementById('status');
 const output = document.getElementById('output');
 const send = document.getElementById('send');
 const promptBox = document.getElementById('prompt');
-const state = (window.edgekitState = {phase: 'starting', message: '', output: '', webgpu: null});
+const state = (window.edgekitState = {phase: 'starting', message: '', output: '', webgpu: null, loadAttempts: 0});
 let llm = null;
 let config = null;
 
@@ -68,19 +68,28 @@ async function main() {
   setStatus('wasm', 'Starting the inference runtime…');
   const genai = await FilesetResolver.forGenAiTasks(new URL('wasm', location.href).href);
   state.wasm = true;
-  setStatus('loading', `Loading ${model}…`);
-  try {
-    llm = await LlmInference.createFromOptions(genai, {
-      baseOptions: {modelAssetPath: `models/${model}`},
-      maxTokens: Number(params.get('maxTokens') ?? config.max_tokens),
-      topK: Number(params.get('topK') ?? config.top_k),
-      temperature: Number(params.get('temperature') ?? config.temperature),
-      randomSeed: config.random_seed,
-      // Gemma 3 270M fails after prefill in F16 on WebGPU (DetokenizerCalculator id -1); F32 works.
-      forceF32: true,
-    });
-  } catch (error) {
-    return fail(`The model failed to load: ${error.message ?? error}`);
+  const options = {
+    baseOptions: {modelAssetPath: `models/${model}`},
+    maxTokens: Number(params.get('maxTokens') ?? config.max_tokens),
+    topK: Number(params.get('topK') ?? config.top_k),
+    temperature: Number(params.get('temperature') ?? config.temperature),
+    randomSeed: config.random_seed,
+    // Gemma 3 270M fails after prefill in F16 on WebGPU (DetokenizerCalculator id -1); F32 works.
+    forceF32: true,
+  };
+  // A download cut off mid-stream (seen once in a test run: "Cannot close an errored readable
+  // stream") is worth one more try; a bad bundle fails the same way twice and is reported.
+  for (state.loadAttempts = 1; ; state.loadAttempts += 1) {
+    setStatus('loading', `Loading ${model}…${state.loadAttempts > 1 ? ' (retrying an interrupted download)' : ''}`);
+    try {
+      llm = await LlmInference.createFromOptions(genai, options);
+      break;
+    } catch (error) {
+      const message = `${error.message ?? error}`;
+      if (state.loadAttempts >= 2 || !/stream|network|fetch/i.test(message)) {
+        return fail(`The model failed to load: ${message}`);
+      }
+    }
   }
   setStatus('ready', `Ready: ${model}`);
   send.disabled = false;
