@@ -111,3 +111,8 @@ def record_golden(model, tokenizer_model: Path, bos_token: str) -> dict[str, Any
         "prompts": prompts,
         "reference": record_reference(model, reference_ids(sp, bos)),
     }
+
+
+def record_source_golden(hf_dir: Path, tokenizer_model: Path, bos_token: str) -> dict[str, Any]:
+    """Load the source model and record its golden outputs (the model is freed with the caller)."""
+    return record_golden(load_source_model(hf_dir), tokenizer_model, bos_token)

@@ -1,25 +1,34 @@
-"""Resource guards: estimate a conversion's peak before starting, and measure the real one.
+"""Resource guards: estimate a conversion's peak before starting.
 
-Measured (benchmarks/conversion_memory.md, random-weight Gemma 3 shapes, int8): the LiteRT
-conversion peaks in litert-torch's float export at 4.67 GiB for the 270M (1.07 GB fp32) and
-8.27 GiB for the 1B (4.0 GB): a fixed ~3.6 GB (tracing, the converter, a 262k-token
-vocabulary's logits) plus ~1.32x the float32 weights; the ONNX path stays below it (1B: 7.71
-GiB). The estimate is that line, rounded up: 3.7 GB + 1.4x.
+Each torch step (golden outputs, each float export) runs in its own child
+(`converters.isolated`), so the peak is the largest step, not their sum. Measured
+(benchmarks/conversion_memory.md, random-weight Gemma 3 shapes, int8):
+- LiteRT peaks in litert-torch's float export: 4.67 GiB for the 270M (1.07 GB fp32), 8.27 GiB
+  for the 1B (4.0 GB): a fixed ~3.6 GB (tracing, the converter, a 262k-token vocabulary's
+  logits) plus ~1.32x the float32 weights. Estimate: 3.7 GB + 1.4x.
+- ONNX peaks in the golden-output step, the source model in float32 plus its logits over the
+  reference text: ~1.0x + 1.4 GB. Estimate: 1.5 GB + 1.15x. The int4/mixed/auto recipes also
+  run the float graph in onnxruntime to weigh their rounding (`activation_energy`, the `auto`
+  scan): a second float copy. Estimate: 1.5 GB + 2.3x (not measured beyond the 270M).
 """
 
 from __future__ import annotations
 
 import os
-import resource
 
 from edgekit.errors import EdgekitError
 
-PEAK_FACTOR = 1.4
-BASE_BYTES = 3.7e9
+# (fixed bytes, times the float32 weights) per kind of run
+_LITERT = (3.7e9, 1.4)
+_ONNX_ROUNDED = (1.5e9, 1.15)
+_ONNX_CALIBRATED = (1.5e9, 2.3)
 
 
-def estimate_peak_bytes(parameter_count: int) -> int:
-    return int(parameter_count * 4 * PEAK_FACTOR + BASE_BYTES)
+def estimate_peak_bytes(parameter_count: int, runs: list[tuple[str, str]]) -> int:
+    """`runs`: (format, quant) of every artifact the conversion writes."""
+    lines = [_LITERT if fmt != "onnx" else _ONNX_CALIBRATED if quant in ("int4", "mixed", "auto") else _ONNX_ROUNDED
+             for fmt, quant in runs]
+    return int(max(base + factor * 4 * parameter_count for base, factor in lines))
 
 
 def available_bytes() -> int:
@@ -34,8 +43,8 @@ def available_bytes() -> int:
     return 0
 
 
-def check_memory(parameter_count: int, force: bool) -> int:
-    needed = estimate_peak_bytes(parameter_count)
+def check_memory(parameter_count: int, runs: list[tuple[str, str]], force: bool) -> int:
+    needed = estimate_peak_bytes(parameter_count, runs)
     have = available_bytes()
     if have and needed > have and not force:
         raise EdgekitError(
@@ -44,11 +53,6 @@ def check_memory(parameter_count: int, force: bool) -> int:
             "free memory, use a larger machine, or pass --force to try anyway",
         )
     return needed
-
-
-def peak_rss_bytes() -> int:
-    """Peak resident set size of this process so far (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 # Bytes per parameter in each recipe's LiteRT model (measured on the 270M: int8 271 MiB,

@@ -24,7 +24,7 @@ from edgekit.digest import sha256_artifact, sha256_file
 from edgekit.errors import EdgekitError
 from edgekit.families import ChatFormat
 from edgekit.manifest import MANIFEST_VERSION, manifest_path
-from edgekit.progress import Stages
+from edgekit.progress import Stages, peak_rss_bytes
 from edgekit.paths import cache_dir
 
 TARGET_FORMATS = {
@@ -151,11 +151,11 @@ def _size(path: Path) -> int:
 
 def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult:
     """Everything heavy, written into `work`; runs in the child process."""
-    from converters.golden import load_source_model, record_golden
+    from converters.golden import record_source_golden
     from converters.litert_export import export_float
     from converters.litert_package import ChatMetadata, write_litertlm, write_task
     from converters.litert_quantize import quantize_tflite
-    from converters.memory import peak_rss_bytes
+    from converters.isolated import run_isolated
     from converters.onnx_export import export_onnx
     from converters.onnx_package import write_onnx_folder
     from converters.onnx_quantize import quantize_onnx
@@ -177,19 +177,17 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
             )
         source = source_record(ckpt, hf_dir)
     with stages.stage("recording golden outputs from the source model"):
-        model = load_source_model(hf_dir)
-        golden = record_golden(model, tokenizer, chat.start_token)
-        del model
+        golden = run_isolated(record_source_golden, hf_dir, tokenizer, chat.start_token)
     formats = {fmt for _, fmt, _ in planned_outputs(request)}
     if formats & set(LITERT_FORMATS):
         with stages.stage(
             f"exporting the float LiteRT model (prefill {','.join(map(str, request.prefill_lengths))}, "
             f"KV cache {request.cache_length})"
         ):
-            exported = export_float(hf_dir, work, request.prefill_lengths, request.cache_length)
+            exported = run_isolated(export_float, hf_dir, work, request.prefill_lengths, request.cache_length)
     if "onnx" in formats:
         with stages.stage("exporting the float ONNX decoder graph"):
-            float_onnx = export_onnx(hf_dir, work / "float.onnx")
+            float_onnx = run_isolated(export_onnx, hf_dir, work / "float.onnx")
     versions = library_versions()
     gguf_source = ckpt.path if ckpt.kind == "gguf" else None
     onnx_weights: dict[str, Any] = {}
@@ -294,7 +292,7 @@ def convert(request: ConvertRequest, stages: Stages) -> ConvertResult:
 
     ckpt = request.checkpoint
     check_outputs(request)
-    estimated = check_memory(ckpt.parameter_count, request.force)
+    estimated = check_memory(ckpt.parameter_count, [(f, q) for q, f, _ in planned_outputs(request)], request.force)
     check_disk(request.out_dir, ckpt.parameter_count, [q for q, _, _ in planned_outputs(request)], request.force)
 
     work = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=request.out_dir))

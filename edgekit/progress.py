@@ -11,6 +11,12 @@ from typing import Iterator
 from rich.console import Console
 
 
+def peak_rss_bytes() -> int:
+    """Peak resident set size of this process or of any child it has waited for (conversion
+    steps run in children: converters/isolated.py). Linux reports KiB."""
+    return max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) * 1024
+
+
 class Stages:
     """Numbered stages with elapsed time; quiet when the caller wants JSON only."""
 
@@ -26,7 +32,7 @@ class Stages:
         t0 = time.monotonic()
         self.console.print(f"[bold][{self.done}/{self.total}][/bold] {title} …")
         yield
-        peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+        peak_gib = peak_rss_bytes() / 2**30
         self.console.print(
             f"      done in {time.monotonic() - t0:.1f} s (total {time.monotonic() - self.started:.1f} s,"
             f" peak RSS {peak_gib:.2f} GiB)"
