@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from converters.onnx_attention import layer_attention
 from converters.onnx_fusions import fuse_for_onnxruntime
 
 MAX_DIM = 8192
@@ -61,5 +62,5 @@ def export_onnx(hf_dir: Path, out: Path) -> Path:
             dynamo=True, opset_version=20, optimize=True, input_names=inputs, output_names=outputs,
         )
     program.save(str(out), external_data=True)
-    fuse_for_onnxruntime(out)
+    fuse_for_onnxruntime(out, layer_attention(model))
     return out

@@ -3,12 +3,15 @@
 torch's exporter writes Gemma's RMSNorm as `x * Reciprocal(Sqrt(mean(x^2) + eps))`; the
 fusion into one `SimplifiedLayerNormalization` kernel matches only `x / Sqrt(...)`. Written as
 a division, every norm fuses at session load: 7 nodes each become one
-(tests/test_convert_onnx.py checks that none is left unfused).
+(tests/test_convert_onnx.py checks that none is left unfused). Attention is rewritten into one
+kernel per layer by `onnx_attention`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from converters.onnx_attention import LayerAttention, fuse_attention
 
 
 def rsqrt_as_division(model) -> int:
@@ -37,11 +40,11 @@ def rsqrt_as_division(model) -> int:
     return rewritten
 
 
-def fuse_for_onnxruntime(graph_path: Path) -> int:
+def fuse_for_onnxruntime(graph_path: Path, attention: list[LayerAttention]) -> None:
     """Rewrite the graph file in place; its external data file is left as it is."""
     import onnx
 
     model = onnx.load(str(graph_path), load_external_data=False)
-    rewritten = rsqrt_as_division(model)
+    rsqrt_as_division(model)
+    fuse_attention(model, attention)
     onnx.save(model, str(graph_path))
-    return rewritten

@@ -56,6 +56,25 @@ def test_fp32_onnx_matches_source_logits(onnx_converted, tiny_hf, family):
     assert np.abs(graph - source_logits(load_source_model(tiny_hf[family]), ids)).max() < 1e-3
 
 
+@pytest.mark.parametrize("family", FAMILIES)
+def test_decode_steps_through_fused_attention_match_the_source_past_the_window(onnx_converted, tiny_hf, family):
+    """Each layer's attention is one GroupQueryAttention (converters/onnx_attention.py); the KV
+    cache it carries gives the source's logits step by step, three sliding windows (16) long."""
+    import onnx
+
+    from converters.golden import load_source_model, source_logits
+
+    folder = onnx_converted[family]["fp32"]
+    ops = [n.op_type for n in onnx.load(str(folder / "model.onnx"), load_external_data=False).graph.node]
+    layers = json.loads((tiny_hf[family] / "config.json").read_text())["num_hidden_layers"]
+    assert ops.count("GroupQueryAttention") == layers and "Softmax" not in ops
+    ids = open_artifact(folder).manifest["golden"]["reference"]["ids"][:48]
+    source = source_logits(load_source_model(tiny_hf[family]), ids)
+    runner = OnnxRunner(open_artifact(folder))
+    steps = [runner.prefill(ids[:8])] + [runner.decode_step(token) for token in ids[8:]]
+    assert np.abs(np.stack(steps) - source[7:]).max() < 1e-3
+
+
 GENAI_TOKENS = """
 import json, sys, onnxruntime_genai as og
 tokenizer = og.Tokenizer(og.Model(sys.argv[1]))
