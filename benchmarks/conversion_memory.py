@@ -2,11 +2,12 @@
 random-weight checkpoints shaped like Gemma 3 270M, 1B and 4B (random weights cost the same
 to convert as trained ones).
 
-    .venv/bin/python benchmarks/conversion_memory.py [--sizes 270m,1b,4b] [--out DIR]
+    .venv/bin/python benchmarks/conversion_memory.py [--sizes 270m,1b,4b] [--out DIR] [--force]
 
 Each size is written once as an HF folder (float32 safetensors, the default model's
 tokenizer), then converted per run below in its own process. A run whose estimated peak
-exceeds the memory available is recorded as refused by edgekit's own guard, not run.
+exceeds the memory available is recorded as refused by edgekit's own guard, not run, unless
+`--force` (passed on to `edgekit convert`) asks to try it anyway.
 Writes benchmarks/conversion_memory.md and .json.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
 import subprocess
 import sys
@@ -79,9 +81,11 @@ def write_random_checkpoint(size: str, folder: Path, tokenizer: Path) -> Path:
     return folder
 
 
-def convert(folder: Path, out: Path, target: str, quant: str) -> dict:
+def convert(folder: Path, out: Path, target: str, quant: str, force: bool) -> dict:
+    """`--force` is always given (to overwrite earlier outputs); `force` also disables the memory guard."""
+    env = dict(os.environ, EDGEKIT_AVAILABLE_MEMORY="1e15") if force else None
     proc = subprocess.run([sys.executable, "-m", "edgekit", "convert", str(folder), "--target", target,
-                           "--quant", quant, "--out", str(out), "--force", "--json"],
+                           "--quant", quant, "--out", str(out), "--force", "--json"], env=env,
                           capture_output=True, text=True)
     if proc.returncode != 0:
         return {"error": proc.stderr.strip().splitlines()[-1]}
@@ -96,6 +100,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="270m,1b,4b")
     parser.add_argument("--out", type=Path, default=HERE / "out" / "conversion-memory")
+    parser.add_argument("--force", action="store_true", help="run what the memory guard would refuse")
     args = parser.parse_args()
     from converters.memory import available_bytes
     from edgekit.checkpoint import load_checkpoint
@@ -107,7 +112,7 @@ def main() -> None:
         base = {"size": size, "parameters": params, "fp32_gb": round(params * 4 / 1e9, 2)}
         folder = write_random_checkpoint(size, args.out / f"gemma3-{size}-random", tokenizer)
         for target, quant in RUNS:  # edgekit's own memory guard refuses what would not fit
-            result = convert(folder, args.out / f"{size}-{target}", target, quant)
+            result = convert(folder, args.out / f"{size}-{target}", target, quant, args.force)
             row = {**base, "run": f"{target} {quant}"}
             if "error" in result:
                 row["refused"] = result["error"]

@@ -2,14 +2,18 @@
 
 Each torch step (golden outputs, each float export) runs in its own child
 (`converters.isolated`), so the peak is the largest step, not their sum. Measured
-(benchmarks/conversion_memory.md, random-weight Gemma 3 shapes, int8):
-- LiteRT peaks in litert-torch's float export: 4.67 GiB for the 270M (1.07 GB fp32), 8.27 GiB
-  for the 1B (4.0 GB): a fixed ~3.6 GB (tracing, the converter, a 262k-token vocabulary's
-  logits) plus ~1.32x the float32 weights. Estimate: 3.7 GB + 1.4x.
-- ONNX peaks in the golden-output step, the source model in float32 plus its logits over the
-  reference text: ~1.0x + 1.4 GB. Estimate: 1.5 GB + 1.15x. The int4/mixed/auto recipes also
-  run the float graph in onnxruntime to weigh their rounding (`activation_energy`, the `auto`
-  scan): a second float copy. Estimate: 1.5 GB + 2.3x (not measured beyond the 270M).
+(benchmarks/conversion_memory.md, random-weight Gemma 3 shapes, int8, 2026-11-30):
+- LiteRT: 4.65 GiB for the 270M (1.07 GB fp32), 5.44 GiB for the 1B (4.0 GB), 16.47 GiB for
+  the 4B (15.5 GB). Two lines: litert-torch's export, a fixed ~4.7 GB (tracing, the converter,
+  a 262k-token vocabulary's logits) that dominates small models, and the steps that hold the
+  float32 model (~1.8 GB + 1.03x) that dominate large ones. Estimate: the larger of
+  5.0 GB + 0.3x and 2.0 GB + 1.05x.
+- ONNX int8: 2.24 GiB (270M), 5.09 GiB (1B): the golden-output step, the source model in
+  float32 plus its logits over the reference text, ~1.3 GB + 1.04x. Estimate: 1.5 GB + 1.15x.
+- ONNX int4/mixed run the float graph in onnxruntime to weigh their rounding
+  (`activation_energy`): a second float copy; `auto` also scans the float graph with every
+  weight as an input, plus full-vocabulary logits. Estimates 1.5 GB + 2.3x and 3.5 GB + 3x,
+  not measured beyond the 270M (benchmarks/results.md).
 """
 
 from __future__ import annotations
@@ -18,16 +22,24 @@ import os
 
 from edgekit.errors import EdgekitError
 
-# (fixed bytes, times the float32 weights) per kind of run
-_LITERT = (3.7e9, 1.4)
-_ONNX_ROUNDED = (1.5e9, 1.15)
-_ONNX_CALIBRATED = (1.5e9, 2.3)
+# (fixed bytes, times the float32 weights): a run's peak is the largest of its lines
+_LINES = {
+    "litert": ((5.0e9, 0.3), (2.0e9, 1.05)),
+    "onnx": ((1.5e9, 1.15),),
+    "onnx-calibrated": ((1.5e9, 2.3),),
+    "onnx-auto": ((3.5e9, 3.0),),
+}
+
+
+def _kind(fmt: str, quant: str) -> str:
+    if fmt != "onnx":
+        return "litert"
+    return {"int4": "onnx-calibrated", "mixed": "onnx-calibrated", "auto": "onnx-auto"}.get(quant, "onnx")
 
 
 def estimate_peak_bytes(parameter_count: int, runs: list[tuple[str, str]]) -> int:
     """`runs`: (format, quant) of every artifact the conversion writes."""
-    lines = [_LITERT if fmt != "onnx" else _ONNX_CALIBRATED if quant in ("int4", "mixed", "auto") else _ONNX_ROUNDED
-             for fmt, quant in runs]
+    lines = [line for fmt, quant in runs for line in _LINES[_kind(fmt, quant)]]
     return int(max(base + factor * 4 * parameter_count for base, factor in lines))
 
 
