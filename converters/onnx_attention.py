@@ -4,9 +4,10 @@ torch's exporter writes a layer's attention as ~17 small nodes: the KV cache `Co
 repeat of the shared KV head (`Unsqueeze`/`Expand`/`Reshape`), `QK^T`, scale, mask, softmax
 (Gemma 2 adds tanh soft-capping), `PV` and the transposes back. onnxruntime's CPU kernel does
 all of it in one call, reading the one KV head in place instead of expanding it per query head
-(what onnxruntime-genai's own builder emits). q/k norms and rotary stay as exported; they are
-already fused by onnxruntime at load. The rewrite is checked against torch past the sliding
-window in tests/test_convert_onnx.py.
+(what onnxruntime-genai's own builder emits). The kernel takes q/k/v as (B,S,N*D), so the q/k
+paths are moved off the exporter's (B,N,S,D): its head transposes are bypassed (the q/k norms
+read either layout) and rotary is rewritten for (B,S,N,D) from the exported cos/sin. The
+rewrite is checked against torch past the sliding window in tests/test_convert_onnx.py.
 """
 
 from __future__ import annotations
