@@ -16,8 +16,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import platform
+import shutil
 import subprocess
 import sys
 from datetime import date
@@ -82,10 +82,9 @@ def write_random_checkpoint(size: str, folder: Path, tokenizer: Path) -> Path:
 
 
 def convert(folder: Path, out: Path, target: str, quant: str, force: bool) -> dict:
-    """`--force` is always given (to overwrite earlier outputs); `force` also disables the memory guard."""
-    env = dict(os.environ, EDGEKIT_AVAILABLE_MEMORY="1e15") if force else None
+    shutil.rmtree(out, ignore_errors=True)  # an earlier run's outputs; `--force` is only for the guard
     proc = subprocess.run([sys.executable, "-m", "edgekit", "convert", str(folder), "--target", target,
-                           "--quant", quant, "--out", str(out), "--force", "--json"], env=env,
+                           "--quant", quant, "--out", str(out), "--json", *(["--force"] if force else [])],
                           capture_output=True, text=True)
     if proc.returncode != 0:
         return {"error": proc.stderr.strip().splitlines()[-1]}

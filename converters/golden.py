@@ -114,5 +114,6 @@ def record_golden(model, tokenizer_model: Path, bos_token: str) -> dict[str, Any
 
 
 def record_source_golden(hf_dir: Path, tokenizer_model: Path, bos_token: str) -> dict[str, Any]:
-    """Load the source model and record its golden outputs (the model is freed with the caller)."""
+    """Load the source model and record its golden outputs; `edgekit convert` runs this in a
+    child (`converters.isolated`), so the float model's memory goes with it."""
     return record_golden(load_source_model(hf_dir), tokenizer_model, bos_token)

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-MS_DOMAIN = "com.microsoft"
+from converters.onnx_blocks import MS_DOMAIN, drop_unused_initializers
+
 INT32 = 6  # onnx.TensorProto.INT32: GroupQueryAttention's length inputs
 _LAYOUT_FREE = {"Mul", "Div", "Add", "Pow", "Sqrt", "Reciprocal", "ReduceMean", "Constant"}
 
@@ -150,12 +151,12 @@ class _Rewriter:
         axes = next((i for i in self.model.graph.initializer if i.name == node.input[1]), None)
         return axes is not None and numpy_helper.to_array(axes).tolist() == [-1]
 
-    def bypass(self, transpose) -> None:
-        """Its readers read its input instead (they are layout-free: `head_transpose`)."""
-        for user in self.consumers.get(transpose.output[0], []):
+    def reroute(self, old: str, new: str) -> None:
+        """The exported nodes that read `old` read `new` instead."""
+        for user in self.consumers.get(old, []):
             for slot, name in enumerate(user.input):
-                if name == transpose.output[0]:
-                    user.input[slot] = transpose.input[0]
+                if name == old:
+                    user.input[slot] = new
 
     def rotary_flat(self, x: str, cos: str, sin: str, heads: int, head_dim: int) -> str:
         """Rotary on x (B,S,N,D) in that layout, flattened to (B,S,N*D). Transposing the
@@ -206,8 +207,8 @@ def fuse_attention(model, layers: list[LayerAttention]) -> int:
 
     seqlens, total = r.sequence_inputs()
     for index, spec, key_concat, value_concat, query, key, value, output, transposes in plans:
-        for transpose in transposes:  # the q/k paths now run in (B,S,N,D) up to the kernel
-            r.bypass(transpose)
+        for transpose in transposes:  # its readers are layout-free (`head_transpose`): the q/k
+            r.reroute(transpose.output[0], transpose.input[0])  # paths now run in (B,S,N,D)
         attrs = dict(num_heads=spec.heads, kv_num_heads=spec.kv_heads, scale=spec.scale, do_rotary=0,
                      local_window_size=spec.window if spec.window else -1)
         if spec.softcap:
@@ -221,10 +222,7 @@ def fuse_attention(model, layers: list[LayerAttention]) -> int:
         ], domain=MS_DOMAIN, names=[fused, f"present.{index}.key", f"present.{index}.value"], **attrs)
         for node in (key_concat, value_concat):
             model.graph.node.remove(node)
-        for user in r.consumers.get(output, []):
-            for slot, name in enumerate(user.input):
-                if name == output:
-                    user.input[slot] = fused
+        r.reroute(output, fused)
 
     model.graph.node.extend(r.nodes)
     # The exporter's recorded shapes are stale where the q/k paths changed layout (a norm
@@ -247,10 +245,7 @@ def _drop_dead_nodes(model) -> None:
             needed.update(node.input)
     del graph.node[:]
     graph.node.extend(reversed(keep))
-    used = {name for node in graph.node for name in node.input}
-    initializers = [init for init in graph.initializer if init.name in used]
-    del graph.initializer[:]
-    graph.initializer.extend(initializers)
+    drop_unused_initializers(graph)
 
 
 def _topological_sort(model) -> None:

@@ -127,6 +127,13 @@ def storage_bytes(blocks: Blocks, lookup: bool = False) -> int:
     return total
 
 
+def drop_unused_initializers(graph) -> None:
+    used = {i for n in graph.node for i in n.input} | {o.name for o in graph.output}
+    keep = [init for init in graph.initializer if init.name in used]
+    del graph.initializer[:]
+    graph.initializer.extend(keep)
+
+
 class GraphEditor:
     """Adds initializers and nodes to a loaded `onnx.ModelProto` under unique names."""
 
@@ -183,10 +190,7 @@ class GraphEditor:
             self.graph.node.insert(index + offset, node)
 
     def drop_unused_initializers(self) -> None:
-        used = {i for n in self.graph.node for i in n.input} | {o.name for o in self.graph.output}
-        keep = [init for init in self.graph.initializer if init.name in used]
-        del self.graph.initializer[:]
-        self.graph.initializer.extend(keep)
+        drop_unused_initializers(self.graph)
 
 
 class _PartTensors:

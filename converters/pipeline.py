@@ -11,7 +11,6 @@ import shutil
 import signal
 import tempfile
 import time
-import traceback
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -266,14 +265,10 @@ def _child(request: ConvertRequest, work: Path, stages: Stages, log: Path, conn)
     with open(log, "ab") as handle:
         os.dup2(handle.fileno(), 1)
         os.dup2(handle.fileno(), 2)
+    from converters.isolated import outcome
+
     try:
-        result = _build(request, work, stages)
-        conn.send(("ok", result, stages.done))
-    except EdgekitError as exc:
-        conn.send(("error", exc.problem, exc.fix, exc.exit_code))
-    except BaseException as exc:  # noqa: BLE001 - reported as one line by the parent
-        traceback.print_exc()
-        conn.send(("crash", f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+        conn.send(outcome(lambda: (_build(request, work, stages), stages.done)))
     finally:
         conn.close()
 
@@ -288,6 +283,7 @@ def convert(request: ConvertRequest, stages: Stages) -> ConvertResult:
     """
     import multiprocessing
 
+    from converters.isolated import unwrap
     from converters.memory import check_disk, check_memory
 
     ckpt = request.checkpoint
@@ -311,14 +307,7 @@ def convert(request: ConvertRequest, stages: Stages) -> ConvertResult:
                 f"the conversion process died (exit {child.exitcode}); it may have run out of memory",
                 f"see {log}; free memory or pass a smaller model",
             )
-        if message[0] == "error":
-            error = EdgekitError(message[1], message[2])
-            error.exit_code = message[3]
-            raise error
-        if message[0] == "crash":
-            raise RuntimeError(f"{message[1]} (converter log: {log})"
-                               + ("\n" + message[2] if os.environ.get("EDGEKIT_DEBUG") else ""))
-        result, stages.done = message[1], message[2]
+        result, stages.done = unwrap(message, f"converter log: {log}")
         with stages.stage("writing artifacts and manifests"):
             for artifact in result.artifacts:
                 staged_manifest = work / artifact.manifest.name
