@@ -43,7 +43,8 @@ def _terminate_as_interrupt(signum, frame):  # noqa: ARG001 - signal handler sig
               help="android/ios: .litertlm + .task; web/task: .task; litertlm: .litertlm; onnx: an ONNX folder; all.")
 @click.option("--quant", default=DEFAULT_QUANT, show_default=True,
               help=f"One or more of {','.join(QUANTS)}, comma-separated (one export, many recipes).")
-@click.option("--block-size", type=int, default=32, show_default=True, help="Block size of int4 weights (ONNX rounds the tied embedding in blocks of 16).")
+@click.option("--block-size", type=int, default=32, show_default=True,
+              help="Block size of int4 weights (ONNX rounds the tied embedding in blocks of 16).")
 @click.option("--accuracy-level", type=click.IntRange(0, 4), default=4, show_default=True,
               help="ONNX MatMulNBits activations: 4 int8 (fast); 0 float32 (exact, much slower at 8 bits).")
 @click.option("--max-size", type=click.FloatRange(min=0, min_open=True), default=None,
