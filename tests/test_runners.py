@@ -25,6 +25,20 @@ def test_prefill_then_decode_steps_equal_teacher_forced_logits(converted, onnx_c
             np.testing.assert_allclose(runner.decode_step(ids[position]), rows[position], atol=tolerance)
 
 
+@pytest.mark.parametrize("family", ["gemma2", "gemma3"])
+def test_onnx_prefill_in_chunks_equals_one_call(onnx_converted, family):
+    """A prompt longer than a chunk and the sliding window: chunked logits equal one call's."""
+    from runtime.onnx_runner import PREFILL_CHUNK, decoder_feeds, empty_past
+
+    with open_runner(onnx_converted[family]["fp32"]) as runner:
+        ids = [runner.bos, *runner.tokenize(" ".join([TEXT] * 20))][: 2 * PREFILL_CHUNK + 9]
+        assert len(ids) == 2 * PREFILL_CHUNK + 9
+        one_call = runner.session.run(["logits"], decoder_feeds(ids, 0, empty_past(runner.session)))[0][0]
+        chunked = np.stack(list(runner.logits(ids)))
+        np.testing.assert_allclose(chunked, one_call, atol=1e-4 * np.abs(one_call).max())
+        np.testing.assert_allclose(runner.prefill(ids), one_call[-1], atol=1e-4 * np.abs(one_call).max())
+
+
 def test_scores_agree_across_backends(converted, onnx_converted):
     """The same fp32 weights through the interpreter (bundle) and onnxruntime (graph)."""
     with open_runner(_fp32(converted, onnx_converted, "litertlm")) as bundle, \
