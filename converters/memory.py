@@ -12,7 +12,7 @@ Each torch step (golden outputs, each float export) runs in its own child
   float32 plus its logits over the reference text, ~1.3 GB + 1.04x. Estimate: 1.5 GB + 1.15x.
 - ONNX int4/mixed run the float graph in onnxruntime to weigh their rounding
   (`activation_energy`): a second float copy; `auto` also scans the float graph with every
-  weight as an input, plus full-vocabulary logits (270M: 6.34 GiB, benchmarks/results.md).
+  weight as an input, plus full-vocabulary logits (270M: 6.37 GiB, benchmarks/results.md).
   Estimates 1.5 GB + 2.3x and 4.0 GB + 3x, not measured beyond the 270M.
 """
 

@@ -189,9 +189,6 @@ class GraphEditor:
         for offset, node in enumerate(self.pending):
             self.graph.node.insert(index + offset, node)
 
-    def drop_unused_initializers(self) -> None:
-        drop_unused_initializers(self.graph)
-
 
 class _PartTensors:
     """One container's codes, scales and zero points as graph initializers."""
@@ -223,8 +220,8 @@ def part_accuracy_level(part: _PartTensors, accuracy_level: int) -> int:
     float32 activations (level 1) even at level 4: onnxruntime's 4-bit float path is fast.
     Default model, int8 from its GGUF, teacher-forced top-1: 95.5% with int8 activations
     everywhere, 96.5% with float ones for whole 4-bit codes, 98.6% (KL 0.0013 -> 0.0003) once
-    Q5_0/Q8_0 are split too (benchmarks/results.md, 2026-11-23). 8- and 2-bit containers have no fast float
-    path (benchmarks/matmulnbits.md): level 4 stays for them and for the low bits."""
+    Q5_0/Q8_0 are split too (benchmarks/results.md, 2026-11-23). 8- and 2-bit containers have
+    no fast float path (benchmarks/matmulnbits.md): level 4 stays for them and for the low bits."""
     blocks = part.blocks
     if accuracy_level == 4 and part.significant and container_bits(blocks) == 4 and blocks.origin not in ROUNDED:
         return 1

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from converters.onnx_blocks import GraphEditor, SharedWeight, gather_rows, matmul
+from converters.onnx_blocks import GraphEditor, SharedWeight, drop_unused_initializers, gather_rows, matmul
 from edgekit.formats.gguf_blocks import Blocks
 
 EMBEDDING = "embedding"
@@ -73,4 +73,4 @@ def apply_blocks(model, plan: dict[str, Blocks], accuracy_level: int) -> None:
             editor.begin()
             matmul(editor, node.input[0], shared[weight_name], accuracy_level)
             editor.replace(node)
-    editor.drop_unused_initializers()
+    drop_unused_initializers(model.graph)
