@@ -101,8 +101,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "out" / "conversion-memory")
     parser.add_argument("--force", action="store_true", help="run what the memory guard would refuse")
     args = parser.parse_args()
-    from converters.memory import available_bytes
-    from edgekit.checkpoint import load_checkpoint
+    from edgekit.converters.memory import available_bytes
+    from edgekit.intake.checkpoint import load_checkpoint
 
     tokenizer = load_checkpoint(None).hf_folder() / "tokenizer.model"
     rows = []

@@ -28,9 +28,9 @@ def main() -> None:
     import torch
     import transformers
 
-    from edgekit.default_model import default_gguf
+    from edgekit.intake.default_model import default_gguf
     from edgekit.formats.gguf import open_gguf
-    from edgekit.gguf_intake import write_hf_folder
+    from edgekit.intake.gguf import write_hf_folder
 
     path = default_gguf()
     _, ours_read = timed(lambda: open_gguf(path))

@@ -4,7 +4,7 @@
 
 One 2048 x 640 weight (Gemma 3 270M's gate/up shape), 2 threads: time per call for one token
 (decode) and for 128 tokens (prefill), for the bit widths, zero-point types and activation
-precisions (`accuracy_level`) that `converters/onnx_blocks.py` chooses between. Writes
+precisions (`accuracy_level`) that `edgekit/converters/onnx_blocks.py` chooses between. Writes
 benchmarks/matmulnbits.md.
 """
 

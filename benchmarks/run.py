@@ -127,9 +127,9 @@ def edgekit_rows(out: Path, threads: int) -> tuple[list[dict], dict]:
 
 
 def llama_rows(out: Path, golden_manifest: Path, threads: int) -> list[dict]:
-    from edgekit.checkpoint import load_checkpoint
-    from edgekit.default_model import default_gguf
-    from runtime.metrics import teacher_forced
+    from edgekit.intake.checkpoint import load_checkpoint
+    from edgekit.intake.default_model import default_gguf
+    from edgekit.runtime.metrics import teacher_forced
     from tests.fixtures.gguf_writer import write_gguf
 
     log("building llama.cpp (cached after the first run)")

@@ -1,4 +1,4 @@
-"""The `edgekit` command: convert, inspect, and (from runtime/) run, validate, bench.
+"""The `edgekit` command: convert, inspect, and (from edgekit/runtime/) run, validate, bench.
 
 Conventions every command follows: `--json` for machine-readable output on stdout;
 progress on stderr; bad input is one line on stderr and exit code 2, never a traceback.
@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from edgekit.errors import EdgekitError
+from edgekit.core.errors import EdgekitError
 
 DEBUG_ENV = "EDGEKIT_DEBUG"
 

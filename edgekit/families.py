@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from edgekit.errors import EdgekitError
+from edgekit.core.errors import EdgekitError
 
 
 @dataclass(frozen=True)

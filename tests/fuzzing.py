@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edgekit.errors import EdgekitError
+from edgekit.core.errors import EdgekitError
 
 
 def _read_gguf(path: Path) -> None:
@@ -33,7 +33,7 @@ def _read_litertlm(path: Path) -> None:
 
 
 def _read_manifest(path: Path) -> None:
-    from edgekit.manifest import read_manifest
+    from edgekit.core.manifest import read_manifest
 
     read_manifest(path)
 

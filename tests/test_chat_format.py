@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from edgekit.chat import Turn, render
-from edgekit.errors import EdgekitError
+from edgekit.core.chat import Turn, render
+from edgekit.core.errors import EdgekitError
 from edgekit.families import FAMILIES, GEMMA_CHAT
 
 
@@ -32,7 +32,7 @@ def test_every_family_uses_the_registry_chat_format():
 
 
 def test_chat_template_override_for_fine_tunes(tmp_path):
-    from converters.pipeline import with_overrides
+    from edgekit.converters.pipeline import with_overrides
 
     override = tmp_path / "chat.json"
     override.write_text(json.dumps({"user_prefix": "<|user|>\n", "stop_tokens": ["<eos>", "<|end|>"]}))
@@ -45,7 +45,7 @@ def test_chat_template_override_for_fine_tunes(tmp_path):
 
 
 def test_litertlm_metadata_resolves_tokens_through_the_bundle_tokenizer(tiny_hf):
-    from converters.litert_package import ChatMetadata, llm_metadata_bytes
+    from edgekit.converters.litert_package import ChatMetadata, llm_metadata_bytes
     from litert_lm_builder.runtime.proto import llm_metadata_pb2
 
     proto = llm_metadata_pb2.LlmMetadata()

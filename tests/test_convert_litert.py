@@ -10,10 +10,10 @@ import pytest
 
 from edgekit.formats.litertlm import llm_metadata, open_litertlm
 from edgekit.formats.task_bundle import open_task
-from edgekit.manifest import manifest_path
-from runtime.artifact import open_artifact
-from runtime.runner import open_runner
-from runtime.tflite_runner import TfliteRunner
+from edgekit.core.manifest import manifest_path
+from edgekit.runtime.artifact import open_artifact
+from edgekit.runtime.runner import open_runner
+from edgekit.runtime.tflite_runner import TfliteRunner
 from tests.cli import assert_one_line_error, edgekit
 from tests.conftest import FAMILIES
 
@@ -28,7 +28,7 @@ def test_every_recipe_runs_in_litert_lm(converted, family):
 def test_fp32_bundle_matches_source_logits(converted, tiny_hf, family):
     """Teacher-forced over the reference text, the fp32 bundle's logits equal the source's
     within 1e-3 (past the sliding window, so both attention kinds are covered)."""
-    from converters.golden import load_source_model, source_logits
+    from edgekit.converters.golden import load_source_model, source_logits
 
     artifact = open_artifact(converted[family][("fp32", "task")])
     ids = artifact.manifest["golden"]["reference"]["ids"][:200]

@@ -10,8 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from runtime.artifact import open_artifact
-from runtime.onnx_runner import OnnxRunner
+from edgekit.runtime.artifact import open_artifact
+from edgekit.runtime.onnx_runner import OnnxRunner
 from tests.cli import edgekit
 from tests.conftest import FAMILIES
 
@@ -48,7 +48,7 @@ def greedy_steps(runner, ids: list[int], new_tokens: int) -> list[int]:
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_fp32_onnx_matches_source_logits(onnx_converted, tiny_hf, family):
-    from converters.golden import load_source_model, source_logits
+    from edgekit.converters.golden import load_source_model, source_logits
 
     artifact = open_artifact(onnx_converted[family]["fp32"])
     ids = artifact.manifest["golden"]["reference"]["ids"]
@@ -58,11 +58,11 @@ def test_fp32_onnx_matches_source_logits(onnx_converted, tiny_hf, family):
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_decode_steps_through_fused_attention_match_the_source_past_the_window(onnx_converted, tiny_hf, family):
-    """Each layer's attention is one GroupQueryAttention (converters/onnx_attention.py); the KV
+    """Each layer's attention is one GroupQueryAttention (edgekit/converters/onnx_attention.py); the KV
     cache it carries gives the source's logits step by step, three sliding windows (16) long."""
     import onnx
 
-    from converters.golden import load_source_model, source_logits
+    from edgekit.converters.golden import load_source_model, source_logits
 
     folder = onnx_converted[family]["fp32"]
     ops = [n.op_type for n in onnx.load(str(folder / "model.onnx"), load_external_data=False).graph.node]
@@ -85,7 +85,7 @@ print(json.dumps([[int(i) for i in tokenizer.encode(text)] for text in json.load
 @pytest.mark.parametrize("family", FAMILIES)
 def test_every_rms_norm_fuses_into_one_onnxruntime_kernel(onnx_converted, family, tmp_path):
     """The graph is written so that onnxruntime's load-time fusion turns each RMSNorm's
-    Pow/ReduceMean/Add/Sqrt/Div into one SimplifiedLayerNormalization (converters/onnx_fusions.py)."""
+    Pow/ReduceMean/Add/Sqrt/Div into one SimplifiedLayerNormalization (edgekit/converters/onnx_fusions.py)."""
     import onnx
     import onnxruntime
 
@@ -102,7 +102,7 @@ def test_onnxruntime_genai_tokenizes_like_the_bundle(onnx_converted):
     """genai's own tokenizer (from tokenizer.json) gives tokenizer.model's ids."""
     import sentencepiece as spm
 
-    from converters.onnx_package import TOKENIZER_PROBES
+    from edgekit.converters.onnx_package import TOKENIZER_PROBES
 
     folder = onnx_converted["gemma3"]["int8"]
     texts = [*TOKENIZER_PROBES, "the capital of france is paris"]
@@ -188,8 +188,8 @@ def test_default_int4_onnx_gives_every_first_token_in_both_runtimes(default_onnx
 
 @pytest.mark.slow
 def test_default_fp32_onnx_matches_source_logits(default_onnx):
-    from converters.golden import load_source_model, source_logits
-    from edgekit.checkpoint import load_checkpoint
+    from edgekit.converters.golden import load_source_model, source_logits
+    from edgekit.intake.checkpoint import load_checkpoint
 
     artifact = open_artifact(default_onnx["fp32"])
     ids = artifact.manifest["golden"]["reference"]["ids"]

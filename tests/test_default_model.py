@@ -25,7 +25,7 @@ def test_rebuilt_tokenizer_is_identical_to_transformers():
     import sentencepiece as spm
     import transformers
 
-    from edgekit.checkpoint import load_checkpoint
+    from edgekit.intake.checkpoint import load_checkpoint
 
     ckpt = load_checkpoint(None)
     folder = ckpt.hf_folder()
@@ -55,7 +55,7 @@ def test_run_continues_like_the_source(default_bundles):
     """`edgekit run --raw` on the default int8 bundle streams the source's own greedy words."""
     import json
 
-    from edgekit.manifest import manifest_path
+    from edgekit.core.manifest import manifest_path
 
     bundle = default_bundles[("int8", "litertlm")]
     golden = json.loads(manifest_path(bundle).read_text())["golden"]["prompts"][0]
@@ -69,10 +69,10 @@ def test_default_fp32_bundle_matches_source_logits(default_bundles):
     """Teacher-forced over the whole reference text, within 1e-3 of transformers fp32."""
     import numpy as np
 
-    from converters.golden import load_source_model, source_logits
-    from edgekit.checkpoint import load_checkpoint
-    from runtime.artifact import open_artifact
-    from runtime.tflite_runner import TfliteRunner
+    from edgekit.converters.golden import load_source_model, source_logits
+    from edgekit.intake.checkpoint import load_checkpoint
+    from edgekit.runtime.artifact import open_artifact
+    from edgekit.runtime.tflite_runner import TfliteRunner
 
     artifact = open_artifact(default_bundles[("fp32", "litertlm")])
     ids = artifact.manifest["golden"]["reference"]["ids"]

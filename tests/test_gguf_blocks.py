@@ -50,7 +50,7 @@ def test_decoded_blocks_equal_the_reference_dequantization(gguf_type, tmp_path: 
 
 
 def test_default_model_blocks_decode_exactly() -> None:
-    from edgekit.default_model import default_gguf
+    from edgekit.intake.default_model import default_gguf
 
     file = open_gguf(default_gguf())
     seen = set()

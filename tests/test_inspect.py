@@ -25,7 +25,7 @@ def test_inspect_hf_and_gguf(tiny_hf, tiny_gguf, family):
 
 
 def test_inspect_cached_folder_of_a_gguf(tiny_gguf):
-    from edgekit.checkpoint import load_checkpoint
+    from edgekit.intake.checkpoint import load_checkpoint
 
     folder = load_checkpoint(tiny_gguf["gemma3"]).hf_folder()
     info = edgekit("inspect", folder, "--json").json()

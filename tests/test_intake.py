@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from edgekit.checkpoint import load_checkpoint
-from edgekit.errors import EdgekitError
+from edgekit.intake.checkpoint import load_checkpoint
+from edgekit.core.errors import EdgekitError
 from tests.conftest import FAMILIES
 from tests.fixtures.gguf_writer import write_gguf
 
@@ -74,7 +74,7 @@ def test_gguf_tokenizer_rebuild_matches_source(tiny_hf, tiny_gguf, tiny_tokenize
 
 def test_calibration_of_a_gguf_source_starts_with_bos(tiny_gguf):
     """A tokenizer rebuilt from a GGUF has no BOS id of its own (-1): calibration must not use it."""
-    from converters.pipeline import calibration_ids
+    from edgekit.converters.pipeline import calibration_ids
 
     folder = load_checkpoint(tiny_gguf["gemma3"]).hf_folder()
     ids = calibration_ids(folder / "tokenizer.model", "<bos>")

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from edgekit.digest import sha256_file
+from edgekit.core.digest import sha256_file
 from tests.cli import edgekit
 
 

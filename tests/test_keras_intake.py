@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgekit.checkpoint import load_checkpoint
-from runtime.artifact import open_artifact
-from runtime.runner import open_runner
-from runtime.tflite_runner import TfliteRunner
+from edgekit.intake.checkpoint import load_checkpoint
+from edgekit.runtime.artifact import open_artifact
+from edgekit.runtime.runner import open_runner
+from edgekit.runtime.tflite_runner import TfliteRunner
 from tests.cli import assert_one_line_error, edgekit
 from tests.conftest import FAMILIES
 from tests.fixtures.keras_presets import keras_logits

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from converters.onnx_weights import Weight, apply_blocks, find_weights
+from edgekit.converters.onnx_weights import Weight, apply_blocks, find_weights
 from edgekit.formats.gguf_blocks import Blocks
-from runtime.artifact import open_artifact
-from runtime.onnx_runner import OnnxRunner
+from edgekit.runtime.artifact import open_artifact
+from edgekit.runtime.onnx_runner import OnnxRunner
 
 # (bits of the codes, block, zero, asymmetric): the shapes of Q4_0, Q4_K, Q5_0, Q5_1, Q6_K and Q8_0
 LAYOUTS = {"Q4_0": (4, 32, 8, False), "Q4_K": (4, 32, 0, True), "Q5_0": (5, 32, 16, False), "Q5_1": (5, 32, 0, True),
@@ -65,7 +65,7 @@ def test_blocks_compute_like_their_dequantized_floats(layout, onnx_converted, tm
 @pytest.mark.parametrize("quantize", ["quantize_symmetric", "quantize_asymmetric"])
 def test_row_chunked_quantization_equals_whole(quantize, monkeypatch) -> None:
     """Chunks of rows (bounded memory) give exactly the codes of the whole weight."""
-    from converters import block_quant
+    from edgekit.converters import block_quant
 
     weight = np.random.default_rng(0).standard_normal((37, 64)).astype(np.float32)
     whole = getattr(block_quant, quantize)(weight, 4, 32)
@@ -77,7 +77,7 @@ def test_row_chunked_quantization_equals_whole(quantize, monkeypatch) -> None:
 
 
 def test_chunks_carry_the_importance_too(monkeypatch) -> None:
-    from converters import block_quant
+    from edgekit.converters import block_quant
 
     rng = np.random.default_rng(1)
     weight = rng.standard_normal((37, 64)).astype(np.float32)
@@ -91,7 +91,7 @@ def test_chunks_carry_the_importance_too(monkeypatch) -> None:
 def test_importance_lowers_the_error_where_activations_are_large() -> None:
     """Weighted by the activation energy of each column, the error of importance-aware
     rounding is lower than that of plain rounding (what the output actually sees)."""
-    from converters.block_quant import quantize_asymmetric
+    from edgekit.converters.block_quant import quantize_asymmetric
 
     rng = np.random.default_rng(2)
     weight = rng.standard_normal((512, 256)).astype(np.float32)
@@ -111,7 +111,7 @@ def test_split_codes_keep_int8_activation_error_to_their_low_bits(layout, onnx_c
     The embedding (a lookup, never split) stays float here so that only the split weights differ."""
     import onnx
 
-    from converters import onnx_blocks
+    from edgekit.converters import onnx_blocks
 
     graph = onnx_converted["gemma3"]["fp32"] / "model.onnx"
     model = onnx.load(str(graph))

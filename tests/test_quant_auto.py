@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from converters.quant_auto import choose_small_groups
-from converters.quant_scan import Group
+from edgekit.converters.quant_auto import choose_small_groups
+from edgekit.converters.quant_scan import Group
 from tests.cli import assert_one_line_error, edgekit
 
 MIB = 2**20
@@ -41,7 +41,7 @@ def test_auto_respects_the_budget_and_beats_int4(onnx_converted, tiny_hf, tmp_pa
         return report.json()["teacher_forced"]["kl_mean"]
 
     assert kl(auto) < kl(int4)
-    from edgekit.manifest import manifest_path, read_manifest
+    from edgekit.core.manifest import manifest_path, read_manifest
 
     plan = read_manifest(manifest_path(auto))["recipe"]["onnx_weights"]["auto"]
     assert plan["groups_at_int4"] and set(plan["groups_at_int4"]) <= set(plan["scan_kl_at_int4"])
@@ -60,9 +60,9 @@ def test_activation_energy_is_measured_per_input_of_every_weight(onnx_converted)
     import numpy as np
     import onnx
 
-    from converters.activation_energy import input_energy
-    from converters.onnx_weights import find_weights
-    from converters.quant_scan import weight_groups
+    from edgekit.converters.activation_energy import input_energy
+    from edgekit.converters.onnx_weights import find_weights
+    from edgekit.converters.quant_scan import weight_groups
 
     graph = onnx_converted["gemma3"]["fp32"] / "model.onnx"
     model = onnx.load(str(graph), load_external_data=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from runtime.runner import GREEDY, Sampling, open_runner
+from edgekit.runtime.runner import GREEDY, Sampling, open_runner
 
 TEXT = "the capital of france is paris and the capital of italy is rome"
 
@@ -28,7 +28,7 @@ def test_prefill_then_decode_steps_equal_teacher_forced_logits(converted, onnx_c
 @pytest.mark.parametrize("family", ["gemma2", "gemma3"])
 def test_onnx_prefill_in_chunks_equals_one_call(onnx_converted, family):
     """A prompt longer than a chunk and the sliding window: chunked logits equal one call's."""
-    from runtime.onnx_runner import PREFILL_CHUNK, decoder_feeds, empty_past
+    from edgekit.runtime.onnx_runner import PREFILL_CHUNK, decoder_feeds, empty_past
 
     with open_runner(onnx_converted[family]["fp32"]) as runner:
         ids = [runner.bos, *runner.tokenize(" ".join([TEXT] * 20))][: 2 * PREFILL_CHUNK + 9]
@@ -87,8 +87,8 @@ def test_an_abandoned_stream_leaves_the_engine_usable(converted):
 
 def test_streamed_text_holds_back_a_character_until_its_last_byte(converted):
     """A character the model spells in byte-fallback tokens is streamed whole, once."""
-    from runtime.artifact import open_artifact
-    from runtime.runner import Runner
+    from edgekit.runtime.artifact import open_artifact
+    from edgekit.runtime.runner import Runner
 
     class Scripted(Runner):
         """The real bundle's tokenizer; logits that pick a scripted id list (the streaming logic under test)."""

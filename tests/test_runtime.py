@@ -28,7 +28,7 @@ def test_validate_in_a_torch_free_venv(base_venv, converted, tmp_path):
                            capture_output=True, text=True, check=True)
     assert probe.stdout.strip() == "[]"
     assert _validate_in(base_venv, converted["gemma3"][("int8", "litertlm")], tmp_path)["passed"] is True
-    imports = subprocess.run([python, "-c", "import sys, runtime.validate, edgekit.commands; "
+    imports = subprocess.run([python, "-c", "import sys, edgekit.runtime.validate, edgekit.commands; "
                               "print(sorted(m for m in ('torch','tensorflow','transformers') if m in sys.modules))"],
                              capture_output=True, text=True, check=True, cwd=tmp_path)
     assert imports.stdout.strip() == "[]"

@@ -14,7 +14,7 @@ import sys
 import tarfile
 from pathlib import Path
 
-from edgekit.paths import cache_dir
+from edgekit.core.paths import cache_dir
 
 RELEASE = "0.3.36"
 _SDIST = f"llama_cpp_python-{RELEASE}"

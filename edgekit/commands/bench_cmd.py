@@ -17,7 +17,7 @@ from edgekit.cli import emit
 @click.option("--json", "as_json", is_flag=True)
 def bench_command(bundle: Path, threads: int, prefill_tokens: int, decode_tokens: int, as_json: bool) -> None:
     """Prefill and decode tokens/s, time to first token, load time and peak RSS (LiteRT-LM, CPU)."""
-    from runtime.bench import bench
+    from edgekit.runtime.bench import bench
 
     data = bench(bundle, threads, prefill_tokens, decode_tokens)
     human = (f"{bundle.name}: prefill {data['prefill_tokens_per_second']} tok/s ({data['prefill_tokens']} tokens), "

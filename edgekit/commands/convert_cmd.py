@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from edgekit.cli import emit
-from edgekit.errors import EdgekitError
+from edgekit.core.errors import EdgekitError
 
 TARGETS = ("android", "ios", "web", "task", "litertlm", "onnx", "all")
 QUANTS = ("int8", "int4", "mixed", "auto", "fp16", "fp32")
@@ -61,12 +61,12 @@ def _terminate_as_interrupt(signum, frame):  # noqa: ARG001 - signal handler sig
 def convert_command(checkpoint, target, quant, block_size, accuracy_level, max_size, max_tokens, prefill, out_dir, chat_template,
                     handoff_dir, force, as_json) -> None:
     """Convert a Gemma checkpoint (HF folder or .gguf; default: embedded Gemma 3 270M)."""
-    from edgekit.checkpoint import load_checkpoint
-    from edgekit.progress import Stages
+    from edgekit.intake.checkpoint import load_checkpoint
+    from edgekit.core.progress import Stages
 
     quants = _quants(quant)
     prefill_lengths = _prefill(prefill)
-    from converters.recipes import BLOCK_SIZES
+    from edgekit.converters.recipes import BLOCK_SIZES
 
     if block_size not in BLOCK_SIZES:
         raise EdgekitError(f"--block-size {block_size} is not supported", f"use one of {', '.join(map(str, BLOCK_SIZES))}")
@@ -85,7 +85,7 @@ def convert_command(checkpoint, target, quant, block_size, accuracy_level, max_s
             "raise --max-tokens or lower --prefill",
         )
     try:
-        from converters.pipeline import ConvertRequest, convert, stage_count, with_overrides
+        from edgekit.converters.pipeline import ConvertRequest, convert, stage_count, with_overrides
     except ImportError as exc:
         raise EdgekitError(
             f"the converter stack is not installed ({exc.name} is missing)",
@@ -110,7 +110,7 @@ def convert_command(checkpoint, target, quant, block_size, accuracy_level, max_s
     ]
     summary = {"artifacts": rows, "seconds": round(result.seconds, 1), "peak_rss_bytes": result.peak_rss_bytes}
     if handoff_dir:
-        from edgekit.handoff import write_handoff
+        from edgekit.app.handoff import write_handoff
 
         first = [a.path for a in result.artifacts if a.quant == quants[0]]
         summary["handoff"] = write_handoff(first, handoff_dir, measure=True, force=force)["folder"]

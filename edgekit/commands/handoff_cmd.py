@@ -18,7 +18,7 @@ from edgekit.cli import emit
 @click.option("--json", "as_json", is_flag=True)
 def handoff_command(bundles, out_dir, no_measure, threads, force, as_json) -> None:
     """Package bundles for mobile and web developers: files, checksums, model card, snippets."""
-    from edgekit.handoff import write_handoff
+    from edgekit.app.handoff import write_handoff
 
     result = write_handoff(list(bundles), out_dir, measure=not no_measure, force=force, threads=threads)
     emit(result, as_json, f"hand-off folder {result['folder']}: {', '.join(result['files'])}")

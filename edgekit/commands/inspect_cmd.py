@@ -45,7 +45,7 @@ def inspect_command(path: Path | None, as_json: bool) -> None:
 
     With no PATH: the embedded default model (Gemma 3 270M).
     """
-    from edgekit.describe import describe
+    from edgekit.app.describe import describe
 
     info = describe(path)
     emit(info, as_json, _human(info))

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from edgekit.cli import emit
-from edgekit.devices import DEVICES
+from edgekit.app.devices import DEVICES
 
 
 def _cell(value: float | None, fmt: str) -> str:
@@ -69,9 +69,9 @@ def plan_command(device_name: str, ram_gb: float | None, checkpoint: Path | None
     weight, RAM from artifact size + KV cache + the runtime's own memory (fitted to
     `edgekit bench` peak RSS), speed scaled by bytes from the measured int8 artifact.
     """
-    from edgekit.checkpoint import load_checkpoint
-    from edgekit.devices import device
-    from edgekit.plan import plan
+    from edgekit.intake.checkpoint import load_checkpoint
+    from edgekit.app.devices import device
+    from edgekit.app.plan import plan
 
     result = plan(load_checkpoint(checkpoint), device(device_name), ram_gb, context, app)
     emit(result, as_json, _human(result))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from edgekit.errors import EdgekitError
+from edgekit.core.errors import EdgekitError
 
 
 def _cache_length(artifact) -> int | None:
@@ -30,9 +30,9 @@ def _cache_length(artifact) -> int | None:
 @click.option("--threads", type=int, default=2, show_default=True)
 def run_command(bundle, prompt, raw, system, interactive, max_tokens, temperature, top_k, top_p, seed, threads):
     """Generate text from a .task or .litertlm bundle, or an ONNX folder."""
-    from edgekit.manifest import verify_checksum
-    from runtime.artifact import open_artifact
-    from runtime.runner import Sampling, open_runner
+    from edgekit.core.manifest import verify_checksum
+    from edgekit.runtime.artifact import open_artifact
+    from edgekit.runtime.runner import Sampling, open_runner
 
     if raw and (system or interactive):
         raise EdgekitError("--raw cannot be combined with --system or --chat", "drop --raw to use the chat format")
@@ -71,7 +71,7 @@ def run_command(bundle, prompt, raw, system, interactive, max_tokens, temperatur
 
 def _converse(chat, prompt: str | None, system: str | None, interactive: bool, answer) -> None:
     """Gemma's chat turns: one answer, or a terminal session until an empty line."""
-    from edgekit.chat import Turn, render
+    from edgekit.core.chat import Turn, render
 
     turns: list[Turn] = []
     pending = prompt

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from edgekit.cli import emit
-from edgekit.errors import CheckFailed
+from edgekit.core.errors import CheckFailed
 
 
 def _summary(report: dict) -> str:
@@ -42,9 +42,9 @@ def _summary(report: dict) -> str:
 def validate_command(bundle: Path, reference: Path | None, text: Path | None, quant: str | None, threads: int,
                      report_path: Path | None, as_json: bool) -> None:
     """Check a bundle against its golden outputs (exit 0 pass, 1 fail)."""
-    from edgekit.atomic import atomic_file
-    from runtime.report_html import render
-    from runtime.validate import validate
+    from edgekit.core.atomic import atomic_file
+    from edgekit.runtime.report_html import render
+    from edgekit.runtime.validate import validate
 
     report = validate(bundle, reference=reference, quant=quant, threads=threads, text=text)
     if report_path:

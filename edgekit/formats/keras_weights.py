@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.errors import EdgekitError
+from edgekit.core.errors import EdgekitError
 
 WEIGHTS_FILE = "model.weights.h5"
 SHARD_INDEX = "model.weights.json"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgekit.errors import EdgekitError
+from edgekit.core.errors import EdgekitError
 
 MAGIC = b"LITERTLM"
 _HEADER_END_AT = 24

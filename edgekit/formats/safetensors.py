@@ -14,7 +14,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from edgekit.errors import EdgekitError
+from edgekit.core.errors import EdgekitError
 
 DTYPE_BYTES = {
     "F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from edgekit.errors import EdgekitError
+from edgekit.core.errors import EdgekitError
 from edgekit.formats.protowire import WireError, decode
 
 MODEL_ENTRY = "TF_LITE_PREFILL_DECODE"

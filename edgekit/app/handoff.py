@@ -1,0 +1,182 @@
+"""`edgekit handoff`: a folder a mobile or web developer can take as is.
+
+Bundles and manifests, SHA256SUMS, MODEL_CARD.md (source, Gemma terms notice, quantization,
+measured quality, speed and memory), INTEGRATION.md (Android LiteRT-LM, Android MediaPipe
+and web snippets filled in with this bundle's names and options) and `edgekit-app.json`, the
+one config file the Android and web samples read.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from edgekit.core.atomic import atomic_dir
+from edgekit.core.digest import sha256_file
+from edgekit.core.errors import EdgekitError
+from edgekit.families import ChatFormat
+from edgekit.core.manifest import manifest_path, verify_checksum
+
+APP_CONFIG = "edgekit-app.json"
+GEMMA_TERMS = (
+    "Gemma is provided under and subject to the Gemma Terms of Use found at "
+    "ai.google.dev/gemma/terms. This bundle is a Model Derivative of Gemma: pass these terms, "
+    "and the Gemma Prohibited Use Policy, on to anyone you distribute it to."
+)
+
+
+def app_config(bundles: list[tuple[Path, dict[str, Any]]], chat: ChatFormat) -> dict[str, Any]:
+    by_format = {m["artifact"]["format"]: p.name for p, m in bundles}
+    manifest = bundles[0][1]
+    sampling = dict(chat.recommended_sampling)
+    return {
+        "litertlm_model": by_format.get("litertlm"),
+        "task_model": by_format.get("task"),
+        "max_tokens": manifest["recipe"]["cache_length"],
+        "top_k": int(sampling["top_k"]),
+        "top_p": sampling["top_p"],
+        "temperature": sampling["temperature"],
+        "random_seed": 0,
+        "chat_format": chat.as_dict(),
+    }
+
+
+def _kotlin_string(text: str) -> str:
+    return json.dumps(text)  # JSON string escapes are valid Kotlin/JS string escapes
+
+
+def integration_md(config: dict[str, Any]) -> str:
+    chat = config["chat_format"]
+    user_prefix, turn_end, model_prefix = (_kotlin_string(chat["user_prefix"]), _kotlin_string(chat["user_suffix"]),
+                                           _kotlin_string(chat["model_prefix"]))
+    stops = ", ".join(chat["stop_tokens"])
+    parts = ["# Integrating this model", "",
+             f"Files: `{config['litertlm_model']}` (LiteRT-LM) and `{config['task_model']}` (MediaPipe). "
+             f"KV cache: {config['max_tokens']} tokens (prompt + answer). Stop tokens: {stops}. "
+             f"Recommended sampling: top-k {config['top_k']}, top-p {config['top_p']}, "
+             f"temperature {config['temperature']}.", "",
+             "Gemma has no system role: put instructions at the head of the first user turn."]
+    if config["litertlm_model"]:
+        parts += ["", "## Android, LiteRT-LM (recommended)", "", "```kotlin",
+                  '// build.gradle.kts: implementation("com.google.ai.edge.litertlm:litertlm-android:<latest>")',
+                  "import com.google.ai.edge.litertlm.*", "",
+                  "val engine = Engine(EngineConfig(",
+                  f'    modelPath = "${{context.filesDir}}/{config["litertlm_model"]}",',
+                  "    backend = Backend.CPU(),",
+                  f"    maxNumTokens = {config['max_tokens']},",
+                  "))",
+                  "engine.initialize()  // seconds: call it off the main thread",
+                  "val conversation = engine.createConversation(ConversationConfig(",
+                  f"    samplerConfig = SamplerConfig(topK = {config['top_k']}, topP = {config['top_p']}, "
+                  f"temperature = {config['temperature']}),",
+                  "))",
+                  "// The bundle carries Gemma's chat template: send the user's words only.",
+                  "conversation.sendMessageAsync(userText).collect { chunk -> output.append(chunk) }",
+                  "```"]
+    if config["task_model"]:
+        parts += ["", "## Android, MediaPipe LlmInference (deprecated upstream, still in many apps)", "",
+                  "```kotlin",
+                  '// build.gradle.kts: implementation("com.google.mediapipe:tasks-genai:0.10.27")',
+                  "import com.google.mediapipe.tasks.genai.llminference.LlmInference", "",
+                  "val options = LlmInference.LlmInferenceOptions.builder()",
+                  f'    .setModelPath("/data/local/tmp/llm/{config["task_model"]}")',
+                  f"    .setMaxTokens({config['max_tokens']})",
+                  f"    .setMaxTopK({config['top_k']})",
+                  "    .build()",
+                  "val llm = LlmInference.createFromOptions(context, options)",
+                  f"fun gemmaPrompt(user: String) = {user_prefix} + user + {turn_end} + {model_prefix}",
+                  "llm.generateResponseAsync(gemmaPrompt(userText)) { partial, done -> output.append(partial) }",
+                  "```",
+                  "", "## Web, @mediapipe/tasks-genai (WebGPU)", "", "```js",
+                  "import {FilesetResolver, LlmInference} from '@mediapipe/tasks-genai';", "",
+                  "const genai = await FilesetResolver.forGenAiTasks('/wasm');  // serve the package's wasm/ folder",
+                  "const llm = await LlmInference.createFromOptions(genai, {",
+                  f"  baseOptions: {{modelAssetPath: '/models/{config['task_model']}'}},",
+                  f"  maxTokens: {config['max_tokens']}, topK: {config['top_k']}, "
+                  f"temperature: {config['temperature']}, randomSeed: 0,",
+                  "  forceF32: true,  // F16 fails after prefill for Gemma 3 270M on the web (see README)",
+                  "});",
+                  f"const gemmaPrompt = (user) => {user_prefix} + user + {turn_end} + {model_prefix};",
+                  "llm.generateResponse(gemmaPrompt(userText), (partial, done) => { output.textContent += partial; });",
+                  "```",
+                  "", "Serve the page with `Cross-Origin-Opener-Policy: same-origin` and "
+                  "`Cross-Origin-Embedder-Policy: require-corp`."]
+    return "\n".join(parts) + "\n"
+
+
+def model_card_md(bundles: list[tuple[Path, dict[str, Any]]], quality: dict[str, Any] | None,
+                  speed: dict[str, dict[str, Any]]) -> str:
+    manifest = bundles[0][1]
+    source, recipe = manifest["source"], manifest["recipe"]
+    lines = [f"# Model card: {bundles[0][0].stem}", "",
+             f"- Source: {source['architecture']} ({source['family']}), {source['parameters']:,} parameters, "
+             f"from `{Path(source['path']).name}` (sha256 {next(iter(source['weights_sha256'].values()))[:16]}…)",
+             f"- Instruction-tuned: {source.get('instruction_tuned')}",
+             f"- Quantization: {recipe['quant']}" + (f", block {recipe['block_size']}" if recipe["block_size"] else "")
+             + f"; KV cache {recipe['cache_length']} tokens; prefill {recipe['prefill_lengths']}",
+             f"- Converted with: {', '.join(f'{k} {v}' for k, v in manifest['libraries'].items())}", "",
+             "## Files", "", "| file | MiB | sha256 |", "|---|---|---|"]
+    for path, m in bundles:
+        lines.append(f"| {path.name} | {m['artifact']['size_bytes'] / 2**20:.1f} | `{m['artifact']['sha256']}` |")
+    lines += ["", "## Measured quality", ""]
+    if quality:
+        tf = quality["teacher_forced"]
+        lines += [f"`edgekit validate` against the source's golden outputs: **{'PASS' if quality['passed'] else 'FAIL'}**.",
+                  f"Teacher-forced top-1 agreement {tf['top1_agreement']:.1%} over {tf['positions']} positions, "
+                  f"mean KL {tf['kl_mean']:.4g} (p99 {tf['kl_p99']:.4g}), perplexity {tf['bundle_perplexity']:.3f} "
+                  f"(source {tf['source_perplexity']:.3f}); greedy prefix agreement "
+                  f"{quality['greedy_prefix_agreement']:.0%}."]
+    else:
+        lines.append("Not measured (`--no-measure`); run `edgekit validate` on the bundle.")
+    lines += ["", "## Measured speed and memory (LiteRT-LM, CPU)", ""]
+    if speed:
+        lines += ["| file | threads | prefill tok/s | decode tok/s | first token s | load s | RAM (peak RSS) MiB |",
+                  "|---|---|---|---|---|---|---|"]
+        for name, s in speed.items():
+            lines.append(f"| {name} | {s['threads']} | {s['prefill_tokens_per_second']} | "
+                         f"{s['decode_tokens_per_second']} | {s['time_to_first_token_seconds']} | "
+                         f"{s['load_seconds']} | {s['peak_rss_bytes'] / 2**20:.0f} |")
+        lines.append("")
+        lines.append("Measured on the machine that ran `edgekit handoff`; phones differ.")
+    else:
+        lines.append("Not measured (`--no-measure`); run `edgekit bench` on the target device.")
+    lines += ["", "## Terms", "", GEMMA_TERMS, ""]
+    return "\n".join(lines)
+
+
+def write_handoff(bundles: list[Path], out: Path, measure: bool, force: bool, threads: int = 2) -> dict[str, Any]:
+    from edgekit.runtime.artifact import open_artifact
+
+    if out.exists() and not force:
+        raise EdgekitError(f"{out} already exists", "pass --force to replace it, or choose another --out")
+    opened = []
+    for bundle in bundles:
+        artifact = open_artifact(bundle, require_manifest=True)
+        if artifact.format not in ("task", "litertlm"):
+            raise EdgekitError(f"{bundle} is a {artifact.format} artifact; hand-off folders are for mobile bundles",
+                               "pass the .litertlm and .task files from `edgekit convert --target android`")
+        verify_checksum(bundle, artifact.manifest)
+        opened.append((bundle, artifact))
+    chat = opened[0][1].chat
+    pairs = [(p, a.manifest) for p, a in opened]
+    quality, speed = None, {}
+    if measure:
+        from edgekit.runtime.bench import bench
+        from edgekit.runtime.validate import validate
+
+        quality = validate(bundles[0], threads=threads)
+        speed = {p.name: bench(p, threads=threads) for p in bundles}
+    config = app_config(pairs, chat)
+    with atomic_dir(out, replace=True) as tmp:
+        for path, _ in pairs:
+            shutil.copy2(path, tmp / path.name)
+            shutil.copy2(manifest_path(path), tmp / manifest_path(path).name)
+        (tmp / APP_CONFIG).write_text(json.dumps(config, indent=2))
+        (tmp / "MODEL_CARD.md").write_text(model_card_md(pairs, quality, speed))
+        (tmp / "INTEGRATION.md").write_text(integration_md(config))
+        sums = [f"{sha256_file(f)}  {f.name}" for f in sorted(tmp.iterdir()) if f.is_file()]
+        (tmp / "SHA256SUMS").write_text("\n".join(sums) + "\n")
+    return {"folder": str(out), "files": sorted(p.name for p in out.iterdir()), "config": config,
+            "validated": None if quality is None else quality["passed"]}

@@ -1,0 +1,119 @@
+"""Golden outputs recorded from the source model at conversion time.
+
+They let a board without torch check a bundle: greedy continuations of fixed prompts, and the
+source's top-k next-token log-probabilities at every position of a fixed reference text.
+Token ids come from the SentencePiece model the bundles carry, so ids mean the same on both
+sides.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgekit.core.golden_inputs import (
+    GOLDEN_INPUTS_VERSION,
+    GOLDEN_NEW_TOKENS,
+    GOLDEN_PROMPTS,
+    REFERENCE_TEXT,
+    TOP_K_RECORDED,
+)
+
+REFERENCE_MAX_TOKENS = 600
+
+
+def load_source_model(hf_dir: Path):
+    import torch
+    import transformers
+
+    model = transformers.AutoModelForCausalLM.from_pretrained(
+        str(hf_dir), dtype=torch.float32, attn_implementation="eager"
+    )
+    return model.eval()
+
+
+def reference_ids(sp, bos_id: int, text: str = REFERENCE_TEXT) -> list[int]:
+    return ([bos_id] + sp.encode(text))[:REFERENCE_MAX_TOKENS]
+
+
+def record_reference(model, ids: list[int], rows_per_chunk: int = 32) -> dict[str, Any]:
+    """The source's teacher-forced top-k log-probabilities over `ids` (what validate compares).
+
+    Post-processed a few rows at a time: a full-vocabulary argsort of 515 x 262k logits alone
+    is 1 GiB of int64, which made this stage the peak of an ONNX conversion."""
+    logits = source_logits(model, ids)[:-1]  # position i predicts ids[i + 1]
+    targets = np.asarray(ids[1:])
+    top_ids, top_logprobs, target_logprobs = [], [], []
+    for start in range(0, len(logits), rows_per_chunk):
+        logprobs = log_softmax(logits[start:start + rows_per_chunk])
+        candidates = np.argpartition(-logprobs, TOP_K_RECORDED - 1, axis=-1)[:, :TOP_K_RECORDED]
+        values = np.take_along_axis(logprobs, candidates, axis=-1)
+        order = np.argsort(-values, axis=-1, kind="stable")
+        top_ids += np.take_along_axis(candidates, order, axis=-1).tolist()
+        top_logprobs += np.round(np.take_along_axis(values, order, axis=-1), 5).tolist()
+        rows = np.arange(len(logprobs))
+        target_logprobs += np.round(logprobs[rows, targets[start:start + rows_per_chunk]], 5).tolist()
+    return {"ids": ids, "top_ids": top_ids, "top_logprobs": top_logprobs, "target_logprobs": target_logprobs}
+
+
+def source_logits(model, ids: list[int]) -> np.ndarray:
+    """float32 logits [len(ids), vocab], teacher-forced."""
+    import torch
+
+    with torch.no_grad():
+        out = model(torch.tensor([ids]))
+    return out.logits[0].float().numpy()
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def _greedy(model, ids: list[int], new_tokens: int) -> list[int]:
+    import torch
+
+    with torch.no_grad():
+        out = model.generate(
+            torch.tensor([ids]),
+            attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+            max_new_tokens=new_tokens,
+            do_sample=False,
+            eos_token_id=None,
+            pad_token_id=0,
+        )
+    return out[0, len(ids):].tolist()
+
+
+def record_golden(model, tokenizer_model: Path, bos_token: str) -> dict[str, Any]:
+    import sentencepiece as spm
+
+    sp = spm.SentencePieceProcessor(model_file=str(tokenizer_model))
+    bos = sp.piece_to_id(bos_token)
+    prompts = []
+    for text in GOLDEN_PROMPTS:
+        ids = [bos] + sp.encode(text)
+        first = log_softmax(source_logits(model, ids)[-1])
+        top2 = np.sort(first)[-2:]
+        continuation = _greedy(model, ids, GOLDEN_NEW_TOKENS)
+        prompts.append({
+            "prompt": text,
+            "prompt_ids": ids,
+            "continuation_ids": continuation,
+            "continuation": sp.decode(continuation),
+            "first_token_margin": float(top2[1] - top2[0]),
+        })
+    return {
+        "inputs_version": GOLDEN_INPUTS_VERSION,
+        "new_tokens": GOLDEN_NEW_TOKENS,
+        "prompts": prompts,
+        "reference": record_reference(model, reference_ids(sp, bos)),
+    }
+
+
+def record_source_golden(hf_dir: Path, tokenizer_model: Path, bos_token: str) -> dict[str, Any]:
+    """Load the source model and record its golden outputs; `edgekit convert` runs this in a
+    child (`edgekit.converters.isolated`), so the float model's memory goes with it."""
+    return record_golden(load_source_model(hf_dir), tokenizer_model, bos_token)

@@ -1,0 +1,109 @@
+"""An ONNX artifact folder: the graph, its weights, the tokenizer, and a `genai_config.json`
+so that `onnxruntime_genai.Model(folder)` loads it as well as plain onnxruntime does."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from edgekit.core.errors import EdgekitError
+from edgekit.families import ChatFormat
+
+GRAPH = "model.onnx"
+
+
+def genai_config(config: dict[str, Any], stop_ids: list[int], bos_id: int, context_length: int) -> dict[str, Any]:
+    layers = config["num_hidden_layers"]
+    return {
+        "model": {
+            "type": config.get("model_type", "gemma"),  # gemma, gemma2, gemma3_text
+            "bos_token_id": bos_id,
+            "eos_token_id": stop_ids,
+            "pad_token_id": config.get("pad_token_id", 0),
+            "vocab_size": config["vocab_size"],
+            "context_length": context_length,
+            "decoder": {
+                "filename": GRAPH,
+                "session_options": {"log_id": "onnxruntime-genai", "provider_options": []},
+                "head_size": config["head_dim"],
+                "hidden_size": config["hidden_size"],
+                "num_attention_heads": config["num_attention_heads"],
+                "num_key_value_heads": config["num_key_value_heads"],
+                "num_hidden_layers": layers,
+                "inputs": {
+                    "input_ids": "input_ids",
+                    "attention_mask": "attention_mask",
+                    "position_ids": "position_ids",
+                    "past_key_names": "past_key_values.%d.key",
+                    "past_value_names": "past_key_values.%d.value",
+                },
+                "outputs": {
+                    "logits": "logits",
+                    "present_key_names": "present.%d.key",
+                    "present_value_names": "present.%d.value",
+                },
+            },
+        },
+        "search": {
+            "do_sample": False, "num_beams": 1, "max_length": context_length, "min_length": 0,
+            "past_present_share_buffer": False, "top_k": 1, "top_p": 1.0, "temperature": 1.0,
+            "repetition_penalty": 1.0, "early_stopping": True, "length_penalty": 1.0,
+            "no_repeat_ngram_size": 0, "num_return_sequences": 1, "diversity_penalty": 0.0,
+        },
+    }
+
+
+# Strings whose ids the derived tokenizer.json must give exactly as tokenizer.model does.
+TOKENIZER_PROBES = ("The capital of France is", "  two  spaces\tand a tab\n", "数字 123 😀 émigré",
+                    "<start_of_turn>user\nhi<end_of_turn>\n<start_of_turn>model\n")
+
+
+def write_tokenizer_json(tokenizer_model: Path, chat: ChatFormat, folder: Path) -> None:
+    """onnxruntime-genai reads tokenizer.json. It is derived from tokenizer.model (the truth the
+    bundles and the runtime use), not copied from the checkpoint: a checkpoint's tokenizer.json
+    can be stale or empty (transformers 5's `GemmaTokenizer(vocab_file=...)` writes one with
+    5 tokens, which genai turns into -1 ids). Checked against tokenizer.model before use."""
+    import sentencepiece as spm
+    import tokenizers
+    import transformers
+
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copy2(tokenizer_model, Path(tmp) / "tokenizer.model")
+        (Path(tmp) / "tokenizer_config.json").write_text(json.dumps({
+            "tokenizer_class": "GemmaTokenizer", "bos_token": chat.start_token, "eos_token": chat.stop_tokens[0],
+            "pad_token": "<pad>", "unk_token": "<unk>", "add_bos_token": True, "add_eos_token": False,
+        }))
+        transformers.AutoTokenizer.from_pretrained(tmp).save_pretrained(str(folder))
+    for extra in ("chat_template.jinja", "special_tokens_map.json"):
+        (folder / extra).unlink(missing_ok=True)
+    tokenizer_config = json.loads((folder / "tokenizer_config.json").read_text())
+    tokenizer_config.pop("vocab_file", None)  # an absolute path on the converting machine
+    (folder / "tokenizer_config.json").write_text(json.dumps(tokenizer_config, indent=2))
+    sp = spm.SentencePieceProcessor(model_file=str(tokenizer_model))
+    derived = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
+    for text in TOKENIZER_PROBES:
+        if derived.encode(text, add_special_tokens=False).ids != sp.encode(text):
+            raise EdgekitError(f"the tokenizer.json derived from tokenizer.model encodes {text!r} differently",
+                               "report this with the checkpoint's tokenizer.model; use --target android meanwhile")
+
+
+def write_onnx_folder(graph: Path, hf_dir: Path, chat: ChatFormat, context_length: int, folder: Path) -> None:
+    """`graph` (with `<graph>.data`) plus tokenizer files and genai_config.json into `folder`."""
+    import sentencepiece as spm
+
+    import onnx
+
+    folder.mkdir()
+    # Re-saved, not copied: the graph records its external data file's name.
+    onnx.save(onnx.load(str(graph)), str(folder / GRAPH), save_as_external_data=True, location=GRAPH + ".data")
+    shutil.copy2(hf_dir / "tokenizer.model", folder / "tokenizer.model")
+    sp = spm.SentencePieceProcessor(model_file=str(hf_dir / "tokenizer.model"))
+    write_tokenizer_json(hf_dir / "tokenizer.model", chat, folder)
+    config = json.loads((hf_dir / "config.json").read_text())
+    config = config.get("text_config", config)
+    stops = [sp.piece_to_id(t) for t in chat.stop_tokens]
+    (folder / "genai_config.json").write_text(json.dumps(
+        genai_config(config, stops, sp.piece_to_id(chat.start_token), context_length), indent=2))

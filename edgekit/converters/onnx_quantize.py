@@ -1,0 +1,228 @@
+"""Weight-only quantization of the exported ONNX decoder: a plan per weight, written as MatMulNBits.
+
+Each weight has a faithful form and a small one (`Candidates`). When the checkpoint is a GGUF,
+the faithful form is the GGUF's own blocks carried over exactly (Q4_0/Q4_1/Q4_K in 4 bits,
+Q5_*/Q6_K/Q8_0 in 8 bits) instead of a second quantization of dequantized floats; otherwise
+8-bit round-to-nearest. The small form is 4 bits: 4-bit GGUF blocks as they are, else
+asymmetric int4 (block `--block-size`) whose rounding minimizes the error weighted by each
+input channel's activation energy over the calibration text (`activation_energy`; llama.cpp's
+importance matrix). The default model's ONNX `mixed` measured KL 0.233 with onnxruntime's
+symmetric quantizer, 0.085 with plain asymmetric int4 (benchmarks/results.md, 2026-11-22).
+The tied embedding/output projection, which every logit goes through, is rounded in blocks of
+`EMBEDDING_INT4_BLOCK` (16) whatever `--block-size`: at block 32 the default model's int4
+graph missed the source's first token on one of its eight golden prompts (2026-11-30).
+
+Recipes: `int8` all faithful, `int4` all small, `mixed` small except the tied
+embedding/output projection, `auto` small where the scan says it is cheapest until the graph
+fits `--max-size`. Measured: benchmarks/results.md.
+
+`accuracy_level` is MatMulNBits' compute type for the activations: 4 = int8, the fast path;
+0 = float32, under which `int8` from the default GGUF is exact (README). onnxruntime 1.31 has
+no fast float path at 8 or 2 bits (benchmarks/matmulnbits.md), so level 4 is the default, with
+float32 activations kept for carried 4-bit codes, where they are cheap
+(`onnx_blocks.part_accuracy_level`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from edgekit.converters.activation_energy import input_energy
+from edgekit.converters.block_quant import quantize_asymmetric, quantize_symmetric
+from edgekit.converters.gguf_match import carried_blocks
+from edgekit.converters.onnx_blocks import storage_bytes
+from edgekit.converters.onnx_weights import Weight, apply_blocks, find_weights, float_weight
+from edgekit.converters.quant_auto import AutoPlan, choose_small_groups
+from edgekit.converters.quant_scan import Group, scan_groups, weight_groups
+from edgekit.core.errors import EdgekitError
+from edgekit.formats.gguf_blocks import Blocks
+
+ONNX_QUANTS = ("int8", "int4", "mixed", "auto")
+_FALLBACK_BLOCKS = (128, 64, 32, 16)
+EMBEDDING_INT4_BLOCK = 16
+
+
+@dataclass(frozen=True)
+class PlannedWeight:
+    weight: Weight
+    blocks: Blocks
+    gguf_tensor: str | None  # set when the blocks were carried over from this GGUF tensor
+
+    def record(self) -> dict[str, Any]:
+        return {"gguf_tensor": self.gguf_tensor, "origin": self.blocks.origin, "bits": self.blocks.bits,
+                "block": self.blocks.block, "shape": [self.weight.rows, self.weight.cols],
+                "bytes": storage_bytes(self.blocks, self.weight.is_embedding)}
+
+
+def _block_for(cols: int, wanted: int) -> int:
+    """`wanted` if it divides the row, else the largest standard block that does."""
+    for block in (wanted, *_FALLBACK_BLOCKS):
+        if cols % block == 0:
+            return block
+    raise EdgekitError(f"a weight row of {cols} values cannot be split into blocks of 16 or more",
+                       "use --target android (LiteRT) for this checkpoint")
+
+
+class Candidates:
+    """Per weight, its faithful form (`keep`: the GGUF's own blocks, else 8 bits) and its small
+    form (`small`: 4-bit GGUF blocks as they are, else asymmetric int4), computed on demand."""
+
+    def __init__(self, model, block_size: int, gguf_path: Path | None, base_dir: str = "",
+                 importance: dict[str, np.ndarray] | None = None) -> None:
+        self.model = model
+        self.importance = importance or {}
+        self.base_dir = base_dir
+        self.block_size = block_size
+        self.weights = find_weights(model)
+        self.carried: dict[str, tuple[str, Blocks]] = {}
+        if gguf_path is not None:
+            by_key = {w.key: w for w in self.weights}
+            self.carried = carried_blocks(gguf_path, {w.key: (w.rows, w.cols) for w in self.weights},
+                                          lambda key, rows: float_weight(model, by_key[key], list(rows), base_dir))
+        self._cache: dict[tuple[str, str], PlannedWeight] = {}
+
+    def name(self, key: str) -> str:
+        return self.carried[key][0] if key in self.carried else key
+
+    def keep(self, weight: Weight) -> PlannedWeight:
+        return self._get(weight, "keep")
+
+    def small(self, weight: Weight) -> PlannedWeight:
+        return self._get(weight, "small")
+
+    def _get(self, weight: Weight, form: str) -> PlannedWeight:
+        if (weight.key, form) not in self._cache:
+            self._cache[(weight.key, form)] = self._make(weight, form)
+        return self._cache[(weight.key, form)]
+
+    def _make(self, weight: Weight, form: str) -> PlannedWeight:
+        if weight.key in self.carried:
+            name, blocks = self.carried[weight.key]
+            if form == "keep" or blocks.bits == 4:
+                return PlannedWeight(weight, blocks, name)
+        values = float_weight(self.model, weight, base_dir=self.base_dir)
+        if form == "keep":
+            return PlannedWeight(weight, quantize_symmetric(values, 8, _block_for(weight.cols, 32)), None)
+        block = EMBEDDING_INT4_BLOCK if weight.is_embedding else self.block_size
+        return PlannedWeight(weight, quantize_asymmetric(values, 4, _block_for(weight.cols, block),
+                                                         importance=self.importance.get(weight.key)), None)
+
+
+def _graph_layout(weight: Weight, values: np.ndarray) -> np.ndarray:
+    return values if weight.is_embedding else np.ascontiguousarray(values.T)
+
+
+def _bytes_besides_weights(model, weights: dict[str, Weight]) -> int:
+    """The graph's size without its weight tensors and the nodes that read them (the export
+    annotates every node with its source location; the replacements are a few hundred bytes)."""
+    weight_bytes = sum(init.ByteSize() for init in model.graph.initializer if init.name in weights)
+    reader_bytes = sum(node.ByteSize() for node in model.graph.node if set(node.input) & weights.keys())
+    return model.ByteSize() - weight_bytes - reader_bytes
+
+
+class AutoPlanner:
+    """Scans once, then chooses plans for a byte budget (again, if the written graph overshoots)."""
+
+    def __init__(self, model, candidates: Candidates, calibration_ids: list[int],
+                 on_stage: Callable[[str], None] | None = None) -> None:
+        self.candidates = candidates
+        self.weights = {w.key: w for w in candidates.weights}
+        groups = [Group("+".join(candidates.name(k) for k in g.keys), g.keys)
+                  for g in weight_groups(model, candidates.weights)]
+        self.keep = {k: storage_bytes(candidates.keep(w).blocks, w.is_embedding) for k, w in self.weights.items()}
+        self.small = {k: storage_bytes(candidates.small(w).blocks, w.is_embedding) for k, w in self.weights.items()}
+        self.groups = [g for g in groups if any(self.small[k] < self.keep[k] for k in g.keys)]
+        self.fixed_bytes = _bytes_besides_weights(model, self.weights)
+        progress = (lambda i, n: on_stage(f"scanning group {i + 1}/{n}")) if on_stage else None
+        self.costs = scan_groups(
+            model, self.groups,
+            lambda k: _graph_layout(self.weights[k], candidates.small(self.weights[k]).blocks.dequantize()),
+            calibration_ids, progress,
+        )
+
+    def plan(self, budget_bytes: int) -> tuple[list[PlannedWeight], AutoPlan]:
+        auto = choose_small_groups(self.groups, self.costs, self.keep, self.small, self.fixed_bytes, budget_bytes)
+        small_keys = {k for g in self.groups if g.label in auto.small_groups for k in g.keys}
+        return [self.candidates.small(w) if k in small_keys else self.candidates.keep(w)
+                for k, w in self.weights.items()], auto
+
+
+def plan_recipe(candidates: Candidates, quant: str) -> list[PlannedWeight]:
+    def small_for(weight: Weight) -> bool:
+        return quant == "int4" or (quant == "mixed" and not weight.is_embedding)
+
+    return [candidates.small(w) if small_for(w) else candidates.keep(w) for w in candidates.weights]
+
+
+def summarize(plan: list[PlannedWeight]) -> dict[str, Any]:
+    by_origin: dict[str, dict[str, int]] = {}
+    for planned in plan:
+        entry = by_origin.setdefault(planned.blocks.origin, {"tensors": 0, "values": 0, "bytes": 0})
+        entry["tensors"] += 1
+        entry["values"] += planned.weight.rows * planned.weight.cols
+        entry["bytes"] += storage_bytes(planned.blocks, planned.weight.is_embedding)
+    return {"by_origin": by_origin, "weights": [p.record() for p in plan]}
+
+
+def graph_bytes(graph: Path) -> int:
+    return graph.stat().st_size + Path(f"{graph}.data").stat().st_size
+
+
+def _write(model, plan: list[PlannedWeight], accuracy_level: int, out: Path, base_dir: str = "") -> int:
+    """Replaces the weights of `model` (a float graph, modified in place) and saves it; the
+    float tensors left (norms, weights kept float) are read from `base_dir` if still external."""
+    import onnx
+    from onnx.external_data_helper import load_external_data_for_model
+
+    apply_blocks(model, {p.weight.key: p.blocks for p in plan}, accuracy_level)
+    load_external_data_for_model(model, base_dir)
+    Path(f"{out}.data").unlink(missing_ok=True)  # onnx appends to an existing data file
+    onnx.save(model, str(out), save_as_external_data=True, location=out.name + ".data")
+    return graph_bytes(out)
+
+
+def _importance(float_model: Path, model, quant: str, ids: list[int] | None) -> dict[str, np.ndarray] | None:
+    """Activation energy per input column, for recipes that round weights to 4 bits."""
+    if quant == "int8" or not ids:
+        return None
+    return input_energy(float_model, find_weights(model), ids)
+
+
+def quantize_onnx(float_model: Path, quant: str, block_size: int, out: Path, accuracy_level: int = 4,
+                  gguf_path: Path | None = None, max_size_bytes: int | None = None,
+                  calibration_ids: list[int] | None = None,
+                  on_stage: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Writes `out` (+ `out.data`); returns the plan summary recorded in the manifest."""
+    import onnx
+
+    if quant not in ONNX_QUANTS:
+        raise EdgekitError(f"--quant {quant} is not available for ONNX", "use int8, int4, mixed, auto or fp32")
+    if quant != "auto":  # weights read one at a time (the energy probe's session is gone by then)
+        base_dir = str(float_model.parent)
+        model = onnx.load(str(float_model), load_external_data=False)
+        importance = _importance(float_model, model, quant, calibration_ids)
+        plan = plan_recipe(Candidates(model, block_size, gguf_path, base_dir, importance), quant)
+        summary = summarize(plan)
+        summary["graph_bytes"] = _write(model, plan, accuracy_level, out, base_dir)
+        return summary
+    model = onnx.load(str(float_model))  # the sensitivity scan runs the whole float graph
+    candidates = Candidates(model, block_size, gguf_path, importance=_importance(float_model, model, quant, calibration_ids))
+    if max_size_bytes is None or calibration_ids is None:
+        raise EdgekitError("--quant auto needs --max-size", "pass e.g. --max-size 250 (MiB)")
+    planner = AutoPlanner(model, candidates, calibration_ids, on_stage)
+    target = max_size_bytes
+    for attempt in range(3):  # the graph's own bytes are estimated: aim lower by any overshoot
+        plan, auto = planner.plan(target)  # every candidate form is computed by now
+        written = _write(model if attempt == 0 else onnx.load(str(float_model)), plan, accuracy_level, out)
+        if written <= max_size_bytes:
+            summary = summarize(plan)
+            summary["graph_bytes"] = written
+            summary["auto"] = auto.record()
+            return summary
+        target -= written - max_size_bytes
+    raise EdgekitError(f"no plan fits --max-size {max_size_bytes / 2**20:.2f} MiB (closest: {written / 2**20:.2f} MiB)",
+                       "raise --max-size")

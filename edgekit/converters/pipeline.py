@@ -1,0 +1,347 @@
+"""`edgekit convert`: checkpoint -> golden outputs -> one float export -> one artifact per
+(recipe, format), each with its manifest. Everything is built in a temporary folder inside the
+output folder and renamed into place only when all of it is complete."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import signal
+import tempfile
+import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from edgekit.core.atomic import TMP_PREFIX
+from edgekit.intake.checkpoint import Checkpoint
+from edgekit.formats.content_digest import content_sha256
+from edgekit.core.digest import sha256_artifact, sha256_file
+from edgekit.core.errors import EdgekitError
+from edgekit.families import ChatFormat
+from edgekit.core.manifest import MANIFEST_VERSION, manifest_path
+from edgekit.core.progress import Stages, peak_rss_bytes
+from edgekit.core.paths import cache_dir
+
+TARGET_FORMATS = {
+    "android": ("litertlm", "task"),
+    "ios": ("litertlm", "task"),
+    "web": ("task",),
+    "task": ("task",),
+    "litertlm": ("litertlm",),
+    "onnx": ("onnx",),
+    "all": ("litertlm", "task", "onnx"),
+}
+LITERT_FORMATS = ("litertlm", "task")
+ROUTES = {
+    "litertlm": "litert-torch export_hf (float32) + ai-edge-quantizer + LiteRT-LM builder",
+    "task": "litert-torch export_hf (float32) + ai-edge-quantizer + MediaPipe bundler",
+    "onnx": "torch.onnx.export (dynamo) + MatMulNBits (GGUF blocks carried over, else round-to-nearest)",
+}
+
+
+@dataclass
+class ConvertRequest:
+    checkpoint: Checkpoint
+    out_dir: Path
+    target: str = "android"
+    quants: tuple[str, ...] = ("int8",)
+    block_size: int = 32
+    cache_length: int = 1024
+    prefill_lengths: tuple[int, ...] = (128,)
+    force: bool = False
+    chat: ChatFormat | None = None
+    onnx_accuracy_level: int = 4
+    max_size_mib: float | None = None  # --quant auto: the ONNX graph's budget
+
+
+@dataclass
+class Artifact:
+    path: Path
+    format: str
+    quant: str
+    size_bytes: int
+    sha256: str
+    content_sha256: str
+    manifest: Path
+
+
+@dataclass
+class ConvertResult:
+    artifacts: list[Artifact] = field(default_factory=list)
+    seconds: float = 0.0
+    peak_rss_bytes: int = 0
+
+
+def model_stem(ckpt: Checkpoint) -> str:
+    if ckpt.is_default:
+        return "gemma-3-270m"
+    name = ckpt.path.stem if ckpt.kind == "gguf" else ckpt.path.resolve().name
+    return name.replace(" ", "-") or "model"
+
+
+def planned_outputs(request: ConvertRequest) -> list[tuple[str, str, Path]]:
+    """(quant, format, final path) for every artifact this request writes."""
+    stem = model_stem(request.checkpoint)
+    return [
+        (quant, fmt, request.out_dir / (f"{stem}-{quant}-onnx" if fmt == "onnx" else f"{stem}-{quant}.{fmt}"))
+        for quant in request.quants
+        for fmt in TARGET_FORMATS[request.target]
+    ]
+
+
+def stage_count(request: ConvertRequest) -> int:
+    """Reading, golden outputs, one float export per container kind, each output, writing."""
+    formats = {fmt for _, fmt, _ in planned_outputs(request)}
+    exports = bool(formats & set(LITERT_FORMATS)) + ("onnx" in formats)
+    return 3 + exports + len(planned_outputs(request))
+
+
+def check_outputs(request: ConvertRequest) -> None:
+    """Refuse before any work starts, not after minutes of it."""
+    out = request.out_dir
+    if out.exists() and not out.is_dir():
+        raise EdgekitError(f"output path {out} is a file", "pass a folder with --out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=out, prefix=TMP_PREFIX)
+        probe.close()
+    except OSError as exc:
+        raise EdgekitError(f"cannot write to {out} ({exc.strerror})", "choose a writable --out folder") from None
+    existing = [p for _, _, p in planned_outputs(request) if p.exists()]
+    if existing and not request.force:
+        raise EdgekitError(
+            f"{existing[0]} already exists",
+            "pass --force to overwrite it, or choose another --out folder",
+        )
+
+
+def source_record(ckpt: Checkpoint, hf_dir: Path) -> dict[str, Any]:
+    weights = {p.name: sha256_file(p) for p in ckpt.weight_files()}
+    return {
+        "path": str(ckpt.path),
+        "format": ckpt.kind,
+        "default_model": ckpt.is_default,
+        "weights_sha256": weights,
+        "family": ckpt.family.name,
+        "architecture": ckpt.architecture,
+        "parameters": ckpt.parameter_count,
+        "instruction_tuned": ckpt.instruction_tuned,
+        "converted_from": str(hf_dir),
+    }
+
+
+def calibration_ids(tokenizer: Path, start_token: str) -> list[int]:
+    """BOS by the chat format's start piece, as the golden outputs take it (`reference_ids`)."""
+    import sentencepiece as spm
+
+    from edgekit.core.golden_inputs import CALIBRATION_TEXT
+
+    sp = spm.SentencePieceProcessor(model_file=str(tokenizer))
+    return [sp.piece_to_id(start_token)] + sp.encode(CALIBRATION_TEXT)
+
+
+def _size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.iterdir()) if path.is_dir() else path.stat().st_size
+
+
+def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult:
+    """Everything heavy, written into `work`; runs in the child process."""
+    from edgekit.converters.golden import record_source_golden
+    from edgekit.converters.litert_export import export_float
+    from edgekit.converters.litert_package import ChatMetadata, write_litertlm, write_task
+    from edgekit.converters.litert_quantize import quantize_tflite
+    from edgekit.converters.isolated import run_isolated
+    from edgekit.converters.onnx_export import export_onnx
+    from edgekit.converters.onnx_package import write_onnx_folder
+    from edgekit.converters.onnx_quantize import quantize_onnx
+    from edgekit.converters.recipes import recipe
+    from edgekit.converters.versions import library_versions
+
+    ckpt = request.checkpoint
+    chat = request.chat or ckpt.family.chat
+    meta = ChatMetadata(chat, ckpt.family.litert_lm_model_type)
+    started = time.monotonic()
+    result = ConvertResult()
+    with stages.stage(f"reading {ckpt.family.display_name} checkpoint {ckpt.path.name}"):
+        hf_dir = ckpt.hf_folder(on_stage=stages.note)
+        tokenizer = hf_dir / "tokenizer.model"
+        if not tokenizer.exists():
+            raise EdgekitError(
+                f"{hf_dir} has no SentencePiece tokenizer.model, which .task and .litertlm bundles need",
+                "copy tokenizer.model from the base Gemma checkpoint into the folder",
+            )
+        source = source_record(ckpt, hf_dir)
+    with stages.stage("recording golden outputs from the source model"):
+        golden = run_isolated(record_source_golden, hf_dir, tokenizer, chat.start_token)
+    formats = {fmt for _, fmt, _ in planned_outputs(request)}
+    if formats & set(LITERT_FORMATS):
+        with stages.stage(
+            f"exporting the float LiteRT model (prefill {','.join(map(str, request.prefill_lengths))}, "
+            f"KV cache {request.cache_length})"
+        ):
+            exported = run_isolated(export_float, hf_dir, work, request.prefill_lengths, request.cache_length)
+    if "onnx" in formats:
+        with stages.stage("exporting the float ONNX decoder graph"):
+            float_onnx = run_isolated(export_onnx, hf_dir, work / "float.onnx")
+    versions = library_versions()
+    gguf_source = ckpt.path if ckpt.kind == "gguf" else None
+    onnx_weights: dict[str, Any] = {}
+    for quant, fmt, final in planned_outputs(request):
+        with stages.stage(f"{quant} {fmt}: {final.name}"):
+            staged = work / final.name
+            if fmt == "onnx":
+                graph = work / f"model-{quant}.onnx"
+                if quant == "fp32":
+                    graph = float_onnx
+                elif not graph.exists():
+                    onnx_weights[quant] = quantize_onnx(
+                        float_onnx, quant, request.block_size, graph, request.onnx_accuracy_level, gguf_source,
+                        max_size_bytes=int(request.max_size_mib * 2**20) if request.max_size_mib else None,
+                        calibration_ids=calibration_ids(tokenizer, chat.start_token), on_stage=stages.note,
+                    )
+                write_onnx_folder(graph, hf_dir, chat, request.cache_length, staged)
+            else:
+                tflite = work / f"model-{quant}.tflite"
+                if not tflite.exists() and quant != "fp32":
+                    quantize_tflite(exported.tflite, quant, request.block_size, tflite)
+                source_tflite = exported.tflite if quant == "fp32" else tflite
+                if fmt == "litertlm":
+                    write_litertlm(source_tflite, tokenizer, meta, request.cache_length,
+                                   exported.executor_metadata, staged)
+                else:
+                    write_task(source_tflite, tokenizer, meta, staged)
+            manifest = {
+                "edgekit_manifest": MANIFEST_VERSION,
+                "artifact": {
+                    "file": final.name,
+                    "format": fmt,
+                    "size_bytes": _size(staged),
+                    "sha256": sha256_artifact(staged),
+                    "content_sha256": content_sha256(staged, fmt),
+                },
+                "source": source,
+                "recipe": {
+                    "quant": quant,
+                    "block_size": request.block_size if quant in ("int4", "mixed", "auto") else None,
+                    "max_size_mib": request.max_size_mib if quant == "auto" else None,
+                    "quantizer_recipe": recipe(quant, request.block_size) if fmt != "onnx" else None,
+                    "prefill_lengths": list(request.prefill_lengths),
+                    "cache_length": request.cache_length,
+                    "onnx_accuracy_level": request.onnx_accuracy_level if fmt == "onnx" else None,
+                    "onnx_weights": onnx_weights.get(quant) if fmt == "onnx" else None,
+                    "route": ROUTES[fmt],
+                },
+                "chat_format": chat.as_dict(),
+                "libraries": versions,
+                "golden": golden,
+            }
+            (work / manifest_path(final).name).write_text(json.dumps(manifest, indent=1))
+            result.artifacts.append(Artifact(final, fmt, quant, manifest["artifact"]["size_bytes"],
+                                             manifest["artifact"]["sha256"], manifest["artifact"]["content_sha256"],
+                                             manifest_path(final)))
+    result.seconds = time.monotonic() - started
+    result.peak_rss_bytes = peak_rss_bytes()
+    return result
+
+
+def library_log() -> Path:
+    folder = cache_dir() / "logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"convert-{datetime.now().strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+
+
+def _child(request: ConvertRequest, work: Path, stages: Stages, log: Path, conn) -> None:
+    """Entry point of the conversion process: reports one message and exits.
+
+    The converter libraries print pages of progress and warnings (some from C++, on both
+    descriptors); they go to `log`, and the user sees edgekit's stages."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; it kills us if it must
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    stages.console.file = os.fdopen(os.dup(2), "w", buffering=1)
+    with open(log, "ab") as handle:
+        os.dup2(handle.fileno(), 1)
+        os.dup2(handle.fileno(), 2)
+    from edgekit.converters.isolated import outcome
+
+    try:
+        conn.send(outcome(lambda: (_build(request, work, stages), stages.done)))
+    finally:
+        conn.close()
+
+
+def convert(request: ConvertRequest, stages: Stages) -> ConvertResult:
+    """Check, build in a child process, publish by renaming.
+
+    The child does the heavy work: native converter code can swallow SIGINT while it runs, so
+    the parent (which imports nothing heavy) owns signals, kills the child on Ctrl-C or
+    SIGTERM, and removes the temporary folder. Nothing reaches the output names before every
+    artifact is complete.
+    """
+    import multiprocessing
+
+    from edgekit.converters.isolated import unwrap
+    from edgekit.converters.memory import check_disk, check_memory
+
+    ckpt = request.checkpoint
+    check_outputs(request)
+    estimated = check_memory(ckpt.parameter_count, [(f, q) for q, f, _ in planned_outputs(request)], request.force)
+    check_disk(request.out_dir, ckpt.parameter_count, [q for q, _, _ in planned_outputs(request)], request.force)
+
+    work = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=request.out_dir))
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    log = library_log()
+    stages.note(f"converter libraries log to {log}")
+    child = context.Process(target=_child, args=(request, work, stages, log, send), daemon=True)
+    try:
+        child.start()
+        send.close()
+        message = receive.recv() if receive.poll(None) else None
+        child.join()
+        if message is None:
+            raise EdgekitError(
+                f"the conversion process died (exit {child.exitcode}); it may have run out of memory",
+                f"see {log}; free memory or pass a smaller model",
+            )
+        result, stages.done = unwrap(message, f"converter log: {log}")
+        with stages.stage("writing artifacts and manifests"):
+            for artifact in result.artifacts:
+                staged_manifest = work / artifact.manifest.name
+                record = json.loads(staged_manifest.read_text())
+                record["conversion"] = {
+                    "seconds": round(result.seconds, 1),
+                    "peak_rss_bytes": result.peak_rss_bytes,
+                    "estimated_peak_bytes": estimated,
+                    "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    "host": f"{platform.system()} {platform.machine()}, {platform.python_version()}",
+                }
+                staged_manifest.write_text(json.dumps(record, indent=1))
+            for artifact in result.artifacts:
+                if artifact.path.is_dir():  # --force over an earlier ONNX folder
+                    shutil.rmtree(artifact.path)
+                (work / artifact.path.name).replace(artifact.path)
+                (work / artifact.manifest.name).replace(artifact.manifest)
+        return result
+    finally:
+        if child.is_alive():
+            child.kill()
+            child.join()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def with_overrides(chat: ChatFormat, template_file: Path) -> ChatFormat:
+    """`--chat-template FILE`: a JSON object overriding any ChatFormat field, for fine-tunes."""
+    try:
+        fields = json.loads(template_file.read_text())
+        if "stop_tokens" in fields:
+            fields["stop_tokens"] = tuple(fields["stop_tokens"])
+        return replace(chat, **fields)
+    except (OSError, ValueError, TypeError) as exc:
+        raise EdgekitError(
+            f"{template_file} is not a valid chat template override ({exc})",
+            "write a JSON object with keys such as user_prefix, model_prefix, stop_tokens",
+        ) from None

@@ -1,0 +1,1 @@
+"""What every layer shares: errors, records, atomic outputs, hashes, progress, recipes."""

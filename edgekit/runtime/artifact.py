@@ -1,0 +1,115 @@
+"""Open an artifact by what its bytes are, not by its name, and reach its parts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgekit.core.errors import EdgekitError
+from edgekit.families import GEMMA_CHAT, ChatFormat
+from edgekit.core.manifest import manifest_path, read_manifest
+
+ONNX_GRAPH = "model.onnx"
+
+def sniff(path: Path) -> str:
+    if not path.exists():
+        raise EdgekitError(f"{path} does not exist", "pass a .task, .litertlm or .onnx file made by `edgekit convert`")
+    if path.is_dir():
+        if (path / ONNX_GRAPH).exists():
+            return "onnx"
+        raise EdgekitError(f"{path} is a folder", "pass the artifact file itself, or an ONNX folder from `edgekit convert`")
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    if b"PK\x03\x04" in head:  # MediaPipe's bundler writes 4 zero bytes before the zip
+        return "task"
+    if head == b"LITERTLM":
+        return "litertlm"
+    if head[4:8] == b"TFL3":
+        return "tflite"
+    if path.suffix.lower() == ".onnx":
+        return "onnx"
+    raise EdgekitError(
+        f"{path} is not an artifact edgekit runs (unknown header)",
+        "pass a .task, .litertlm or .onnx file made by `edgekit convert`",
+    )
+
+
+@dataclass
+class Artifact:
+    path: Path
+    format: str
+    manifest: dict[str, Any] | None
+
+    def model_bytes(self) -> bytes:
+        """The LiteRT model inside the bundle."""
+        if self.format == "task":
+            from edgekit.formats.task_bundle import MODEL_ENTRY, open_task
+
+            return open_task(self.path).read(MODEL_ENTRY)
+        if self.format == "litertlm":
+            from edgekit.formats.litertlm import open_litertlm
+
+            file = open_litertlm(self.path)
+            section = file.section("TFLiteModel")
+            if section is None:
+                raise EdgekitError(f"{self.path} holds no LiteRT model", "re-run `edgekit convert`")
+            return file.read(section)
+        if self.format == "tflite":
+            return self.path.read_bytes()
+        raise EdgekitError(f"{self.path} has no LiteRT model", "this check needs a .task or .litertlm")
+
+    @property
+    def onnx_graph(self) -> Path:
+        return self.path / ONNX_GRAPH if self.path.is_dir() else self.path
+
+    def tokenizer_bytes(self) -> bytes:
+        if self.format == "onnx":
+            tokenizer = self.onnx_graph.parent / "tokenizer.model"
+            if tokenizer.exists():
+                return tokenizer.read_bytes()
+        if self.format == "task":
+            from edgekit.formats.task_bundle import TOKENIZER_ENTRY, open_task
+
+            return open_task(self.path).read(TOKENIZER_ENTRY)
+        if self.format == "litertlm":
+            from edgekit.formats.litertlm import open_litertlm
+
+            file = open_litertlm(self.path)
+            section = file.section("SP_Tokenizer")
+            if section is not None:
+                return file.read(section)
+        raise EdgekitError(f"{self.path} carries no SentencePiece tokenizer", "re-run `edgekit convert`")
+
+    @property
+    def chat(self) -> ChatFormat:
+        """The chat format the artifact was made with (manifest), else Gemma's."""
+        if self.manifest and "chat_format" in self.manifest:
+            fields = {k: v for k, v in self.manifest["chat_format"].items()
+                      if k in ChatFormat.__dataclass_fields__ and k != "recommended_sampling"}
+            fields["stop_tokens"] = tuple(fields.get("stop_tokens", GEMMA_CHAT.stop_tokens))
+            return ChatFormat(**fields)
+        return GEMMA_CHAT
+
+
+def open_artifact(path: Path, require_manifest: bool = False) -> Artifact:
+    fmt = sniff(path)
+    if fmt == "task":
+        from edgekit.formats.task_bundle import open_task
+
+        open_task(path)
+    elif fmt == "litertlm":
+        from edgekit.formats.litertlm import open_litertlm
+
+        open_litertlm(path)
+    side = manifest_path(path)
+    if side.exists():
+        manifest = read_manifest(side)
+    elif require_manifest:
+        raise EdgekitError(
+            f"{path.name} has no manifest ({side.name}) to check against",
+            "keep the manifest beside the artifact, or pass --reference CHECKPOINT",
+        )
+    else:
+        manifest = None
+    return Artifact(path, fmt, manifest)

@@ -1,0 +1,69 @@
+"""Speed and memory of an artifact on this CPU: LiteRT-LM for bundles, onnxruntime for ONNX."""
+
+from __future__ import annotations
+
+import json
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgekit.runtime.artifact import open_artifact
+from edgekit.runtime.litert_lm_runner import LiteRtLm
+
+
+def bench_onnx(artifact, threads: int, prefill_tokens: int, decode_tokens: int) -> dict[str, Any]:
+    """onnxruntime in this process: prefill = time to the first token; decode = the rest, greedy,
+    without stopping at end-of-text (every run decodes the same number of tokens)."""
+    from edgekit.runtime.onnx_runner import OnnxRunner
+
+    started = time.perf_counter()
+    runner = OnnxRunner(artifact, threads)
+    loaded = time.perf_counter()
+    vocab = json.loads((artifact.path / "genai_config.json").read_text())["model"]["vocab_size"]
+    prompt = [2] + [3 + (i * 7919) % min(vocab - 3, 1000) for i in range(prefill_tokens - 1)]  # ids the vocabulary has
+    token = int(np.argmax(runner.prefill(prompt)))
+    first = time.perf_counter()
+    for _ in range(decode_tokens - 1):
+        token = int(np.argmax(runner.decode_step(token)))
+    done = time.perf_counter()
+    return {
+        "artifact": str(artifact.path), "format": "onnx", "threads": threads, "runtime": "onnxruntime (CPU)",
+        "load_seconds": round(loaded - started, 3),
+        "time_to_first_token_seconds": round(first - loaded, 3),
+        "prefill_tokens": len(prompt), "prefill_tokens_per_second": round(len(prompt) / (first - loaded), 1),
+        "decode_tokens": decode_tokens - 1,
+        "decode_tokens_per_second": round((decode_tokens - 1) / (done - first), 1) if decode_tokens > 1 else 0.0,
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    }
+
+
+def bench(bundle: Path, threads: int = 2, prefill_tokens: int = 256, decode_tokens: int = 128) -> dict[str, Any]:
+    """LiteRT-LM's own benchmark in a child process (peak RSS is that child's); ONNX folders
+    run on onnxruntime in this process."""
+    artifact = open_artifact(bundle)
+    if artifact.format == "onnx":
+        return bench_onnx(artifact, threads, prefill_tokens, decode_tokens)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    engine = LiteRtLm(bundle, threads=threads)
+    try:
+        result = engine.run({"op": "bench", "prefill_tokens": prefill_tokens, "decode_tokens": decode_tokens})
+    finally:
+        engine.close()  # the child's peak RSS is counted once it has exited
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {
+        "artifact": str(bundle),
+        "format": artifact.format,
+        "threads": threads,
+        "runtime": "LiteRT-LM (CPU)",
+        "load_seconds": round(result["init_time_in_second"], 3),
+        "time_to_first_token_seconds": round(result["time_to_first_token_in_second"], 3),
+        "prefill_tokens": result["last_prefill_token_count"],
+        "prefill_tokens_per_second": round(result["last_prefill_tokens_per_second"], 1),
+        "decode_tokens": result["last_decode_token_count"],
+        "decode_tokens_per_second": round(result["last_decode_tokens_per_second"], 1),
+        # RUSAGE_CHILDREN is the largest child so far: exact for the first, an upper bound after
+        "peak_rss_bytes": max(peak_kib, before) * 1024,
+    }

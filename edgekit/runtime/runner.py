@@ -1,0 +1,178 @@
+"""One interface over the three ways edgekit runs an artifact.
+
+Every runner tokenizes with the artifact's own SentencePiece model, starts a sequence
+(`prefill`), extends it one token at a time (`decode_step`), streams text (`generate`), gives
+teacher-forced logits (`logits`) and scores a text (`score`). Backends: onnxruntime for ONNX
+graphs, the LiteRT interpreter on a bundle's model, and the LiteRT-LM engine for `.task` /
+`.litertlm` (text from the engine; logits from the bundle's model, which the engine hides).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from edgekit.core.errors import EdgekitError
+from edgekit.runtime.artifact import Artifact, open_artifact
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Sampling options, named as in the LLM Inference API; temperature 0 is greedy."""
+
+    temperature: float = 0.0
+    top_k: int | None = None
+    top_p: float | None = None
+    seed: int = 0
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0 or self.top_k == 1
+
+    def engine_config(self) -> dict[str, Any]:
+        """LiteRT-LM's SamplerConfig fields (its defaults for sampled decoding: top-k 64, top-p 0.95)."""
+        if self.greedy:
+            return {"top_k": 1, "temperature": 0.0, "seed": self.seed}
+        return {"top_k": self.top_k or 64, "top_p": 0.95 if self.top_p is None else self.top_p,
+                "temperature": self.temperature, "seed": self.seed}
+
+    def picker(self):
+        """A function from logits to the next token id, with its own random state."""
+        if self.greedy:
+            return lambda logits: int(np.argmax(logits))
+        config = self.engine_config()
+        rng = np.random.default_rng(self.seed)
+
+        def pick(logits: np.ndarray) -> int:
+            top = np.argsort(-logits)[: config["top_k"]]
+            scaled = logits[top].astype(np.float64) / config["temperature"]
+            probs = np.exp(scaled - scaled.max())
+            probs /= probs.sum()
+            # The smallest set whose mass reaches top-p (rounding may leave the sum below 1.0).
+            keep = min(int(np.searchsorted(np.cumsum(probs), config["top_p"])) + 1, len(top))
+            return int(top[rng.choice(keep, p=probs[:keep] / probs[:keep].sum())])
+
+        return pick
+
+
+GREEDY = Sampling()
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Log-probability of each token of a text given the tokens before it (after BOS)."""
+
+    ids: list[int]
+    logprobs: np.ndarray
+
+    @property
+    def perplexity(self) -> float:
+        return float(np.exp(-self.logprobs.mean()))
+
+
+class Runner(ABC):
+    backend: str
+    cache_length: int | None = None  # tokens a sequence may hold; None: bounded by memory only
+
+    def __init__(self, artifact: Artifact) -> None:
+        self.artifact = artifact
+        self.chat = artifact.chat
+
+    @cached_property
+    def tokenizer(self):
+        """Read on first use: a bare graph without tokenizer still gives logits."""
+        import sentencepiece as spm
+
+        return spm.SentencePieceProcessor(model_proto=self.artifact.tokenizer_bytes())
+
+    @cached_property
+    def bos(self) -> int:
+        return self.tokenizer.piece_to_id(self.chat.start_token)
+
+    @cached_property
+    def stop_ids(self) -> tuple[int, ...]:
+        return tuple(self.tokenizer.piece_to_id(t) for t in self.chat.stop_tokens)
+
+    def tokenize(self, text: str) -> list[int]:
+        """Ids of `text` without BOS (a sequence starts with BOS: see `generate`)."""
+        return self.tokenizer.encode(text)
+
+    def detokenize(self, ids: Sequence[int]) -> str:
+        return self.tokenizer.decode(list(ids))
+
+    @abstractmethod
+    def prefill(self, ids: Sequence[int]) -> np.ndarray:
+        """Start a new sequence with `ids`; the logits for the token after the last."""
+
+    @abstractmethod
+    def decode_step(self, token: int) -> np.ndarray:
+        """Append `token` to the sequence; the logits for the token after it."""
+
+    @abstractmethod
+    def logits(self, ids: Sequence[int]) -> Iterator[np.ndarray]:
+        """Teacher-forced logits after each token of `ids` (row i predicts ids[i + 1])."""
+
+    def generate_ids(self, ids: Sequence[int], max_tokens: int, sampling: Sampling = GREEDY) -> Iterator[int]:
+        """New token ids after `ids`, one per decode step, until a stop token or `max_tokens`."""
+        pick = sampling.picker()
+        logits = self.prefill(ids)
+        for produced in range(max_tokens):
+            token = pick(logits)
+            if token in self.stop_ids:
+                return
+            yield token
+            if produced + 1 < max_tokens:
+                logits = self.decode_step(token)
+
+    def generate(self, prompt: str, max_tokens: int, sampling: Sampling = GREEDY) -> Iterator[str]:
+        """Stream the continuation of `prompt` (BOS is added; chat formatting is the caller's)."""
+        produced: list[int] = []
+        printed = text = ""
+        for token in self.generate_ids([self.bos, *self.tokenize(prompt)], max_tokens, sampling):
+            produced.append(token)
+            text = self.detokenize(produced)
+            # Byte-fallback tokens spell a character over several steps: hold back the partial
+            # character (decoded as U+FFFD) until its last byte arrives.
+            if text != printed and not text.endswith("\ufffd"):
+                yield text[len(printed):]
+                printed = text
+        if text != printed:
+            yield text[len(printed):]
+
+    def score(self, text: str) -> Scores:
+        ids = [self.bos, *self.tokenize(text)]
+        logprobs = []
+        for row, target in zip(self.logits(ids[:-1]), ids[1:]):
+            row = row.astype(np.float64)
+            top = row.max()
+            logprobs.append(row[target] - top - np.log(np.exp(row - top).sum()))
+        return Scores(ids[1:], np.array(logprobs))
+
+    def close(self) -> None:
+        """Release what the backend holds (a child process, a session)."""
+
+    def __enter__(self) -> Runner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_runner(path: str | Path | Artifact, threads: int = 2) -> Runner:
+    """The runner for an artifact's format: LiteRT-LM for bundles, onnxruntime for ONNX."""
+    artifact = path if isinstance(path, Artifact) else open_artifact(Path(path))
+    if artifact.format == "onnx":
+        from edgekit.runtime.onnx_runner import OnnxRunner
+
+        return OnnxRunner(artifact, threads)
+    if artifact.format == "tflite":
+        raise EdgekitError(f"{artifact.path.name} is a bare LiteRT model with no tokenizer",
+                           "pass the .task or .litertlm bundle it came from")
+    from edgekit.runtime.litert_lm_runner import LiteRtLmRunner
+
+    return LiteRtLmRunner(artifact, threads)

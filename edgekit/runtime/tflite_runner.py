@@ -1,0 +1,74 @@
+"""A bundle's own LiteRT model, stepped through the LiteRT interpreter.
+
+LiteRT-LM returns text, not logits; teacher-forced checks (top-1 agreement, KL, perplexity)
+need the logits, so the bundle's model is stepped here one token at a time through its
+`decode` signature, carrying the KV cache between calls (inputs: tokens, input_pos,
+kv_cache_k_i / kv_cache_v_i, and a causal mask of 0 / -inf over the cache).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from edgekit.core.errors import EdgekitError
+from edgekit.formats.tflite import check_tflite_bytes, interpreter
+from edgekit.runtime.artifact import Artifact
+from edgekit.runtime.runner import Runner
+
+
+class TfliteRunner(Runner):
+    backend = "LiteRT interpreter"
+
+    def __init__(self, artifact: Artifact, threads: int = 2) -> None:
+        super().__init__(artifact)
+        model = artifact.model_bytes()
+        check_tflite_bytes(model, "the bundle's model")
+        self._interpreter = interpreter(model, threads)
+        if "decode" not in self._interpreter.get_signature_list():
+            raise EdgekitError("the bundle's model has no `decode` signature", "re-run `edgekit convert`")
+        self._decode = self._interpreter.get_signature_runner("decode")
+        inputs = self._decode.get_input_details()
+        self._cache_names = sorted(k for k in inputs if k.startswith("kv_cache_"))
+        self._cache_shapes = {k: tuple(inputs[k]["shape"]) for k in self._cache_names}
+        self.cache_length = int(inputs["mask"]["shape"][-1])
+        self._reset()
+
+    def _reset(self) -> None:
+        self._cache = {k: np.zeros(s, dtype=np.float32) for k, s in self._cache_shapes.items()}
+        self._mask = np.full((1, 1, 1, self.cache_length), -np.inf, dtype=np.float32)
+        self._position = 0
+
+    def _feed(self, token: int) -> np.ndarray:
+        if self._position >= self.cache_length:
+            raise EdgekitError(f"the sequence outgrew the bundle's KV cache of {self.cache_length} tokens",
+                               "use a shorter text or convert with a larger --max-tokens")
+        self._mask[..., self._position] = 0.0
+        out = self._decode(
+            tokens=np.array([[token]], dtype=np.int32),
+            input_pos=np.array([self._position], dtype=np.int32),
+            mask=self._mask,
+            **self._cache,
+        )
+        self._cache = {k: out[k] for k in self._cache_names}
+        self._position += 1
+        return out["logits"].reshape(-1)
+
+    def prefill(self, ids: Sequence[int]) -> np.ndarray:
+        (last,) = deque(self.logits(ids), maxlen=1)  # one row kept: a row is vocab-sized
+        return last
+
+    def decode_step(self, token: int) -> np.ndarray:
+        return self._feed(token)
+
+    def logits(self, ids: Sequence[int]) -> Iterator[np.ndarray]:
+        if len(ids) > self.cache_length:
+            raise EdgekitError(
+                f"{len(ids)} tokens do not fit the bundle's KV cache of {self.cache_length}",
+                "use a shorter text or convert with a larger --max-tokens",
+            )
+        self._reset()
+        for token in ids:
+            yield self._feed(token)
