@@ -28,7 +28,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from edgekit.families import GEMMA3  # noqa: E402
+from edgekit.families import family_named  # noqa: E402
 from edgekit.formats import safetensors  # noqa: E402
 
 # Gemma 3 text shapes (published configs); the vocabulary is Gemma 3's 262,144 pieces.
@@ -46,7 +46,7 @@ RUNS = (("litertlm", "int8"), ("onnx", "int8"))
 def random_checkpoint_config(size: str) -> dict:
     core = dict(SHAPES[size], vocab_size=262144, rms_norm_eps=1e-6, max_position_embeddings=32768,
                 query_pre_attn_scalar=256)
-    config = GEMMA3.config_from_core(core)
+    config = family_named("gemma3").config_from_core(core)
     config.update(tie_word_embeddings=True, bos_token_id=2, eos_token_id=1, pad_token_id=0, torch_dtype="float32")
     return config
 
@@ -64,7 +64,7 @@ def tensor_shapes(config: dict) -> dict[str, tuple[int, ...]]:
             return (config["vocab_size"], hidden)
         return per_layer.get(name.split(".", 3)[-1].removesuffix(".weight"), (hidden,))
 
-    return {name: shape_of(name) for name in GEMMA3.weight_names(config)}
+    return {name: shape_of(name) for name in family_named("gemma3").weight_names(config)}
 
 
 def write_random_checkpoint(size: str, folder: Path, tokenizer: Path) -> Path:

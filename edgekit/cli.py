@@ -1,63 +1,30 @@
-"""The `edgekit` command: convert, inspect, and (from edgekit/runtime/) run, validate, bench.
-
-Conventions every command follows: `--json` for machine-readable output on stdout;
-progress on stderr; bad input is one line on stderr and exit code 2, never a traceback.
-"""
+"""The `edgekit` command tree: every subcommand registers here."""
 
 from __future__ import annotations
 
-import json
-import os
-import sys
-from pathlib import Path
-from typing import Any
-
 import click
 
-from edgekit.core.errors import EdgekitError
-
-DEBUG_ENV = "EDGEKIT_DEBUG"
-
-
-class EdgekitGroup(click.Group):
-    """Turns EdgekitError (and anything unexpected) into one line and an exit code."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except EdgekitError as exc:
-            click.echo(f"edgekit: error: {exc.one_line()}", err=True)
-            sys.exit(exc.exit_code)
-        except click.UsageError as exc:
-            where = exc.ctx.command_path if exc.ctx else "edgekit"
-            click.echo(f"edgekit: error: {exc.format_message()} (see `{where} --help`)", err=True)
-            sys.exit(2)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
-            raise
-        except KeyboardInterrupt:
-            click.echo("edgekit: interrupted; nothing was written.", err=True)
-            sys.exit(130)
-        except Exception as exc:  # a bug: still one line, the traceback on request
-            if os.environ.get(DEBUG_ENV):
-                raise
-            click.echo(
-                f"edgekit: internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-                f" (set {DEBUG_ENV}=1 for the traceback and report it)",
-                err=True,
-            )
-            sys.exit(70)
+from edgekit import __version__
+from edgekit.commands.bench_cmd import bench_command
+from edgekit.commands.convert_cmd import convert_command
+from edgekit.commands.handoff_cmd import handoff_command
+from edgekit.commands.inspect_cmd import inspect_command
+from edgekit.commands.output import EdgekitGroup
+from edgekit.commands.plan_cmd import plan_command
+from edgekit.commands.run_cmd import run_command
+from edgekit.commands.validate_cmd import validate_command
 
 
-def emit(data: dict[str, Any], as_json: bool, human: str) -> None:
-    if as_json:
-        click.echo(json.dumps(data, indent=2, default=str))
-    else:
-        click.echo(human)
+@click.group(cls=EdgekitGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="edgekit")
+def cli() -> None:
+    """Convert Gemma checkpoints for phones, browsers and ARM boards; run and check them."""
+
+
+for command in (convert_command, inspect_command, run_command, validate_command, bench_command, handoff_command,
+                plan_command):
+    cli.add_command(command)
 
 
 def main() -> None:
-    from edgekit.commands import cli
-
     cli(prog_name="edgekit")
-
-

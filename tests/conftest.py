@@ -7,13 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from edgekit.core.recipes import recipes_for
 from tests.cli import edgekit
 from tests.fixtures.gguf_writer import write_gguf
 from tests.fixtures.tiny_models import write_tiny_checkpoint
 from tests.fixtures.tiny_tokenizer import train_tokenizer
 
 FAMILIES = ("gemma", "gemma2", "gemma3")
-QUANTS = ("int8", "int4", "mixed", "fp16", "fp32")
+# Every recipe a LiteRT bundle can be written with, but the one that needs a size budget.
+QUANTS = tuple(r.name for r in recipes_for("litertlm") if not r.needs_budget)
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -32,16 +32,14 @@ def test_every_family_uses_the_registry_chat_format():
 
 
 def test_chat_template_override_for_fine_tunes(tmp_path):
-    from edgekit.converters.pipeline import with_overrides
-
     override = tmp_path / "chat.json"
     override.write_text(json.dumps({"user_prefix": "<|user|>\n", "stop_tokens": ["<eos>", "<|end|>"]}))
-    chat = with_overrides(GEMMA_CHAT, override)
+    chat = GEMMA_CHAT.with_overrides(override)
     assert chat.user_prefix == "<|user|>\n" and chat.stop_tokens == ("<eos>", "<|end|>")
     assert chat.model_prefix == GEMMA_CHAT.model_prefix
     override.write_text(json.dumps({"no_such_field": 1}))
     with pytest.raises(EdgekitError, match="chat template override"):
-        with_overrides(GEMMA_CHAT, override)
+        GEMMA_CHAT.with_overrides(override)
 
 
 def test_litertlm_metadata_resolves_tokens_through_the_bundle_tokenizer(tiny_hf):

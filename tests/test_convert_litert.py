@@ -12,7 +12,7 @@ from edgekit.formats.litertlm import llm_metadata, open_litertlm
 from edgekit.formats.task_bundle import open_task
 from edgekit.core.manifest import manifest_path
 from edgekit.runtime.artifact import open_artifact
-from edgekit.runtime.runner import open_runner
+from edgekit.runtime import open_runner
 from edgekit.runtime.tflite_runner import TfliteRunner
 from tests.cli import assert_one_line_error, edgekit
 from tests.conftest import FAMILIES

@@ -29,7 +29,7 @@ def test_pi_with_2gb_and_web_get_different_justified_recommendations():
     assert "download" in web["why"] and "fp16" in web["why"]
     # Measured numbers are quoted from the table for what is recommended.
     for result in (pi, web):
-        assert result["recommendation"]["size_source"].startswith("measured")
+        assert result["recommendation"]["size_provenance"] == "measured"
         assert result["recommendation"]["top1"] is not None
         assert any("pretrained" in w for w in result["warnings"])  # the embedded model is the PT 270M
 
@@ -70,7 +70,7 @@ def test_instruction_tuned_preset_plans_without_a_chat_warning(tiny_keras):
     result = _plan("--device", "android", "--checkpoint", str(tiny_keras["gemma3"]))
     assert result["checkpoint"]["instruction_tuned"] is True and result["warnings"] == []
     assert result["recommendation"]["quant"] in ("fp16", "fp32")
-    assert all(not o["size_source"].startswith("measured") for o in result["options"])
+    assert all(o["size_provenance"] == "estimated" for o in result["options"])
 
 
 @pytest.mark.parametrize("args, needle", [

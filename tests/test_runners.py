@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgekit.runtime.runner import GREEDY, Sampling, open_runner
+from edgekit.runtime import GREEDY, Sampling, open_runner
 
 TEXT = "the capital of france is paris and the capital of italy is rome"
 

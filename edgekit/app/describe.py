@@ -6,31 +6,14 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from edgekit.formats.onnx_graph import ONNX_GRAPH, describe_onnx
 from edgekit.intake.checkpoint import Checkpoint, load_checkpoint
-
-_GROUPS = (
-    ("embedding", ("embed_tokens", "token_embd")),
-    ("lm_head", ("lm_head",)),
-    ("norm", ("norm",)),
-    ("attention", ("self_attn", "attn_")),
-    ("mlp", ("mlp.", "ffn_")),
-)
-
-
-def tensor_group(name: str) -> str:
-    if name == "output.weight":  # GGUF's untied output projection
-        return "lm_head"
-    for group, needles in _GROUPS:
-        if any(n in name for n in needles):
-            return group
-    return "other"
-
 
 def describe_checkpoint(ckpt: Checkpoint) -> dict[str, Any]:
     config = ckpt.config
     dtypes: dict[str, Counter] = defaultdict(Counter)
     for name, (dtype, _) in ckpt.tensors.items():
-        dtypes[tensor_group(name)][dtype] += 1
+        dtypes[ckpt.family.tensor_role(name)][dtype] += 1
     special = {}
     if ckpt.gguf is not None:
         tokens = ckpt.gguf.array("tokenizer.ggml.tokens")
@@ -60,7 +43,7 @@ def describe_checkpoint(ckpt: Checkpoint) -> dict[str, Any]:
         "tied_embeddings": config.get("tie_word_embeddings", True),
         "dtypes": {group: dict(counts) for group, counts in sorted(dtypes.items())},
         "tokenizer": {"files": ckpt.tokenizer_files, "special_tokens": special},
-        "chat_format": ckpt.family.chat.as_dict(),
+        "chat_format": ckpt.family.chat.to_json(),
         "files": ckpt.files,
         "size_bytes": sum(ckpt.files.values()),
     }
@@ -83,15 +66,11 @@ def describe(path: Path | None) -> dict[str, Any]:
 
             return describe_tflite(path)
         if suffix == ".onnx":
-            from edgekit.formats.onnx_graph import describe_onnx
-
             return describe_onnx(path)
         if suffix == ".json" and path.name.endswith(".edgekit.json"):
             from edgekit.core.manifest import read_manifest
 
-            return {"kind": "manifest", "path": str(path), **read_manifest(path)}
-    if path is not None and path.is_dir() and (path / "model.onnx").exists():
-        from edgekit.formats.onnx_graph import describe_onnx
-
-        return {**describe_onnx(path / "model.onnx"), "folder": sorted(p.name for p in path.iterdir())}
+            return {"kind": "manifest", "path": str(path), **read_manifest(path).to_json()}
+    if path is not None and path.is_dir() and (path / ONNX_GRAPH).exists():
+        return {**describe_onnx(path / ONNX_GRAPH), "folder": sorted(p.name for p in path.iterdir())}
     return describe_checkpoint(load_checkpoint(path))

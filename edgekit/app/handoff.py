@@ -16,8 +16,11 @@ from typing import Any
 from edgekit.core.atomic import atomic_dir
 from edgekit.core.digest import sha256_file
 from edgekit.core.errors import EdgekitError
-from edgekit.families import ChatFormat
-from edgekit.core.manifest import manifest_path, verify_checksum
+from edgekit.core.chat import ChatFormat
+from edgekit.core.manifest import Manifest, manifest_path, verify_checksum
+from edgekit.runtime.artifact import open_artifact
+from edgekit.runtime.bench import bench
+from edgekit.runtime.validate import ValidationReport, validate
 
 APP_CONFIG = "edgekit-app.json"
 GEMMA_TERMS = (
@@ -27,19 +30,19 @@ GEMMA_TERMS = (
 )
 
 
-def app_config(bundles: list[tuple[Path, dict[str, Any]]], chat: ChatFormat) -> dict[str, Any]:
-    by_format = {m["artifact"]["format"]: p.name for p, m in bundles}
+def app_config(bundles: list[tuple[Path, Manifest]], chat: ChatFormat) -> dict[str, Any]:
+    by_format = {m.artifact.format: p.name for p, m in bundles}
     manifest = bundles[0][1]
     sampling = dict(chat.recommended_sampling)
     return {
         "litertlm_model": by_format.get("litertlm"),
         "task_model": by_format.get("task"),
-        "max_tokens": manifest["recipe"]["cache_length"],
+        "max_tokens": manifest.recipe.cache_length,
         "top_k": int(sampling["top_k"]),
         "top_p": sampling["top_p"],
         "temperature": sampling["temperature"],
         "random_seed": 0,
-        "chat_format": chat.as_dict(),
+        "chat_format": chat.to_json(),
     }
 
 
@@ -106,28 +109,28 @@ def integration_md(config: dict[str, Any]) -> str:
     return "\n".join(parts) + "\n"
 
 
-def model_card_md(bundles: list[tuple[Path, dict[str, Any]]], quality: dict[str, Any] | None,
+def model_card_md(bundles: list[tuple[Path, Manifest]], quality: ValidationReport | None,
                   speed: dict[str, dict[str, Any]]) -> str:
     manifest = bundles[0][1]
-    source, recipe = manifest["source"], manifest["recipe"]
+    source, recipe = manifest.source, manifest.recipe
     lines = [f"# Model card: {bundles[0][0].stem}", "",
-             f"- Source: {source['architecture']} ({source['family']}), {source['parameters']:,} parameters, "
-             f"from `{Path(source['path']).name}` (sha256 {next(iter(source['weights_sha256'].values()))[:16]}…)",
-             f"- Instruction-tuned: {source.get('instruction_tuned')}",
-             f"- Quantization: {recipe['quant']}" + (f", block {recipe['block_size']}" if recipe["block_size"] else "")
-             + f"; KV cache {recipe['cache_length']} tokens; prefill {recipe['prefill_lengths']}",
-             f"- Converted with: {', '.join(f'{k} {v}' for k, v in manifest['libraries'].items())}", "",
+             f"- Source: {source.architecture} ({source.family}), {source.parameters:,} parameters, "
+             f"from `{Path(source.path).name}` (sha256 {next(iter(source.weights_sha256.values()))[:16]}…)",
+             f"- Instruction-tuned: {source.instruction_tuned}",
+             f"- Quantization: {recipe.quant}" + (f", block {recipe.block_size}" if recipe.block_size else "")
+             + f"; KV cache {recipe.cache_length} tokens; prefill {list(recipe.prefill_lengths)}",
+             f"- Converted with: {', '.join(f'{k} {v}' for k, v in manifest.libraries.items())}", "",
              "## Files", "", "| file | MiB | sha256 |", "|---|---|---|"]
     for path, m in bundles:
-        lines.append(f"| {path.name} | {m['artifact']['size_bytes'] / 2**20:.1f} | `{m['artifact']['sha256']}` |")
+        lines.append(f"| {path.name} | {m.artifact.size_bytes / 2**20:.1f} | `{m.artifact.sha256}` |")
     lines += ["", "## Measured quality", ""]
     if quality:
-        tf = quality["teacher_forced"]
-        lines += [f"`edgekit validate` against the source's golden outputs: **{'PASS' if quality['passed'] else 'FAIL'}**.",
-                  f"Teacher-forced top-1 agreement {tf['top1_agreement']:.1%} over {tf['positions']} positions, "
-                  f"mean KL {tf['kl_mean']:.4g} (p99 {tf['kl_p99']:.4g}), perplexity {tf['bundle_perplexity']:.3f} "
-                  f"(source {tf['source_perplexity']:.3f}); greedy prefix agreement "
-                  f"{quality['greedy_prefix_agreement']:.0%}."]
+        tf = quality.teacher_forced
+        lines += [f"`edgekit validate` against the source's golden outputs: **{'PASS' if quality.passed else 'FAIL'}**.",
+                  f"Teacher-forced top-1 agreement {tf.top1_agreement:.1%} over {tf.positions} positions, "
+                  f"mean KL {tf.kl_mean:.4g} (p99 {tf.kl_p99:.4g}), perplexity {tf.bundle_perplexity:.3f} "
+                  f"(source {tf.source_perplexity:.3f}); greedy prefix agreement "
+                  f"{quality.greedy_prefix_agreement:.0%}."]
     else:
         lines.append("Not measured (`--no-measure`); run `edgekit validate` on the bundle.")
     lines += ["", "## Measured speed and memory (LiteRT-LM, CPU)", ""]
@@ -147,8 +150,6 @@ def model_card_md(bundles: list[tuple[Path, dict[str, Any]]], quality: dict[str,
 
 
 def write_handoff(bundles: list[Path], out: Path, measure: bool, force: bool, threads: int = 2) -> dict[str, Any]:
-    from edgekit.runtime.artifact import open_artifact
-
     if out.exists() and not force:
         raise EdgekitError(f"{out} already exists", "pass --force to replace it, or choose another --out")
     opened = []
@@ -163,9 +164,6 @@ def write_handoff(bundles: list[Path], out: Path, measure: bool, force: bool, th
     pairs = [(p, a.manifest) for p, a in opened]
     quality, speed = None, {}
     if measure:
-        from edgekit.runtime.bench import bench
-        from edgekit.runtime.validate import validate
-
         quality = validate(bundles[0], threads=threads)
         speed = {p.name: bench(p, threads=threads) for p in bundles}
     config = app_config(pairs, chat)
@@ -179,4 +177,4 @@ def write_handoff(bundles: list[Path], out: Path, measure: bool, force: bool, th
         sums = [f"{sha256_file(f)}  {f.name}" for f in sorted(tmp.iterdir()) if f.is_file()]
         (tmp / "SHA256SUMS").write_text("\n".join(sums) + "\n")
     return {"folder": str(out), "files": sorted(p.name for p in out.iterdir()), "config": config,
-            "validated": None if quality is None else quality["passed"]}
+            "validated": None if quality is None else quality.passed}

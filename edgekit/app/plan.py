@@ -1,26 +1,19 @@
 """`edgekit plan`: what each recipe x artifact costs on a device, and which one to ship.
 
-Where each number comes from (every option says which applies to it):
-- size: measured, from `edgekit/data/benchmarks.json` (written by `benchmarks/run.py` on the
-  default model); otherwise estimated from the checkpoint's parameters at the recipe's bits per
-  weight, calibrated on those measured artifacts (LiteRT int8 8.5 bits, int4 4.74 bits: the
-  270M's int8/int4/mixed `.litertlm` come out within 1% of the estimate).
-- RAM at run time: measured peak RSS of `edgekit bench` from the same table, with the KV
-  cache moved to the requested context; for artifacts not in it, the same-recipe (else int8)
-  row's memory above the runtime's own base, scaled by size. The bases, each with edgekit's
-  Python runtime around it, come from the 2026-11-22 table: LiteRT-LM 337 MiB (int8 peaks at
-  566 MiB for 272 MiB, int4 at 481 MiB for 152 MiB, 1024-token cache: a line through both),
-  onnxruntime 568 MiB (int8: 878 MiB for a 296 MiB folder at 384 KV tokens). The KV cache is float32, every layer at full length, as the converters
-  export it. Float LiteRT bundles are the surprise: on x86 the fp16 bundle peaks far above
-  the fp32 one (its DEQUANTIZE ops materialise float32 weights), so they are quoted measured.
-- decode speed: measured rows (machine, threads and date stated); otherwise scaled from the
-  measured row of the same format by weight bytes (decode reads every weight once per token),
-  marked as an estimate.
-- quality: measured teacher-forced top-1 and KL against the source, default model only.
+Every number of an option says where it comes from (`Provenance`): measured on the default
+model (the table `benchmarks/run.py` writes to `edgekit/data/benchmarks.json`), or estimated:
+sizes from the checkpoint's parameters at the recipe's bits per weight (`edgekit.core.recipes`,
+calibrated on the measured artifacts); RAM from the measured peak RSS of the same recipe (else
+int8) above the runtime's own base, scaled by size, with the KV cache moved to the requested
+context (float32, every layer at full length, as the converters export it); decode speed
+scaled from the measured row of the same format by weight bytes (decode reads every weight
+once per token). Float LiteRT bundles are quoted measured only: on x86 the fp16 bundle peaks
+far above the fp32 one (its DEQUANTIZE ops materialise float32 weights). How the estimates
+compare with measurements: benchmarks/results.md.
 
 The choice follows the Gemma guide: an instruction-tuned core model with the fewest
-parameters, at 16 bits unless memory forces 8 or 4 bits; among artifacts of that precision,
-the device's preferred runtime.
+parameters, at the source's precision unless memory forces fewer bits; among artifacts of
+that precision, the device's preferred runtime.
 """
 
 from __future__ import annotations
@@ -28,18 +21,16 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass
+from enum import Enum
 from importlib import resources
 from typing import Any
 
-from edgekit.intake.checkpoint import Checkpoint
 from edgekit.app.devices import Device
+from edgekit.core.recipes import recipe_named, recipes_for
+from edgekit.intake.checkpoint import Checkpoint
 
-# The guide: the source's float weights unless memory forces 8 or 4 bits.
-FLOAT = ("fp16", "fp32")
-QUANTIZED_PREFERENCE = ("int8", "auto", "mixed", "int4")
-RECIPES = {"litert": ("fp32", "fp16", "int8", "mixed", "int4"), "onnx": ("fp32", "int8", "mixed", "int4")}
-# (embedding bits, other matrices' bits) per weight; norms stay float32.
-BITS = {"fp32": (32.0, 32.0), "fp16": (16.0, 16.0), "int8": (8.5, 8.5), "mixed": (8.5, 4.74), "int4": (4.74, 4.74)}
+# The runtime's own peak RSS with edgekit's Python runtime around it and no model weights:
+# LiteRT-LM from a line through the measured int8 and int4 peaks, onnxruntime from int8.
 RUNTIME_BASE_BYTES = {"litert": 337 * 2**20, "onnx": 568 * 2**20}
 TOKENIZER_JSON_BYTES_PER_TOKEN = 126  # the ONNX folder's tokenizer.json (33 MB for Gemma 3's 262k)
 KV_BYTES = 4
@@ -51,6 +42,13 @@ DEFAULT_MODEL_SHAPE = {"num_hidden_layers": 18, "num_key_value_heads": 1, "head_
 TWIN = {"task": "litertlm", "litertlm": "task"}
 
 
+class Provenance(str, Enum):
+    MEASURED = "measured"
+    ESTIMATED = "estimated"
+    EXACT = "exact by construction"
+    NOT_MEASURED = "not measured"
+
+
 def runtime_of(fmt: str) -> str:
     return "onnx" if fmt == "onnx" else "litert"
 
@@ -60,16 +58,23 @@ class Option:
     format: str
     quant: str
     size_bytes: int
+    size_provenance: Provenance
     size_source: str
     ram_bytes: int
+    ram_provenance: Provenance
     ram_source: str
     decode_tok_s: float | None
+    speed_provenance: Provenance
     speed_source: str
     top1: float | None
     kl_mean: float | None
+    quality_provenance: Provenance
     quality_source: str
     fits: bool = True
     why_not: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v.value if isinstance(v, Provenance) else v for k, v in asdict(self).items()}
 
 
 def benchmark_table() -> dict[str, Any]:
@@ -83,7 +88,7 @@ def _parameter_groups(ckpt: Checkpoint) -> tuple[int, int, int]:
         count = math.prod(shape)
         if len(shape) < 2:
             vectors += count
-        elif "embed" in name or "token_embd" in name or "lm_head" in name or name == "output.weight":
+        elif ckpt.family.tensor_role(name) in ("embedding", "lm_head"):
             embedding += count
         else:
             matrices += count
@@ -97,7 +102,9 @@ def kv_cache_bytes(config: dict[str, Any], context: int) -> int:
 
 def _estimated_size(ckpt: Checkpoint, fmt: str, quant: str) -> int:
     embedding, matrices, vectors = _parameter_groups(ckpt)
-    embedding_bits, matrix_bits = BITS[quant]
+    bits = recipe_named(quant).bits
+    assert bits is not None, f"{quant} sizes are only measured"
+    embedding_bits, matrix_bits = bits
     size = (embedding * embedding_bits + matrices * matrix_bits + vectors * 32) / 8
     if fmt == "onnx":
         size += int(ckpt.config["vocab_size"]) * TOKENIZER_JSON_BYTES_PER_TOKEN
@@ -114,31 +121,36 @@ def options(ckpt: Checkpoint, dev: Device, ram_gb: float, context: int) -> list[
     usable = dev.usable_bytes(ram_gb)
     result = []
     for fmt in dev.formats:
-        quants = list(RECIPES[runtime_of(fmt)])
-        quants += [q for (f, q) in measured if f == fmt and q not in quants]  # e.g. onnx `auto`
+        # recipes whose size follows from the parameters, and any other the table measured (`auto`)
+        quants = [r.name for r in recipes_for(fmt) if r.bits is not None or (fmt, r.name) in measured]
         for quant in quants:
             row = _same_recipe(measured, fmt, quant)
             if row:
                 size, size_source = int(row["mib"] * 2**20), where + ("" if row["format"] == fmt else
                                                                        f" (its .{row['format']} twin: same model, same engine)")
             else:
-                size, size_source = _estimated_size(ckpt, fmt, quant), "estimate (parameters x bits per weight)"
+                size, size_source = _estimated_size(ckpt, fmt, quant), "parameters x bits per weight"
+            size_provenance = Provenance.MEASURED if row else Provenance.ESTIMATED
             reference = row or _same_recipe(rows, fmt, quant) or rows.get((fmt, "int8"))
             ram = _ram(reference, size, ckpt.config, context)
-            ram_source = ("estimate: LiteRT-LM's CPU peak; the GPU engine's memory was not measured"
+            ram_provenance = Provenance.MEASURED if row and dev.cpu_runtime else Provenance.ESTIMATED
+            ram_source = ("LiteRT-LM's CPU peak; the GPU engine's memory was not measured"
                           if not dev.cpu_runtime else
-                          f"measured peak RSS, KV cache moved to {context} tokens" if row else
-                          f"estimate: the measured {reference['quant']} {fmt} scaled by size" if reference else
-                          "estimate: artifact + KV cache (no measured reference)")
-            speed, speed_source = _speed(row, reference, size, fmt, where) if dev.cpu_runtime else (
-                None, "not measured: this device's runtime computes on the GPU; the table is CPU only")
+                          f"peak RSS, KV cache moved to {context} tokens" if row else
+                          f"the measured {reference['quant']} {fmt} scaled by size" if reference else
+                          "artifact + KV cache (no measured reference)")
+            speed, speed_provenance, speed_source = _speed(row, reference, size, fmt, where) if dev.cpu_runtime else (
+                None, Provenance.NOT_MEASURED, "this device's runtime computes on the GPU; the table is CPU only")
             if row:
-                top1, kl, quality_source = row["top1"], row["kl_mean"], where
-            elif quant == "fp32":
-                top1, kl, quality_source = None, None, "exact by construction (tests: fp32 logits within 1e-3)"
+                top1, kl, quality_provenance, quality_source = row["top1"], row["kl_mean"], Provenance.MEASURED, where
+            elif recipe_named(quant).name == "fp32":
+                top1, kl, quality_provenance, quality_source = (None, None, Provenance.EXACT,
+                                                                "tests: fp32 logits within 1e-3")
             else:
-                top1, kl, quality_source = None, None, "not measured: run `edgekit validate --reference`"
-            option = Option(fmt, quant, size, size_source, ram, ram_source, speed, speed_source, top1, kl, quality_source)
+                top1, kl, quality_provenance, quality_source = (None, None, Provenance.NOT_MEASURED,
+                                                                "run `edgekit validate --reference`")
+            option = Option(fmt, quant, size, size_provenance, size_source, ram, ram_provenance, ram_source, speed,
+                            speed_provenance, speed_source, top1, kl, quality_provenance, quality_source)
             if dev.download_budget_mb and size > dev.download_budget_mb * 1e6:
                 option.fits, option.why_not = False, (
                     f"is a {size / 1e6:.0f} MB download, over the {dev.download_budget_mb:.0f} MB budget")
@@ -165,23 +177,27 @@ def _ram(reference: dict[str, Any] | None, size: int, config: dict[str, Any], co
 
 
 def _speed(row: dict[str, Any] | None, reference: dict[str, Any] | None, size: int, fmt: str,
-           where: str) -> tuple[float | None, str]:
+           where: str) -> tuple[float | None, Provenance, str]:
     if row:
-        return row["decode_tok_s"], where
+        return row["decode_tok_s"], Provenance.MEASURED, where
     if reference is None:
-        return None, "not measured"
+        return None, Provenance.NOT_MEASURED, "no measured row of this format"
     reference_bytes = reference["mib"] * 2**20
     if size < reference_bytes:  # per-token overheads do not shrink with the weights
-        return reference["decode_tok_s"], (f"estimate: at least the measured {reference['quant']} {fmt} "
-                                           f"({reference['decode_tok_s']} tok/s) of a larger model")
+        return reference["decode_tok_s"], Provenance.ESTIMATED, (
+            f"at least the measured {reference['quant']} {fmt} ({reference['decode_tok_s']} tok/s) of a larger model")
     scaled = reference["decode_tok_s"] * reference_bytes / size
-    return round(scaled, 1), (f"estimate: the measured {reference['quant']} {fmt} "
-                              f"({reference['decode_tok_s']} tok/s) scaled by size")
+    return round(scaled, 1), Provenance.ESTIMATED, (
+        f"the measured {reference['quant']} {fmt} ({reference['decode_tok_s']} tok/s) scaled by size")
 
 
 def _precision_class(quant: str) -> int:
     """0: the source's float weights (fp16 or fp32), then fewer bits (the guide's order)."""
-    return 0 if quant in FLOAT else 1 + QUANTIZED_PREFERENCE.index(quant) if quant in QUANTIZED_PREFERENCE else 9
+    return recipe_named(quant).precision_rank
+
+
+def _is_float(quant: str) -> bool:
+    return recipe_named(quant).is_float
 
 
 def recommend(opts: list[Option], dev: Device) -> tuple[Option | None, str]:
@@ -192,11 +208,12 @@ def recommend(opts: list[Option], dev: Device) -> tuple[Option | None, str]:
         smallest = min(opts, key=lambda o: o.ram_bytes)
         return None, (f"nothing fits: the smallest, {smallest.quant} {smallest.format}, {smallest.why_not}; "
                       "use a device with more memory, a shorter --context, or a smaller model")
-    best = min(fitting, key=lambda o: (_precision_class(o.quant), o.ram_bytes if o.quant in FLOAT else 0,
+    best = min(fitting, key=lambda o: (_precision_class(o.quant), o.ram_bytes if _is_float(o.quant) else 0,
                                        dev.formats.index(o.format)))
-    if best.quant in FLOAT:
+    if _is_float(best.quant):
         why = f"the source's full precision fits ({best.quant} {best.format}: ~{best.ram_bytes / 2**20:.0f} MiB)"
-        other = next((o for o in opts if o.quant in FLOAT and o.quant != best.quant and o.format == best.format), None)
+        other = next((o for o in opts if _is_float(o.quant) and o.quant != best.quant and o.format == best.format),
+                     None)
         if other:
             why += f"; {other.quant} needs ~{other.ram_bytes / 2**20:.0f} MiB"
         int8 = next((o for o in fitting if o.quant == "int8" and o.format == best.format), None)
@@ -241,8 +258,8 @@ def plan(ckpt: Checkpoint, dev: Device, ram_gb: float | None, context: int, app:
             "path": str(ckpt.path), "family": ckpt.family.display_name, "parameters": ckpt.parameter_count,
             "instruction_tuned": tuned, "variant_evidence": evidence, "default_model": ckpt.is_default,
         },
-        "options": [asdict(o) for o in opts],
-        "recommendation": asdict(best) if best else None,
+        "options": [o.to_json() for o in opts],
+        "recommendation": best.to_json() if best else None,
         "why": why,
         "warnings": [w for w in (chat_warning(ckpt, app),) if w],
     }

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from edgekit.cli import emit
+from edgekit.commands.output import emit
 
 
 @click.command("bench")

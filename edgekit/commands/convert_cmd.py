@@ -7,20 +7,35 @@ from pathlib import Path
 
 import click
 
-from edgekit.cli import emit
+from edgekit.commands.output import emit
 from edgekit.core.errors import EdgekitError
-
-TARGETS = ("android", "ios", "web", "task", "litertlm", "onnx", "all")
-QUANTS = ("int8", "int4", "mixed", "auto", "fp16", "fp32")
-DEFAULT_QUANT = "int8"
+from edgekit.core.recipes import BLOCK_SIZES, DEFAULT_BLOCK_SIZE, DEFAULT_QUANT, RECIPE_NAMES, recipe_named
+from edgekit.core.targets import TARGET_FORMATS
 
 
 def _quants(value: str) -> tuple[str, ...]:
     quants = tuple(dict.fromkeys(q.strip() for q in value.split(",") if q.strip()))
-    unknown = [q for q in quants if q not in QUANTS]
+    unknown = [q for q in quants if q not in RECIPE_NAMES]
     if unknown or not quants:
-        raise EdgekitError(f"unknown --quant {','.join(unknown) or value!r}", f"use one or more of {','.join(QUANTS)}")
+        raise EdgekitError(f"unknown --quant {','.join(unknown) or value!r}",
+                           f"use one or more of {','.join(RECIPE_NAMES)}")
     return quants
+
+
+def _check_recipes(quants: tuple[str, ...], target: str, max_size: float | None) -> None:
+    """Each recipe applies to every format of the target, and gets the budget it needs."""
+    for quant in quants:
+        recipe = recipe_named(quant)
+        missing = [f for f in TARGET_FORMATS[target] if f not in recipe.formats]
+        if missing:
+            raise EdgekitError(f"--quant {quant} is not available for {', '.join(missing)} (--target {target})",
+                               "use --target " + " or --target ".join(recipe.formats) + ", or another --quant")
+        if recipe.needs_budget and max_size is None:
+            raise EdgekitError(f"--quant {quant} needs --max-size MiB", f"pass e.g. --quant {quant} --max-size 250")
+    if max_size is not None and not any(recipe_named(q).needs_budget for q in quants):
+        budgeted = [r for r in RECIPE_NAMES if recipe_named(r).needs_budget]
+        raise EdgekitError(f"--max-size applies to --quant {'/'.join(budgeted)} only",
+                           f"add {budgeted[0]} to --quant, or drop --max-size")
 
 
 def _prefill(value: str) -> tuple[int, ...]:
@@ -39,11 +54,11 @@ def _terminate_as_interrupt(signum, frame):  # noqa: ARG001 - signal handler sig
 
 @click.command("convert")
 @click.argument("checkpoint", type=click.Path(path_type=Path), required=False)
-@click.option("--target", type=click.Choice(TARGETS), default="android", show_default=True,
+@click.option("--target", type=click.Choice(list(TARGET_FORMATS)), default="android", show_default=True,
               help="android/ios: .litertlm + .task; web/task: .task; litertlm: .litertlm; onnx: an ONNX folder; all.")
 @click.option("--quant", default=DEFAULT_QUANT, show_default=True,
-              help=f"One or more of {','.join(QUANTS)}, comma-separated (one export, many recipes).")
-@click.option("--block-size", type=int, default=32, show_default=True,
+              help=f"One or more of {','.join(RECIPE_NAMES)}, comma-separated (one export, many recipes).")
+@click.option("--block-size", type=int, default=DEFAULT_BLOCK_SIZE, show_default=True,
               help="Block size of int4 weights (ONNX rounds the tied embedding in blocks of 16).")
 @click.option("--accuracy-level", type=click.IntRange(0, 4), default=4, show_default=True,
               help="ONNX MatMulNBits activations: 4 int8 (fast); 0 float32 (exact, much slower at 8 bits).")
@@ -61,31 +76,23 @@ def _terminate_as_interrupt(signum, frame):  # noqa: ARG001 - signal handler sig
 def convert_command(checkpoint, target, quant, block_size, accuracy_level, max_size, max_tokens, prefill, out_dir, chat_template,
                     handoff_dir, force, as_json) -> None:
     """Convert a Gemma checkpoint (HF folder or .gguf; default: embedded Gemma 3 270M)."""
-    from edgekit.intake.checkpoint import load_checkpoint
     from edgekit.core.progress import Stages
+    from edgekit.intake.checkpoint import load_checkpoint
 
     quants = _quants(quant)
     prefill_lengths = _prefill(prefill)
-    from edgekit.converters.recipes import BLOCK_SIZES
-
     if block_size not in BLOCK_SIZES:
         raise EdgekitError(f"--block-size {block_size} is not supported", f"use one of {', '.join(map(str, BLOCK_SIZES))}")
     if handoff_dir and target == "onnx":
         raise EdgekitError("--handoff packages mobile bundles, not ONNX folders", "use --target android with --handoff")
-    if target in ("onnx", "all") and "fp16" in quants:
-        raise EdgekitError("--quant fp16 is not available for ONNX", "use fp32, int8, int4 or mixed with --target onnx")
-    if "auto" in quants and (target != "onnx" or max_size is None):
-        raise EdgekitError("--quant auto needs --target onnx and --max-size MiB",
-                           "pass e.g. --target onnx --quant auto --max-size 250 (LiteRT bundles: int8, int4, mixed)")
-    if max_size is not None and "auto" not in quants:
-        raise EdgekitError("--max-size applies to --quant auto only", "add auto to --quant, or drop --max-size")
+    _check_recipes(quants, target, max_size)
     if max_tokens <= max(prefill_lengths):
         raise EdgekitError(
             f"--max-tokens {max_tokens} must be larger than the longest --prefill {max(prefill_lengths)}",
             "raise --max-tokens or lower --prefill",
         )
     try:
-        from edgekit.converters.pipeline import ConvertRequest, convert, stage_count, with_overrides
+        from edgekit.converters.pipeline import ConvertRequest, convert, stage_count
     except ImportError as exc:
         raise EdgekitError(
             f"the converter stack is not installed ({exc.name} is missing)",
@@ -95,7 +102,7 @@ def convert_command(checkpoint, target, quant, block_size, accuracy_level, max_s
     signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     ckpt = load_checkpoint(checkpoint)
-    chat = with_overrides(ckpt.family.chat, chat_template) if chat_template else None
+    chat = ckpt.family.chat.with_overrides(chat_template) if chat_template else None
     request = ConvertRequest(
         checkpoint=ckpt, out_dir=out_dir, target=target, quants=quants, block_size=block_size,
         cache_length=max_tokens, prefill_lengths=prefill_lengths, force=force, chat=chat,

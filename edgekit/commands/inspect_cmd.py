@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from edgekit.cli import emit
+from edgekit.commands.output import emit
 
 
 def _scalar(value: Any) -> str:

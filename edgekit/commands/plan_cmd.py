@@ -7,8 +7,11 @@ from typing import Any
 
 import click
 
-from edgekit.cli import emit
+from edgekit.commands.output import emit
 from edgekit.app.devices import DEVICES
+from edgekit.app.plan import Provenance
+
+MEASURED = Provenance.MEASURED.value
 
 
 def _cell(value: float | None, fmt: str) -> str:
@@ -27,19 +30,19 @@ def _human(result: dict[str, Any]) -> str:
         f"{'artifact':<10}{'recipe':<8}{'MiB':>7}{'RAM MiB':>9}{'decode tok/s':>14}{'top-1':>8}{'KL':>8}  fits",
     ]
     for o in result["options"]:
-        estimated_speed = o["decode_tok_s"] is not None and not o["speed_source"].startswith("measured")
+        estimated_speed = o["decode_tok_s"] is not None and o["speed_provenance"] != MEASURED
         speed = _cell(o["decode_tok_s"], ".0f") + ("*" if estimated_speed else "")
-        size = f"{o['size_bytes'] / 2**20:.0f}" + ("" if o["size_source"].startswith("measured") else "*")
-        ram = f"{o['ram_bytes'] / 2**20:.0f}" + ("" if o["ram_source"].startswith("measured") else "*")
+        size = f"{o['size_bytes'] / 2**20:.0f}" + ("" if o["size_provenance"] == MEASURED else "*")
+        ram = f"{o['ram_bytes'] / 2**20:.0f}" + ("" if o["ram_provenance"] == MEASURED else "*")
         lines.append(
             f"{o['format']:<10}{o['quant']:<8}{size:>7}{ram:>9}{speed:>14}"
             f"{_cell(o['top1'], '.1%'):>8}{_cell(o['kl_mean'], '.4f'):>8}  {'yes' if o['fits'] else 'no: ' + o['why_not'].removeprefix('is ')}")
-    measured = min((o["size_source"] for o in result["options"] if o["size_source"].startswith("measured")),
+    measured = min((o["size_source"] for o in result["options"] if o["size_provenance"] == MEASURED),
                    key=len, default=None)
     unmeasured_speed = next((o["speed_source"] for o in result["options"] if o["decode_tok_s"] is None), None)
     lines += ["", "* estimate (see `edgekit plan --help`)" + (f"; other numbers {measured}" if measured else "")]
     if unmeasured_speed:
-        lines.append(f"decode speed -: {unmeasured_speed}")
+        lines.append(f"decode speed -: not measured: {unmeasured_speed}")
     best = result["recommendation"]
     lines.append("")
     lines.append(f"recommended: {best['quant']} {best['format']}" if best else "recommended: none")

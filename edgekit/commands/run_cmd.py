@@ -12,7 +12,7 @@ from edgekit.core.errors import EdgekitError
 
 def _cache_length(artifact) -> int | None:
     if artifact.manifest:
-        return int(artifact.manifest["recipe"]["cache_length"])
+        return artifact.manifest.recipe.cache_length
     return None
 
 
@@ -32,7 +32,7 @@ def run_command(bundle, prompt, raw, system, interactive, max_tokens, temperatur
     """Generate text from a .task or .litertlm bundle, or an ONNX folder."""
     from edgekit.core.manifest import verify_checksum
     from edgekit.runtime.artifact import open_artifact
-    from edgekit.runtime.runner import Sampling, open_runner
+    from edgekit.runtime import Sampling, open_runner
 
     if raw and (system or interactive):
         raise EdgekitError("--raw cannot be combined with --system or --chat", "drop --raw to use the chat format")

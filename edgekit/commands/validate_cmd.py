@@ -6,25 +6,25 @@ from pathlib import Path
 
 import click
 
-from edgekit.cli import emit
-from edgekit.core.errors import CheckFailed
+from edgekit.commands.output import emit
+from edgekit.core.errors import CheckFailed, EdgekitError
+from edgekit.core.recipes import RECIPE_NAMES
 
 
-def _summary(report: dict) -> str:
-    lines = [f"{'PASS' if report['passed'] else 'FAIL'}: {report['artifact']} ({report['quant']}, "
-             f"against {report['against']})"]
-    for check in report["checks"]:
-        mark = "ok  " if check["passed"] else "FAIL"
-        lines.append(f"  {mark} {check['name']}: {check['value']} (limit {check['limit']})")
-    tf = report["teacher_forced"]
-    lines.append(f"  teacher-forced over {tf['positions']} positions: KL p99 {tf['kl_p99']:.4g}, "
-                 f"perplexity {tf['bundle_perplexity']:.3f} vs source {tf['source_perplexity']:.3f}; "
-                 f"greedy prefix agreement {report['greedy_prefix_agreement']:.0%}")
-    if report.get("teacher_forced_text"):
-        tt = report["teacher_forced_text"]
-        lines.append(f"  over {tt['file']} ({tt['positions']} positions): top-1 {tt['top1_agreement']:.1%}, "
-                     f"KL mean {tt['kl_mean']:.4g} p99 {tt['kl_p99']:.4g}, "
-                     f"perplexity {tt['bundle_perplexity']:.3f} vs source {tt['source_perplexity']:.3f}")
+def _summary(report) -> str:
+    lines = [f"{'PASS' if report.passed else 'FAIL'}: {report.artifact} ({report.quant}, against {report.against})"]
+    for check in report.checks:
+        mark = "ok  " if check.passed else "FAIL"
+        lines.append(f"  {mark} {check.name}: {check.value} (limit {check.limit})")
+    tf = report.teacher_forced
+    lines.append(f"  teacher-forced over {tf.positions} positions: KL p99 {tf.kl_p99:.4g}, "
+                 f"perplexity {tf.bundle_perplexity:.3f} vs source {tf.source_perplexity:.3f}; "
+                 f"greedy prefix agreement {report.greedy_prefix_agreement:.0%}")
+    if report.teacher_forced_text is not None:
+        tt = report.teacher_forced_text
+        lines.append(f"  over {report.text_file} ({tt.positions} positions): top-1 {tt.top1_agreement:.1%}, "
+                     f"KL mean {tt.kl_mean:.4g} p99 {tt.kl_p99:.4g}, "
+                     f"perplexity {tt.bundle_perplexity:.3f} vs source {tt.source_perplexity:.3f}")
     return "\n".join(lines)
 
 
@@ -34,8 +34,7 @@ def _summary(report: dict) -> str:
               help="Recompute the golden outputs from this checkpoint (needs edgekit[convert]).")
 @click.option("--text", type=click.Path(path_type=Path),
               help="Also score teacher-forced agreement over this UTF-8 text (with --reference).")
-@click.option("--quant", type=click.Choice(("fp32", "fp16", "int8", "mixed", "auto", "int4")),
-              help="Thresholds to apply (default: the manifest's recipe).")
+@click.option("--quant", type=click.Choice(RECIPE_NAMES), help="Thresholds to apply (default: the manifest's recipe).")
 @click.option("--threads", type=int, default=2, show_default=True)
 @click.option("--report", "report_path", type=click.Path(path_type=Path), help="Also write an HTML report.")
 @click.option("--json", "as_json", is_flag=True)
@@ -46,12 +45,19 @@ def validate_command(bundle: Path, reference: Path | None, text: Path | None, qu
     from edgekit.runtime.report_html import render
     from edgekit.runtime.validate import validate
 
-    report = validate(bundle, reference=reference, quant=quant, threads=threads, text=text)
+    if text is not None and reference is None:
+        raise EdgekitError("--text needs --reference CHECKPOINT (the source's logits over the text)",
+                           "pass the checkpoint the bundle was made from with --reference")
+    expected = None
+    if reference is not None:
+        from edgekit.app.reference import reference_expectation
+
+        expected = reference_expectation(bundle, reference, text)
+    report = validate(bundle, expected, quant=quant, threads=threads)
     if report_path:
         with atomic_file(report_path) as tmp:
             tmp.write_text(render(report))
-    emit(report, as_json, _summary(report))
-    if not report["passed"]:
-        failed = [c["name"] for c in report["checks"] if not c["passed"]]
-        raise CheckFailed(f"{bundle.name} failed validation: {', '.join(failed)}",
+    emit(report.to_json(), as_json, _summary(report))
+    if not report.passed:
+        raise CheckFailed(f"{bundle.name} failed validation: {', '.join(report.failed_checks)}",
                           "see the report; reconvert with a higher-precision --quant")

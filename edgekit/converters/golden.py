@@ -1,7 +1,5 @@
-"""Golden outputs recorded from the source model at conversion time.
+"""Golden outputs (`edgekit.core.golden`) recorded from the source model with torch.
 
-They let a board without torch check a bundle: greedy continuations of fixed prompts, and the
-source's top-k next-token log-probabilities at every position of a fixed reference text.
 Token ids come from the SentencePiece model the bundles carry, so ids mean the same on both
 sides.
 """
@@ -9,10 +7,11 @@ sides.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from edgekit.core.golden import GoldenOutputs, GoldenPrompt, TeacherForcedReference
+from edgekit.runtime.metrics import log_softmax
 from edgekit.core.golden_inputs import (
     GOLDEN_INPUTS_VERSION,
     GOLDEN_NEW_TOKENS,
@@ -38,7 +37,7 @@ def reference_ids(sp, bos_id: int, text: str = REFERENCE_TEXT) -> list[int]:
     return ([bos_id] + sp.encode(text))[:REFERENCE_MAX_TOKENS]
 
 
-def record_reference(model, ids: list[int], rows_per_chunk: int = 32) -> dict[str, Any]:
+def record_reference(model, ids: list[int], rows_per_chunk: int = 32) -> TeacherForcedReference:
     """The source's teacher-forced top-k log-probabilities over `ids` (what validate compares).
 
     Post-processed a few rows at a time: a full-vocabulary argsort of 515 x 262k logits alone
@@ -55,7 +54,7 @@ def record_reference(model, ids: list[int], rows_per_chunk: int = 32) -> dict[st
         top_logprobs += np.round(np.take_along_axis(values, order, axis=-1), 5).tolist()
         rows = np.arange(len(logprobs))
         target_logprobs += np.round(logprobs[rows, targets[start:start + rows_per_chunk]], 5).tolist()
-    return {"ids": ids, "top_ids": top_ids, "top_logprobs": top_logprobs, "target_logprobs": target_logprobs}
+    return TeacherForcedReference(ids, top_ids, top_logprobs, target_logprobs)
 
 
 def source_logits(model, ids: list[int]) -> np.ndarray:
@@ -65,11 +64,6 @@ def source_logits(model, ids: list[int]) -> np.ndarray:
     with torch.no_grad():
         out = model(torch.tensor([ids]))
     return out.logits[0].float().numpy()
-
-
-def log_softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 def _greedy(model, ids: list[int], new_tokens: int) -> list[int]:
@@ -87,7 +81,7 @@ def _greedy(model, ids: list[int], new_tokens: int) -> list[int]:
     return out[0, len(ids):].tolist()
 
 
-def record_golden(model, tokenizer_model: Path, bos_token: str) -> dict[str, Any]:
+def record_golden(model, tokenizer_model: Path, bos_token: str) -> GoldenOutputs:
     import sentencepiece as spm
 
     sp = spm.SentencePieceProcessor(model_file=str(tokenizer_model))
@@ -98,22 +92,12 @@ def record_golden(model, tokenizer_model: Path, bos_token: str) -> dict[str, Any
         first = log_softmax(source_logits(model, ids)[-1])
         top2 = np.sort(first)[-2:]
         continuation = _greedy(model, ids, GOLDEN_NEW_TOKENS)
-        prompts.append({
-            "prompt": text,
-            "prompt_ids": ids,
-            "continuation_ids": continuation,
-            "continuation": sp.decode(continuation),
-            "first_token_margin": float(top2[1] - top2[0]),
-        })
-    return {
-        "inputs_version": GOLDEN_INPUTS_VERSION,
-        "new_tokens": GOLDEN_NEW_TOKENS,
-        "prompts": prompts,
-        "reference": record_reference(model, reference_ids(sp, bos)),
-    }
+        prompts.append(GoldenPrompt(text, ids, continuation, sp.decode(continuation), float(top2[1] - top2[0])))
+    return GoldenOutputs(GOLDEN_INPUTS_VERSION, GOLDEN_NEW_TOKENS, tuple(prompts),
+                         record_reference(model, reference_ids(sp, bos)))
 
 
-def record_source_golden(hf_dir: Path, tokenizer_model: Path, bos_token: str) -> dict[str, Any]:
+def record_source_golden(hf_dir: Path, tokenizer_model: Path, bos_token: str) -> GoldenOutputs:
     """Load the source model and record its golden outputs; `edgekit convert` runs this in a
     child (`edgekit.converters.isolated`), so the float model's memory goes with it."""
     return record_golden(load_source_model(hf_dir), tokenizer_model, bos_token)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgekit.families import ChatFormat
+from edgekit.core.chat import ChatFormat
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgekit.converters.onnx_blocks import MS_DOMAIN, drop_unused_initializers
+from edgekit.formats.onnx_graph import ATTENTION_MASK, PRESENT_KEY, PRESENT_VALUE
 
 INT32 = 6  # onnx.TensorProto.INT32: GroupQueryAttention's length inputs
 _LAYOUT_FREE = {"Mul", "Div", "Add", "Pow", "Sqrt", "Reciprocal", "ReduceMean", "Constant"}
@@ -176,9 +177,9 @@ class _Rewriter:
     def sequence_inputs(self) -> tuple[str, str]:
         """seqlens_k (int32 [batch]: the last position's index) and total_sequence_length
         (int32 scalar), from the attention mask, once for all layers."""
-        total = self.add("ReduceSum", ["attention_mask", self.constant([1])], keepdims=0)
+        total = self.add("ReduceSum", [ATTENTION_MASK, self.constant([1])], keepdims=0)
         last = self.add("Cast", [self.add("Sub", [total, self.constant(1)])], to=INT32)
-        length = self.add("Slice", [self.add("Shape", ["attention_mask"]), self.constant([1]), self.constant([2])])
+        length = self.add("Slice", [self.add("Shape", [ATTENTION_MASK]), self.constant([1]), self.constant([2])])
         return last, self.add("Cast", [self.add("Squeeze", [length])], to=INT32)
 
 
@@ -191,10 +192,11 @@ def fuse_attention(model, layers: list[LayerAttention]) -> int:
     r = _Rewriter(model)
     plans = []
     for index, spec in enumerate(layers):
-        key_concat = r.produced_by(f"present.{index}.key", "Concat")
-        value_concat = r.produced_by(f"present.{index}.value", "Concat")
-        value_matmul = r.follow(f"present.{index}.value", ["Unsqueeze", "Expand", "Reshape", "MatMul"])
-        key_transpose = r.follow(f"present.{index}.key", ["Unsqueeze", "Expand", "Reshape", "Transpose"])
+        present_key, present_value = PRESENT_KEY % index, PRESENT_VALUE % index
+        key_concat = r.produced_by(present_key, "Concat")
+        value_concat = r.produced_by(present_value, "Concat")
+        value_matmul = r.follow(present_value, ["Unsqueeze", "Expand", "Reshape", "MatMul"])
+        key_transpose = r.follow(present_key, ["Unsqueeze", "Expand", "Reshape", "Transpose"])
         query = r.only_consumer(key_transpose.output[0], "MatMul").input[0]
         value = r.produced_by(value_concat.input[1], "Transpose").input[0]
         output = r.follow(value_matmul.output[0], ["Transpose", "Reshape"]).output[0]
@@ -219,7 +221,7 @@ def fuse_attention(model, layers: list[LayerAttention]) -> int:
             r.rotary_flat(*key, spec.kv_heads, spec.head_dim),
             r.flat(value, spec.kv_heads * spec.head_dim),
             key_concat.input[0], value_concat.input[0], seqlens, total,
-        ], domain=MS_DOMAIN, names=[fused, f"present.{index}.key", f"present.{index}.value"], **attrs)
+        ], domain=MS_DOMAIN, names=[fused, present_key, present_value], **attrs)
         for node in (key_concat, value_concat):
             model.graph.node.remove(node)
         r.reroute(output, fused)

@@ -15,14 +15,9 @@ from pathlib import Path
 
 from edgekit.converters.onnx_attention import layer_attention
 from edgekit.converters.onnx_fusions import fuse_for_onnxruntime
+from edgekit.formats.onnx_graph import io_names
 
 MAX_DIM = 8192
-
-
-def io_names(layers: int) -> tuple[list[str], list[str]]:
-    past = [f"past_key_values.{i}.{kind}" for i in range(layers) for kind in ("key", "value")]
-    present = [f"present.{i}.{kind}" for i in range(layers) for kind in ("key", "value")]
-    return ["input_ids", "attention_mask", "position_ids", *past], ["logits", *present]
 
 
 def export_onnx(hf_dir: Path, out: Path) -> Path:

@@ -10,9 +10,18 @@ from pathlib import Path
 from typing import Any
 
 from edgekit.core.errors import EdgekitError
-from edgekit.families import ChatFormat
-
-GRAPH = "model.onnx"
+from edgekit.core.chat import ChatFormat
+from edgekit.formats.onnx_graph import (
+    ATTENTION_MASK,
+    INPUT_IDS,
+    LOGITS,
+    ONNX_GRAPH,
+    PAST_KEY,
+    PAST_VALUE,
+    POSITION_IDS,
+    PRESENT_KEY,
+    PRESENT_VALUE,
+)
 
 
 def genai_config(config: dict[str, Any], stop_ids: list[int], bos_id: int, context_length: int) -> dict[str, Any]:
@@ -26,7 +35,7 @@ def genai_config(config: dict[str, Any], stop_ids: list[int], bos_id: int, conte
             "vocab_size": config["vocab_size"],
             "context_length": context_length,
             "decoder": {
-                "filename": GRAPH,
+                "filename": ONNX_GRAPH,
                 "session_options": {"log_id": "onnxruntime-genai", "provider_options": []},
                 "head_size": config["head_dim"],
                 "hidden_size": config["hidden_size"],
@@ -34,16 +43,16 @@ def genai_config(config: dict[str, Any], stop_ids: list[int], bos_id: int, conte
                 "num_key_value_heads": config["num_key_value_heads"],
                 "num_hidden_layers": layers,
                 "inputs": {
-                    "input_ids": "input_ids",
-                    "attention_mask": "attention_mask",
-                    "position_ids": "position_ids",
-                    "past_key_names": "past_key_values.%d.key",
-                    "past_value_names": "past_key_values.%d.value",
+                    "input_ids": INPUT_IDS,
+                    "attention_mask": ATTENTION_MASK,
+                    "position_ids": POSITION_IDS,
+                    "past_key_names": PAST_KEY,
+                    "past_value_names": PAST_VALUE,
                 },
                 "outputs": {
-                    "logits": "logits",
-                    "present_key_names": "present.%d.key",
-                    "present_value_names": "present.%d.value",
+                    "logits": LOGITS,
+                    "present_key_names": PRESENT_KEY,
+                    "present_value_names": PRESENT_VALUE,
                 },
             },
         },
@@ -98,7 +107,7 @@ def write_onnx_folder(graph: Path, hf_dir: Path, chat: ChatFormat, context_lengt
 
     folder.mkdir()
     # Re-saved, not copied: the graph records its external data file's name.
-    onnx.save(onnx.load(str(graph)), str(folder / GRAPH), save_as_external_data=True, location=GRAPH + ".data")
+    onnx.save(onnx.load(str(graph)), str(folder / ONNX_GRAPH), save_as_external_data=True, location=ONNX_GRAPH + ".data")
     shutil.copy2(hf_dir / "tokenizer.model", folder / "tokenizer.model")
     sp = spm.SentencePieceProcessor(model_file=str(hf_dir / "tokenizer.model"))
     write_tokenizer_json(hf_dir / "tokenizer.model", chat, folder)

@@ -39,9 +39,9 @@ from edgekit.converters.onnx_weights import Weight, apply_blocks, find_weights, 
 from edgekit.converters.quant_auto import AutoPlan, choose_small_groups
 from edgekit.converters.quant_scan import Group, scan_groups, weight_groups
 from edgekit.core.errors import EdgekitError
+from edgekit.core.recipes import OnnxForms, recipe_named, recipes_for
 from edgekit.formats.gguf_blocks import Blocks
 
-ONNX_QUANTS = ("int8", "int4", "mixed", "auto")
 _FALLBACK_BLOCKS = (128, 64, 32, 16)
 EMBEDDING_INT4_BLOCK = 16
 
@@ -151,9 +151,9 @@ class AutoPlanner:
                 for k, w in self.weights.items()], auto
 
 
-def plan_recipe(candidates: Candidates, quant: str) -> list[PlannedWeight]:
+def plan_recipe(candidates: Candidates, forms: OnnxForms) -> list[PlannedWeight]:
     def small_for(weight: Weight) -> bool:
-        return quant == "int4" or (quant == "mixed" and not weight.is_embedding)
+        return (forms.embedding if weight.is_embedding else forms.matrices) == "small"
 
     return [candidates.small(w) if small_for(w) else candidates.keep(w) for w in candidates.weights]
 
@@ -185,9 +185,9 @@ def _write(model, plan: list[PlannedWeight], accuracy_level: int, out: Path, bas
     return graph_bytes(out)
 
 
-def _importance(float_model: Path, model, quant: str, ids: list[int] | None) -> dict[str, np.ndarray] | None:
+def _importance(float_model: Path, model, forms: OnnxForms, ids: list[int] | None) -> dict[str, np.ndarray] | None:
     """Activation energy per input column, for recipes that round weights to 4 bits."""
-    if quant == "int8" or not ids:
+    if forms == OnnxForms("keep", "keep") or not ids:
         return None
     return input_energy(float_model, find_weights(model), ids)
 
@@ -199,18 +199,21 @@ def quantize_onnx(float_model: Path, quant: str, block_size: int, out: Path, acc
     """Writes `out` (+ `out.data`); returns the plan summary recorded in the manifest."""
     import onnx
 
-    if quant not in ONNX_QUANTS:
-        raise EdgekitError(f"--quant {quant} is not available for ONNX", "use int8, int4, mixed, auto or fp32")
-    if quant != "auto":  # weights read one at a time (the energy probe's session is gone by then)
+    forms = recipe_named(quant).onnx_forms
+    if forms is None:
+        quantized = [r.name for r in recipes_for("onnx") if r.onnx_forms]
+        raise EdgekitError(f"--quant {quant} has no ONNX weight plan", f"use one of {', '.join(quantized)}")
+    if "scan" not in (forms.matrices, forms.embedding):  # weights read one at a time (the energy probe is gone)
         base_dir = str(float_model.parent)
         model = onnx.load(str(float_model), load_external_data=False)
-        importance = _importance(float_model, model, quant, calibration_ids)
-        plan = plan_recipe(Candidates(model, block_size, gguf_path, base_dir, importance), quant)
+        importance = _importance(float_model, model, forms, calibration_ids)
+        plan = plan_recipe(Candidates(model, block_size, gguf_path, base_dir, importance), forms)
         summary = summarize(plan)
         summary["graph_bytes"] = _write(model, plan, accuracy_level, out, base_dir)
         return summary
     model = onnx.load(str(float_model))  # the sensitivity scan runs the whole float graph
-    candidates = Candidates(model, block_size, gguf_path, importance=_importance(float_model, model, quant, calibration_ids))
+    candidates = Candidates(model, block_size, gguf_path,
+                            importance=_importance(float_model, model, forms, calibration_ids))
     if max_size_bytes is None or calibration_ids is None:
         raise EdgekitError("--quant auto needs --max-size", "pass e.g. --max-size 250 (MiB)")
     planner = AutoPlanner(model, candidates, calibration_ids, on_stage)

@@ -4,7 +4,6 @@ output folder and renamed into place only when all of it is complete."""
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import shutil
@@ -17,25 +16,17 @@ from pathlib import Path
 from typing import Any
 
 from edgekit.core.atomic import TMP_PREFIX
-from edgekit.intake.checkpoint import Checkpoint
-from edgekit.formats.content_digest import content_sha256
+from edgekit.core.chat import ChatFormat
 from edgekit.core.digest import sha256_artifact, sha256_file
 from edgekit.core.errors import EdgekitError
-from edgekit.families import ChatFormat
-from edgekit.core.manifest import MANIFEST_VERSION, manifest_path
-from edgekit.core.progress import Stages, peak_rss_bytes
+from edgekit.core.manifest import ArtifactRecord, ConversionRecord, Manifest, RecipeRecord, SourceRecord, manifest_path
+from edgekit.core.manifest import read_manifest
 from edgekit.core.paths import cache_dir
-
-TARGET_FORMATS = {
-    "android": ("litertlm", "task"),
-    "ios": ("litertlm", "task"),
-    "web": ("task",),
-    "task": ("task",),
-    "litertlm": ("litertlm",),
-    "onnx": ("onnx",),
-    "all": ("litertlm", "task", "onnx"),
-}
-LITERT_FORMATS = ("litertlm", "task")
+from edgekit.core.progress import Stages, peak_rss_bytes
+from edgekit.core.recipes import LITERT_FORMATS, recipe_named
+from edgekit.core.targets import TARGET_FORMATS
+from edgekit.formats.content_digest import content_sha256
+from edgekit.intake.checkpoint import Checkpoint
 ROUTES = {
     "litertlm": "litert-torch export_hf (float32) + ai-edge-quantizer + LiteRT-LM builder",
     "task": "litert-torch export_hf (float32) + ai-edge-quantizer + MediaPipe bundler",
@@ -59,7 +50,7 @@ class ConvertRequest:
 
 
 @dataclass
-class Artifact:
+class WrittenArtifact:
     path: Path
     format: str
     quant: str
@@ -71,7 +62,7 @@ class Artifact:
 
 @dataclass
 class ConvertResult:
-    artifacts: list[Artifact] = field(default_factory=list)
+    artifacts: list[WrittenArtifact] = field(default_factory=list)
     seconds: float = 0.0
     peak_rss_bytes: int = 0
 
@@ -119,19 +110,18 @@ def check_outputs(request: ConvertRequest) -> None:
         )
 
 
-def source_record(ckpt: Checkpoint, hf_dir: Path) -> dict[str, Any]:
-    weights = {p.name: sha256_file(p) for p in ckpt.weight_files()}
-    return {
-        "path": str(ckpt.path),
-        "format": ckpt.kind,
-        "default_model": ckpt.is_default,
-        "weights_sha256": weights,
-        "family": ckpt.family.name,
-        "architecture": ckpt.architecture,
-        "parameters": ckpt.parameter_count,
-        "instruction_tuned": ckpt.instruction_tuned,
-        "converted_from": str(hf_dir),
-    }
+def source_record(ckpt: Checkpoint, hf_dir: Path) -> SourceRecord:
+    return SourceRecord(
+        path=str(ckpt.path),
+        format=ckpt.kind,
+        default_model=ckpt.is_default,
+        weights_sha256={p.name: sha256_file(p) for p in ckpt.weight_files()},
+        family=ckpt.family.name,
+        architecture=ckpt.architecture,
+        parameters=ckpt.parameter_count,
+        instruction_tuned=ckpt.instruction_tuned,
+        converted_from=str(hf_dir),
+    )
 
 
 def calibration_ids(tokenizer: Path, start_token: str) -> list[int]:
@@ -214,35 +204,29 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
                                    exported.executor_metadata, staged)
                 else:
                     write_task(source_tflite, tokenizer, meta, staged)
-            manifest = {
-                "edgekit_manifest": MANIFEST_VERSION,
-                "artifact": {
-                    "file": final.name,
-                    "format": fmt,
-                    "size_bytes": _size(staged),
-                    "sha256": sha256_artifact(staged),
-                    "content_sha256": content_sha256(staged, fmt),
-                },
-                "source": source,
-                "recipe": {
-                    "quant": quant,
-                    "block_size": request.block_size if quant in ("int4", "mixed", "auto") else None,
-                    "max_size_mib": request.max_size_mib if quant == "auto" else None,
-                    "quantizer_recipe": recipe(quant, request.block_size) if fmt != "onnx" else None,
-                    "prefill_lengths": list(request.prefill_lengths),
-                    "cache_length": request.cache_length,
-                    "onnx_accuracy_level": request.onnx_accuracy_level if fmt == "onnx" else None,
-                    "onnx_weights": onnx_weights.get(quant) if fmt == "onnx" else None,
-                    "route": ROUTES[fmt],
-                },
-                "chat_format": chat.as_dict(),
-                "libraries": versions,
-                "golden": golden,
-            }
-            (work / manifest_path(final).name).write_text(json.dumps(manifest, indent=1))
-            result.artifacts.append(Artifact(final, fmt, quant, manifest["artifact"]["size_bytes"],
-                                             manifest["artifact"]["sha256"], manifest["artifact"]["content_sha256"],
-                                             manifest_path(final)))
+            table = recipe_named(quant)
+            record = ArtifactRecord(final.name, fmt, _size(staged), sha256_artifact(staged),
+                                    content_sha256(staged, fmt))
+            Manifest(
+                artifact=record,
+                source=source,
+                recipe=RecipeRecord(
+                    quant=quant,
+                    block_size=request.block_size if table.block_size_applies else None,
+                    max_size_mib=request.max_size_mib if table.needs_budget else None,
+                    quantizer_recipe=recipe(quant, request.block_size) if fmt != "onnx" else None,
+                    prefill_lengths=request.prefill_lengths,
+                    cache_length=request.cache_length,
+                    onnx_accuracy_level=request.onnx_accuracy_level if fmt == "onnx" else None,
+                    onnx_weights=onnx_weights.get(quant) if fmt == "onnx" else None,
+                    route=ROUTES[fmt],
+                ),
+                chat_format=chat,
+                libraries=versions,
+                golden=golden,
+            ).write(work / manifest_path(final).name)
+            result.artifacts.append(WrittenArtifact(final, fmt, quant, record.size_bytes, record.sha256,
+                                                    record.content_sha256, manifest_path(final)))
     result.seconds = time.monotonic() - started
     result.peak_rss_bytes = peak_rss_bytes()
     return result
@@ -311,15 +295,14 @@ def convert(request: ConvertRequest, stages: Stages) -> ConvertResult:
         with stages.stage("writing artifacts and manifests"):
             for artifact in result.artifacts:
                 staged_manifest = work / artifact.manifest.name
-                record = json.loads(staged_manifest.read_text())
-                record["conversion"] = {
-                    "seconds": round(result.seconds, 1),
-                    "peak_rss_bytes": result.peak_rss_bytes,
-                    "estimated_peak_bytes": estimated,
-                    "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                    "host": f"{platform.system()} {platform.machine()}, {platform.python_version()}",
-                }
-                staged_manifest.write_text(json.dumps(record, indent=1))
+                conversion = ConversionRecord(
+                    seconds=round(result.seconds, 1),
+                    peak_rss_bytes=result.peak_rss_bytes,
+                    estimated_peak_bytes=estimated,
+                    created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    host=f"{platform.system()} {platform.machine()}, {platform.python_version()}",
+                )
+                replace(read_manifest(staged_manifest), conversion=conversion).write(staged_manifest)
             for artifact in result.artifacts:
                 if artifact.path.is_dir():  # --force over an earlier ONNX folder
                     shutil.rmtree(artifact.path)
@@ -332,16 +315,3 @@ def convert(request: ConvertRequest, stages: Stages) -> ConvertResult:
             child.join()
         shutil.rmtree(work, ignore_errors=True)
 
-
-def with_overrides(chat: ChatFormat, template_file: Path) -> ChatFormat:
-    """`--chat-template FILE`: a JSON object overriding any ChatFormat field, for fine-tunes."""
-    try:
-        fields = json.loads(template_file.read_text())
-        if "stop_tokens" in fields:
-            fields["stop_tokens"] = tuple(fields["stop_tokens"])
-        return replace(chat, **fields)
-    except (OSError, ValueError, TypeError) as exc:
-        raise EdgekitError(
-            f"{template_file} is not a valid chat template override ({exc})",
-            "write a JSON object with keys such as user_prefix, model_prefix, stop_tokens",
-        ) from None

@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 
 from edgekit.converters.onnx_weights import Weight
+from edgekit.formats.onnx_graph import LOGITS
 from edgekit.runtime.metrics import log_softmax
 from edgekit.runtime.onnx_runner import cpu_session, decoder_feeds, empty_past
 
@@ -54,11 +55,11 @@ def scan_groups(model, groups: list[Group], int4_values: Callable[[str], np.ndar
         del scanned
         session = cpu_session(path)
     feeds = decoder_feeds(ids, 0, empty_past(session))
-    source = log_softmax(session.run(["logits"], feeds)[0][0])
+    source = log_softmax(session.run([LOGITS], feeds)[0][0])
     costs = {}
     for index, group in enumerate(groups):
         if on_group:
             on_group(index, len(groups))
-        got = log_softmax(session.run(["logits"], {**feeds, **{k: int4_values(k) for k in group.keys}})[0][0])
+        got = log_softmax(session.run([LOGITS], {**feeds, **{k: int4_values(k) for k in group.keys}})[0][0])
         costs[group.label] = float((np.exp(source) * (source - got)).sum(axis=-1).mean())
     return costs

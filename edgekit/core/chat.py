@@ -1,13 +1,107 @@
-"""Turning a conversation into the exact text instruction-tuned Gemma was trained on."""
+"""A chat format as data, and turning a conversation into the exact text a model was tuned on.
+
+Each Gemma generation states its format in the family registry (`edgekit.families`); the
+record travels in every manifest and bundle, so no app types prompt tags by hand.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal, Sequence
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal, Sequence
 
-from edgekit.families import ChatFormat
+from edgekit.core.errors import EdgekitError
 
 Role = Literal["user", "model"]
+
+
+@dataclass(frozen=True)
+class ChatFormat:
+    """Turn markers, start and stop tokens of an instruction-tuned model. Without a system role
+    a system instruction is folded into the first user turn."""
+
+    start_token: str
+    stop_tokens: tuple[str, ...]
+    user_prefix: str
+    user_suffix: str
+    model_prefix: str
+    model_suffix: str
+    # Special tokens that users' text may contain and the tokenizer must match whole.
+    turn_markers: tuple[str, ...] = ()
+    system_role: bool = False
+    # Sampling the model card recommends for chat use (LLM Inference API names).
+    recommended_sampling: tuple[tuple[str, float], ...] = (("temperature", 1.0), ("top_k", 64), ("top_p", 0.95))
+
+    def jinja_template(self) -> str:
+        """The same format as a Jinja template, for runtimes that render one (LiteRT-LM's
+        Conversation API); a leading system message is folded into the first user turn."""
+        up, us, mp, ms = (json.dumps(s) for s in (self.user_prefix, self.user_suffix, self.model_prefix,
+                                                    self.model_suffix))
+        return (
+            "{{ bos_token }}"
+            "{%- if messages[0]['role'] == 'system' -%}"
+            "{%- set first_user_prefix = messages[0]['content'] + '\\n\\n' -%}"
+            "{%- set loop_messages = messages[1:] -%}"
+            "{%- else -%}{%- set first_user_prefix = '' -%}{%- set loop_messages = messages -%}{%- endif -%}"
+            "{%- for message in loop_messages -%}"
+            "{%- if message['role'] == 'user' -%}"
+            f"{{{{ {up} + (first_user_prefix if loop.first else '') + message['content'] | trim + {us} }}}}"
+            "{%- else -%}"
+            f"{{{{ {mp} + message['content'] | trim + {ms} }}}}"
+            "{%- endif -%}"
+            "{%- endfor -%}"
+            f"{{%- if add_generation_prompt -%}}{{{{ {mp} }}}}{{%- endif -%}}"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "start_token": self.start_token,
+            "stop_tokens": list(self.stop_tokens),
+            "user_prefix": self.user_prefix,
+            "user_suffix": self.user_suffix,
+            "model_prefix": self.model_prefix,
+            "model_suffix": self.model_suffix,
+            "turn_markers": list(self.turn_markers),
+            "system_role": self.system_role,
+            "recommended_sampling": dict(self.recommended_sampling),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ChatFormat:
+        """A recorded format; `turn_markers` and `system_role` may be absent (older manifests)."""
+        try:
+            return cls(
+                start_token=str(data["start_token"]),
+                stop_tokens=tuple(str(t) for t in data["stop_tokens"]),
+                user_prefix=str(data["user_prefix"]),
+                user_suffix=str(data["user_suffix"]),
+                model_prefix=str(data["model_prefix"]),
+                model_suffix=str(data["model_suffix"]),
+                turn_markers=tuple(str(t) for t in data.get("turn_markers", ())),
+                system_role=bool(data.get("system_role", False)),
+                recommended_sampling=tuple((str(k), float(v)) for k, v in dict(
+                    data.get("recommended_sampling", dict(cls.recommended_sampling))).items()),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise EdgekitError(f"chat format record is incomplete ({type(exc).__name__}: {exc})",
+                               "re-run `edgekit convert`") from None
+
+    def with_overrides(self, template_file: Path) -> ChatFormat:
+        """`--chat-template FILE`: a JSON object overriding any field, for fine-tunes."""
+        try:
+            values = json.loads(template_file.read_text())
+            for key in ("stop_tokens", "turn_markers"):
+                if key in values:
+                    values[key] = tuple(values[key])
+            if "recommended_sampling" in values:
+                values["recommended_sampling"] = tuple(dict(values["recommended_sampling"]).items())
+            return replace(self, **values)
+        except (OSError, ValueError, TypeError, AttributeError) as exc:
+            raise EdgekitError(
+                f"{template_file} is not a valid chat template override ({exc})",
+                "write a JSON object with keys such as user_prefix, model_prefix, stop_tokens",
+            ) from None
 
 
 @dataclass(frozen=True)
@@ -17,7 +111,7 @@ class Turn:
 
 
 def fold_system(turns: Sequence[Turn], system: str | None) -> list[Turn]:
-    """Gemma has no system role: the instruction becomes the head of the first user turn."""
+    """Without a system role, the instruction becomes the head of the first user turn."""
     turns = list(turns)
     if not system:
         return turns
@@ -32,7 +126,7 @@ def render(
     system: str | None = None,
     add_generation_prompt: bool = True,
 ) -> str:
-    """The prompt text without the start token (the runtimes add `<bos>` themselves)."""
+    """The prompt text without the start token (the runtimes add it themselves)."""
     parts = []
     for turn in fold_system(turns, system):
         if turn.role == "user":
@@ -42,7 +136,3 @@ def render(
     if add_generation_prompt:
         parts.append(chat.model_prefix)
     return "".join(parts)
-
-
-def render_single(chat: ChatFormat, prompt: str, system: str | None = None) -> str:
-    return render(chat, [Turn("user", prompt)], system=system)

@@ -1,16 +1,25 @@
 """The manifest beside every artifact (`<artifact>.edgekit.json`): what it was made from, how,
-with which libraries, its checksum, and golden outputs recorded from the source model."""
+with which libraries, its checksum, and golden outputs recorded from the source model.
+
+The format is versioned `major.minor`: a minor version only adds fields (older readers ignore
+them, and fields an older manifest lacks get their defaults here); a reader refuses a newer
+major version in one line.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgekit.core.chat import ChatFormat
 from edgekit.core.digest import sha256_artifact
 from edgekit.core.errors import EdgekitError
+from edgekit.core.golden import GoldenOutputs
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = (1, 1)
+MANIFEST_KEY = "edgekit_manifest"
 MANIFEST_SUFFIX = ".edgekit.json"
 
 
@@ -18,25 +27,175 @@ def manifest_path(artifact: Path) -> Path:
     return artifact.with_name(artifact.name + MANIFEST_SUFFIX)
 
 
-def read_manifest(path: Path) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ArtifactRecord:
+    file: str
+    format: str  # litertlm | task | onnx
+    size_bytes: int
+    sha256: str  # of the file; of a SHA256SUMS-style listing for a folder
+    content_sha256: str  # of what the runtime reads (formats.content_digest)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"file": self.file, "format": self.format, "size_bytes": self.size_bytes, "sha256": self.sha256,
+                "content_sha256": self.content_sha256}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ArtifactRecord:
+        return cls(str(data["file"]), str(data["format"]), int(data["size_bytes"]), str(data["sha256"]),
+                   str(data["content_sha256"]))
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    path: str
+    format: str  # hf | gguf | keras
+    default_model: bool
+    weights_sha256: dict[str, str]
+    family: str
+    architecture: str
+    parameters: int
+    instruction_tuned: bool | None
+    converted_from: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "format": self.format, "default_model": self.default_model,
+                "weights_sha256": self.weights_sha256, "family": self.family, "architecture": self.architecture,
+                "parameters": self.parameters, "instruction_tuned": self.instruction_tuned,
+                "converted_from": self.converted_from}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SourceRecord:
+        return cls(str(data["path"]), str(data["format"]), bool(data["default_model"]), dict(data["weights_sha256"]),
+                   str(data["family"]), str(data["architecture"]), int(data["parameters"]),
+                   data.get("instruction_tuned"), str(data["converted_from"]))
+
+
+@dataclass(frozen=True)
+class RecipeRecord:
+    quant: str
+    block_size: int | None
+    max_size_mib: float | None
+    quantizer_recipe: list[dict[str, Any]] | None  # ai-edge-quantizer's recipe (LiteRT)
+    prefill_lengths: tuple[int, ...]
+    cache_length: int
+    onnx_accuracy_level: int | None
+    onnx_weights: dict[str, Any] | None  # per-weight plan of an ONNX graph
+    route: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"quant": self.quant, "block_size": self.block_size, "max_size_mib": self.max_size_mib,
+                "quantizer_recipe": self.quantizer_recipe, "prefill_lengths": list(self.prefill_lengths),
+                "cache_length": self.cache_length, "onnx_accuracy_level": self.onnx_accuracy_level,
+                "onnx_weights": self.onnx_weights, "route": self.route}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RecipeRecord:
+        return cls(str(data["quant"]), data.get("block_size"), data.get("max_size_mib"), data.get("quantizer_recipe"),
+                   tuple(int(n) for n in data["prefill_lengths"]), int(data["cache_length"]),
+                   data.get("onnx_accuracy_level"), data.get("onnx_weights"), str(data["route"]))
+
+
+@dataclass(frozen=True)
+class ConversionRecord:
+    seconds: float
+    peak_rss_bytes: int
+    estimated_peak_bytes: int
+    created: str  # ISO 8601, UTC
+    host: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"seconds": self.seconds, "peak_rss_bytes": self.peak_rss_bytes,
+                "estimated_peak_bytes": self.estimated_peak_bytes, "created": self.created, "host": self.host}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ConversionRecord:
+        return cls(float(data["seconds"]), int(data["peak_rss_bytes"]), int(data["estimated_peak_bytes"]),
+                   str(data["created"]), str(data["host"]))
+
+
+@dataclass(frozen=True)
+class Manifest:
+    artifact: ArtifactRecord
+    source: SourceRecord
+    recipe: RecipeRecord
+    chat_format: ChatFormat
+    libraries: dict[str, str]
+    golden: GoldenOutputs
+    conversion: ConversionRecord | None = None
+    version: tuple[int, int] = field(default=MANIFEST_VERSION)
+
+    def to_json(self) -> dict[str, Any]:
+        data = {
+            MANIFEST_KEY: f"{MANIFEST_VERSION[0]}.{MANIFEST_VERSION[1]}",
+            "artifact": self.artifact.to_json(),
+            "source": self.source.to_json(),
+            "recipe": self.recipe.to_json(),
+            "chat_format": self.chat_format.to_json(),
+            "libraries": self.libraries,
+            "golden": self.golden.to_json(),
+        }
+        if self.conversion is not None:
+            data["conversion"] = self.conversion.to_json()
+        return data
+
+    @classmethod
+    def from_json(cls, data: Any, where: str = "manifest") -> Manifest:
+        version = _version(data, where)
+        try:
+            conversion = data.get("conversion")
+            return cls(
+                artifact=ArtifactRecord.from_json(data["artifact"]),
+                source=SourceRecord.from_json(data["source"]),
+                recipe=RecipeRecord.from_json(data["recipe"]),
+                chat_format=ChatFormat.from_json(data["chat_format"]),
+                libraries={str(k): str(v) for k, v in data["libraries"].items()},
+                golden=GoldenOutputs.from_json(data["golden"]),
+                conversion=ConversionRecord.from_json(conversion) if conversion else None,
+                version=version,
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise EdgekitError(f"{where} is not a complete edgekit manifest ({type(exc).__name__}: {exc})",
+                               "re-run `edgekit convert`") from None
+
+    def write(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_json(), indent=1))
+
+
+def _version(data: Any, where: str) -> tuple[int, int]:
+    """The manifest's (major, minor): version 1 manifests say `1`, later ones `"1.1"`."""
+    raw = data.get(MANIFEST_KEY) if isinstance(data, dict) else None
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        major, minor = raw, 0
+    elif isinstance(raw, str) and raw.count(".") == 1 and all(p.isdigit() for p in raw.split(".")):
+        major, minor = (int(p) for p in raw.split("."))
+    else:
+        raise EdgekitError(f"{where} is not an edgekit manifest", "re-run `edgekit convert` to make one")
+    if major > MANIFEST_VERSION[0]:
+        raise EdgekitError(
+            f"{where} is manifest format {major}.{minor}, newer than this edgekit reads ({MANIFEST_VERSION[0]}.x)",
+            "upgrade edgekit to read it",
+        )
+    if major < 1:
+        raise EdgekitError(f"{where} is not an edgekit manifest", "re-run `edgekit convert` to make one")
+    return major, minor
+
+
+def read_manifest(path: Path) -> Manifest:
     try:
         data = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise EdgekitError(f"{path} is not a readable edgekit manifest ({exc})", "re-run `edgekit convert`") from None
-    if not isinstance(data, dict) or data.get("edgekit_manifest") != MANIFEST_VERSION:
-        raise EdgekitError(f"{path} is not an edgekit manifest (version {MANIFEST_VERSION})",
-                           "re-run `edgekit convert` to make one")
-    return data
+    return Manifest.from_json(data, str(path))
 
 
-def verify_checksum(artifact: Path, manifest: dict[str, Any]) -> str:
+def verify_checksum(artifact: Path, manifest: Manifest) -> str:
     """The artifact's sha256, after checking it against the manifest."""
-    expected = manifest.get("artifact", {}).get("sha256")
+    expected = manifest.artifact.sha256
     actual = sha256_artifact(artifact)
     if actual != expected:
         raise EdgekitError(
             f"{artifact.name} does not match its manifest (sha256 {actual[:12]}…, manifest says "
-            f"{str(expected)[:12]}…): the file was changed or damaged",
+            f"{expected[:12]}…): the file was changed or damaged",
             "re-copy the artifact, or re-run `edgekit convert`",
         )
     return actual

@@ -7,6 +7,21 @@ from typing import Any
 
 from edgekit.core.errors import EdgekitError
 
+# The decoder graph's file in an ONNX artifact folder, and its inputs and outputs (the names
+# onnxruntime-genai uses): prefill and decode run the same graph.
+ONNX_GRAPH = "model.onnx"
+INPUT_IDS, ATTENTION_MASK, POSITION_IDS, LOGITS = "input_ids", "attention_mask", "position_ids", "logits"
+PAST_PREFIX, PRESENT_PREFIX = "past_key_values.", "present."
+PAST_KEY, PAST_VALUE = PAST_PREFIX + "%d.key", PAST_PREFIX + "%d.value"
+PRESENT_KEY, PRESENT_VALUE = PRESENT_PREFIX + "%d.key", PRESENT_PREFIX + "%d.value"
+
+
+def io_names(layers: int) -> tuple[list[str], list[str]]:
+    """(inputs, outputs) of a decoder graph with `layers` KV-cache layers."""
+    past = [name % i for i in range(layers) for name in (PAST_KEY, PAST_VALUE)]
+    present = [name % i for i in range(layers) for name in (PRESENT_KEY, PRESENT_VALUE)]
+    return [INPUT_IDS, ATTENTION_MASK, POSITION_IDS, *past], [LOGITS, *present]
+
 
 def describe_onnx(path: Path) -> dict[str, Any]:
     import onnxruntime

@@ -24,8 +24,6 @@ if TYPE_CHECKING:
 # "gemma-3-1b-it", "gemma_it_2b", KerasHub's "gemma3_instruct_1b": a separate -it/_it word, or "instruct".
 INSTRUCTION_TUNED_NAME = re.compile(r"(?i)(?:^|[-_ ])it(?:$|[-_. ])|instruct")
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
-# Where Gemma3ForConditionalGeneration keeps its text tower, across transformers versions.
-TEXT_TOWER_PREFIXES = ("model.language_model.", "language_model.model.")
 
 
 @dataclass
@@ -193,7 +191,7 @@ def _load_hf(folder: Path) -> Checkpoint:
         )
     architecture = str(architectures[0])
     family = family_for_architecture(architecture)
-    text_config = config.get("text_config", config) if "ConditionalGeneration" in architecture else config
+    text_config = family.text_config(config, architecture)
 
     weight_files = sorted(folder.glob("*.safetensors"))
     if not weight_files:
@@ -206,7 +204,7 @@ def _load_hf(folder: Path) -> Checkpoint:
         table, _ = safetensors.read_header(weight_file)
         tensors.update({name: (info.dtype, info.shape) for name, info in table.items()})
 
-    tensors = _text_tower(tensors, architecture)
+    tensors = family.text_tensors(tensors, architecture)
     _check_weights(folder, family, text_config, tensors)
 
     tokenizer_files = [n for n in ("tokenizer.model", "tokenizer.json") if (folder / n).exists()]
@@ -226,19 +224,6 @@ def _load_hf(folder: Path) -> Checkpoint:
         files={p.name: p.stat().st_size for p in entries if p.is_file()},
     )
 
-
-def _text_tower(tensors: dict[str, Any], architecture: str) -> dict[str, Any]:
-    """Text weights under the plain CausalLM names (vision tower dropped)."""
-    if "ConditionalGeneration" not in architecture:
-        return tensors
-    renamed = {}
-    for name, value in tensors.items():
-        for prefix in TEXT_TOWER_PREFIXES:
-            if name.startswith(prefix):
-                renamed["model." + name[len(prefix):]] = value
-        if name.startswith("lm_head."):
-            renamed[name] = value
-    return renamed
 
 
 def _check_weights(folder: Path, family: Family, config: dict[str, Any], tensors: dict[str, Any]) -> None:

@@ -145,13 +145,7 @@ class KerasPreset:
             "max_position_embeddings": self.family.default_context,
             "query_pre_attn_scalar": head_dim if args.get("query_head_dim_normalize", True) else hidden // heads,
         }
-        if self.family.name != "gemma":
-            core["sliding_window"] = int(args.get("sliding_window_size") or 4096)
-        if self.family.name == "gemma2":
-            core["attn_logit_softcapping"] = args.get("attention_logit_soft_cap")
-            core["final_logit_softcapping"] = args.get("final_logit_soft_cap")
-        if self.family.name == "gemma3":
-            core["rope_scaling_factor"] = float(args.get("global_rope_scaling_factor") or 1.0)
+        core.update(self.family.keras_core(args))
         config = self.family.config_from_core(core)
         if "layer_types" in config and not args.get("use_sliding_window_attention", True):
             config["layer_types"] = ["full_attention"] * core["num_hidden_layers"]

@@ -10,18 +10,11 @@ markers are USER_DEFINED so text containing them is matched whole; `<unk>` is UN
 from __future__ import annotations
 
 from edgekit.core.errors import EdgekitError
-from edgekit.families import ChatFormat
+from edgekit.core.chat import ChatFormat
 from edgekit.formats.gguf import GGUFFile
 
 _SPACE = "\u2581"
 _NORMAL, _UNKNOWN, _CONTROL, _USER_DEFINED, _UNUSED, _BYTE = 1, 2, 3, 4, 5, 6
-
-
-def chat_markers(chat: ChatFormat) -> set[str]:
-    """The special tokens users' text may contain: the turn delimiters."""
-    return {"<start_of_turn>", "<end_of_turn>"} | {
-        tok for tok in chat.stop_tokens if tok.endswith("_turn>")
-    }
 
 
 def sentencepiece_from_gguf(gguf: GGUFFile, chat: ChatFormat) -> bytes:
@@ -40,7 +33,7 @@ def sentencepiece_from_gguf(gguf: GGUFFile, chat: ChatFormat) -> bytes:
     if not (len(tokens) == len(scores) == len(types)):
         raise EdgekitError(f"{gguf.path} has a vocabulary with mismatched lengths", "re-export the GGUF")
     unk_id = int(gguf.metadata.get("tokenizer.ggml.unknown_token_id", 3))
-    markers = chat_markers(chat)
+    markers = set(chat.turn_markers)
 
     model = spm.ModelProto()
     trainer = model.trainer_spec

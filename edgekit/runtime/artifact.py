@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from edgekit.core.chat import ChatFormat
 from edgekit.core.errors import EdgekitError
-from edgekit.families import GEMMA_CHAT, ChatFormat
-from edgekit.core.manifest import manifest_path, read_manifest
+from edgekit.core.manifest import Manifest, manifest_path, read_manifest
+from edgekit.families import GEMMA_CHAT
+from edgekit.formats.onnx_graph import ONNX_GRAPH
 
-ONNX_GRAPH = "model.onnx"
 
 def sniff(path: Path) -> str:
     if not path.exists():
@@ -37,9 +37,11 @@ def sniff(path: Path) -> str:
 
 @dataclass
 class Artifact:
+    """A converted artifact found on disk, with its manifest when one lies beside it."""
+
     path: Path
     format: str
-    manifest: dict[str, Any] | None
+    manifest: Manifest | None
 
     def model_bytes(self) -> bytes:
         """The LiteRT model inside the bundle."""
@@ -84,12 +86,7 @@ class Artifact:
     @property
     def chat(self) -> ChatFormat:
         """The chat format the artifact was made with (manifest), else Gemma's."""
-        if self.manifest and "chat_format" in self.manifest:
-            fields = {k: v for k, v in self.manifest["chat_format"].items()
-                      if k in ChatFormat.__dataclass_fields__ and k != "recommended_sampling"}
-            fields["stop_tokens"] = tuple(fields.get("stop_tokens", GEMMA_CHAT.stop_tokens))
-            return ChatFormat(**fields)
-        return GEMMA_CHAT
+        return self.manifest.chat_format if self.manifest else GEMMA_CHAT
 
 
 def open_artifact(path: Path, require_manifest: bool = False) -> Artifact:

@@ -21,7 +21,8 @@ import numpy as np
 from edgekit.core.errors import EdgekitError
 from edgekit.core.paths import cache_dir
 from edgekit.runtime.artifact import Artifact
-from edgekit.runtime.runner import GREEDY, Runner, Sampling
+from edgekit.runtime.runner import Runner
+from edgekit.runtime.sampling import GREEDY, Sampling
 from edgekit.runtime.tflite_runner import TfliteRunner
 
 

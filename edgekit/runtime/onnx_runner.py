@@ -17,6 +17,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from edgekit.core.errors import EdgekitError
+from edgekit.formats.onnx_graph import ATTENTION_MASK, INPUT_IDS, LOGITS, PAST_PREFIX, POSITION_IDS, PRESENT_PREFIX
 from edgekit.runtime.artifact import Artifact
 from edgekit.runtime.runner import Runner
 
@@ -36,15 +37,15 @@ def cpu_session(graph: Path, threads: int = 2):
 def empty_past(session) -> dict[str, np.ndarray]:
     """Zero-length past keys/values: the feeds of a sequence's first call."""
     return {i.name: np.zeros((1, i.shape[1], 0, i.shape[3]), dtype=np.float32)
-            for i in session.get_inputs() if i.name.startswith("past_key_values.")}
+            for i in session.get_inputs() if i.name.startswith(PAST_PREFIX)}
 
 
 def decoder_feeds(ids: Sequence[int], start: int, past: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """`ids` at positions start.., attending to everything before them."""
     return {
-        "input_ids": np.array([ids], dtype=np.int64),
-        "attention_mask": np.ones((1, start + len(ids)), dtype=np.int64),
-        "position_ids": np.arange(start, start + len(ids), dtype=np.int64)[None],
+        INPUT_IDS: np.array([ids], dtype=np.int64),
+        ATTENTION_MASK: np.ones((1, start + len(ids)), dtype=np.int64),
+        POSITION_IDS: np.arange(start, start + len(ids), dtype=np.int64)[None],
         **past,
     }
 
@@ -68,10 +69,10 @@ class OnnxRunner(Runner):
 
     def _run(self, ids: Sequence[int], start: int, past: dict[str, np.ndarray]) -> np.ndarray:
         results = dict(zip(self._outputs, self.session.run(None, decoder_feeds(ids, start, past))))
-        self._past = {name.replace("present.", "past_key_values.", 1): value
-                      for name, value in results.items() if name.startswith("present.")}
+        self._past = {name.replace(PRESENT_PREFIX, PAST_PREFIX, 1): value
+                      for name, value in results.items() if name.startswith(PRESENT_PREFIX)}
         self._position = start + len(ids)
-        return results["logits"][0]
+        return results[LOGITS][0]
 
     def _chunks(self, ids: Sequence[int]) -> Iterator[np.ndarray]:
         """Logits of `ids` as a new sequence, one call per `PREFILL_CHUNK` tokens."""

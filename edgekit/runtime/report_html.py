@@ -4,7 +4,8 @@ agreement per prompt as inline SVG (no plotting library: the runtime stays light
 from __future__ import annotations
 
 import html
-from typing import Any
+
+from edgekit.runtime.validate import PromptResult, ValidationReport
 
 
 def _kl_chart(values: list[float], width: int = 900, height: int = 220) -> str:
@@ -22,15 +23,15 @@ def _kl_chart(values: list[float], width: int = 900, height: int = 220) -> str:
             f'<text x="4" y="14" font-size="12">max {top:.3g} nats</text></svg>')
 
 
-def _prompt_chart(prompts: list[dict[str, Any]], width: int = 900) -> str:
+def _prompt_chart(prompts: tuple[PromptResult, ...], width: int = 900) -> str:
     row = 26
     height = row * len(prompts) + 10
     rows = []
     for i, p in enumerate(prompts):
         y = i * row + 5
-        share = p["prefix_agreement"]
-        color = "#5cb85c" if p["first_token_agrees"] else ("#f0ad4e" if p["near_tie"] else "#d9534f")
-        label = html.escape(p["prompt"].replace("\n", " ⏎ ")[:48])
+        share = p.prefix_agreement
+        color = "#5cb85c" if p.first_token_agrees else ("#f0ad4e" if p.near_tie else "#d9534f")
+        label = html.escape(p.prompt.replace("\n", " ⏎ ")[:48])
         rows.append(
             f'<text x="0" y="{y + 16}" font-size="12">{label}</text>'
             f'<rect x="360" y="{y}" width="{share * (width - 370):.1f}" height="{row - 8}" fill="{color}">'
@@ -40,35 +41,35 @@ def _prompt_chart(prompts: list[dict[str, Any]], width: int = 900) -> str:
             f'{"".join(rows)}</svg>')
 
 
-def render(report: dict[str, Any]) -> str:
-    verdict = "PASS" if report["passed"] else "FAIL"
-    color = "#2e7d32" if report["passed"] else "#c62828"
+def render(report: ValidationReport) -> str:
+    verdict = "PASS" if report.passed else "FAIL"
+    color = "#2e7d32" if report.passed else "#c62828"
     checks = "".join(
-        f"<tr><td>{html.escape(c['name'])}</td><td>{html.escape(str(c['value']))}</td>"
-        f"<td>{html.escape(str(c['limit']))}</td><td>{'✔' if c['passed'] else '✘'}</td></tr>"
-        for c in report["checks"]
+        f"<tr><td>{html.escape(c.name)}</td><td>{html.escape(str(c.value))}</td>"
+        f"<td>{html.escape(str(c.limit))}</td><td>{'✔' if c.passed else '✘'}</td></tr>"
+        for c in report.checks
     )
     prompts = "".join(
-        f"<tr><td><code>{html.escape(p['prompt'])}</code></td><td><code>{html.escape(p['expected'])}</code></td>"
-        f"<td><code>{html.escape(p['got'])}</code></td></tr>"
-        for p in report["prompts"]
+        f"<tr><td><code>{html.escape(p.prompt)}</code></td><td><code>{html.escape(p.expected)}</code></td>"
+        f"<td><code>{html.escape(p.got)}</code></td></tr>"
+        for p in report.prompts
     )
-    tf = report["teacher_forced"]
+    tf = report.teacher_forced
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>edgekit validate: {html.escape(report['artifact'])}</title>
+<html lang="en"><head><meta charset="utf-8"><title>edgekit validate: {html.escape(report.artifact)}</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1000px}}td,th{{border-bottom:1px solid #ddd;
 padding:4px 8px;text-align:left;vertical-align:top}}table{{border-collapse:collapse}}code{{white-space:pre-wrap}}</style>
 </head><body>
-<h1 style="color:{color}">{verdict}: {html.escape(report['artifact'])}</h1>
-<p>{html.escape(report['format'])}, {html.escape(report['quant'])}; compared with {html.escape(report['against'])}.</p>
+<h1 style="color:{color}">{verdict}: {html.escape(report.artifact)}</h1>
+<p>{html.escape(report.format)}, {html.escape(report.quant)}; compared with {html.escape(report.against)}.</p>
 <table><tr><th>check</th><th>value</th><th>limit</th><th></th></tr>{checks}</table>
-<h2>Teacher-forced, {tf['positions']} positions</h2>
-<p>top-1 agreement {tf['top1_agreement']:.2%}; KL mean {tf['kl_mean']:.4g}, p99 {tf['kl_p99']:.4g} nats;
-perplexity {tf['bundle_perplexity']:.3f} (source {tf['source_perplexity']:.3f}).</p>
-<h3>KL(source ‖ bundle) per position</h3>{_kl_chart(tf['kl_per_position'])}
+<h2>Teacher-forced, {tf.positions} positions</h2>
+<p>top-1 agreement {tf.top1_agreement:.2%}; KL mean {tf.kl_mean:.4g}, p99 {tf.kl_p99:.4g} nats;
+perplexity {tf.bundle_perplexity:.3f} (source {tf.source_perplexity:.3f}).</p>
+<h3>KL(source ‖ bundle) per position</h3>{_kl_chart(tf.kl_per_position)}
 <h2>Greedy continuations</h2>
 <p>Bar: share of the source's greedy text reproduced; green: first token agrees, amber: the source's
-top-2 nearly tie, red: differs.</p>{_prompt_chart(report['prompts'])}
+top-2 nearly tie, red: differs.</p>{_prompt_chart(report.prompts)}
 <table><tr><th>prompt</th><th>source</th><th>bundle</th></tr>{prompts}</table>
 </body></html>
 """

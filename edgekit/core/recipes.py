@@ -1,0 +1,145 @@
+"""The one table of quantization recipes: every part of edgekit reads recipe names, formats,
+bits, quantizer settings, validation thresholds and memory estimates from here.
+
+Thresholds were chosen from `benchmarks/recipes.py` on the default model (results in
+benchmarks/recipes.md): each sits a margin below what a correct conversion measured, so they
+catch a broken bundle without hiding a recipe's known quality loss, which reports show in full.
+Memory lines come from benchmarks/conversion_memory.md; bits per weight from the measured
+artifacts in benchmarks/results.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from edgekit.core.errors import EdgekitError
+
+LITERT_FORMATS = ("litertlm", "task")
+ALL_FORMATS = (*LITERT_FORMATS, "onnx")
+BLOCK_SIZES = (32, 64, 128, 256)
+DEFAULT_BLOCK_SIZE = 32
+DEFAULT_QUANT = "int8"
+
+# A conversion's peak memory is the largest of its lines: fixed bytes + factor x float32 weights.
+MemoryLine = tuple[float, float]
+# Litert-torch's export holds a fixed amount (tracing, the converter, a 262k-vocabulary's logits)
+# that dominates small models; the steps that hold the float32 model dominate large ones.
+LITERT_MEMORY: tuple[MemoryLine, ...] = ((5.0e9, 0.3), (2.0e9, 1.05))
+# ONNX: the golden-output step holds the float32 source model and its logits.
+ONNX_MEMORY: tuple[MemoryLine, ...] = ((1.5e9, 1.15),)
+# int4 rounding weighs channels by activation energy: onnxruntime runs the float graph too.
+ONNX_CALIBRATED_MEMORY: tuple[MemoryLine, ...] = ((1.5e9, 2.3),)
+# The budget scan runs the float graph with every weight as an input, plus full logits.
+ONNX_SCAN_MEMORY: tuple[MemoryLine, ...] = ((4.0e9, 3.0),)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Pass/fail limits `edgekit validate` applies to an artifact of a recipe."""
+
+    top1_min: float
+    kl_mean_max: float
+    first_token_min: float
+    perplexity_ratio_max: float
+
+
+@dataclass(frozen=True)
+class LiteRtRule:
+    """One entry of an ai-edge-quantizer recipe: weights of `op` ops whose output name matches
+    `scope` get `bits`, per channel or in blocks of `--block-size`."""
+
+    bits: int
+    granularity: Literal["CHANNELWISE", "BLOCKWISE"]
+    op: str
+    scope: str = ".*"
+
+
+# Where weights live in litert-torch's export: fully-connected ops and the one embedding lookup.
+FC, EMBEDDING = "FULLY_CONNECTED", "EMBEDDING_LOOKUP"
+# The output projection is the decode signature's `..._logits_output` fully-connected op.
+LOGITS_SCOPE = "logits"
+
+# ONNX weight forms: `keep` is the faithful form (a GGUF's own blocks, else 8 bits); `small` is
+# 4 bits; `scan` lets the budget scan decide per weight group.
+OnnxForm = Literal["keep", "small", "scan"]
+
+
+@dataclass(frozen=True)
+class OnnxForms:
+    matrices: OnnxForm
+    embedding: OnnxForm
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    summary: str
+    formats: tuple[str, ...]  # artifact formats it can be written to
+    # (embedding, other matrices) bits per weight of the written artifact, for size estimates;
+    # None where it depends on the request (`auto`'s budget).
+    bits: tuple[float, float] | None
+    # The guide's order: the source's float weights first (0), then fewer bits.
+    precision_rank: int
+    thresholds: Thresholds
+    block_size_applies: bool = False
+    needs_budget: bool = False  # --max-size MiB
+    litert_rules: tuple[LiteRtRule, ...] = ()  # empty: float32 weights (or float16 casting)
+    litert_float16: bool = False
+    onnx_forms: OnnxForms | None = None  # None: the float graph as exported
+    onnx_memory: tuple[MemoryLine, ...] = ONNX_MEMORY
+    # Bytes per parameter of the written LiteRT model, rounded up (disk guard).
+    disk_bytes_per_parameter: float = 1.1
+
+    @property
+    def is_float(self) -> bool:
+        return self.precision_rank == 0
+
+    def memory_lines(self, fmt: str) -> tuple[MemoryLine, ...]:
+        return self.onnx_memory if fmt == "onnx" else LITERT_MEMORY
+
+
+RECIPES: tuple[Recipe, ...] = (
+    Recipe("fp32", "float32 weights, as the source", ("litertlm", "task", "onnx"), (32.0, 32.0), 0,
+           Thresholds(top1_min=0.99, kl_mean_max=1e-3, first_token_min=1.0, perplexity_ratio_max=1.01),
+           disk_bytes_per_parameter=4.1),
+    Recipe("fp16", "float16 weights", LITERT_FORMATS, (16.0, 16.0), 0,
+           Thresholds(top1_min=0.98, kl_mean_max=5e-3, first_token_min=1.0, perplexity_ratio_max=1.02),
+           litert_float16=True, disk_bytes_per_parameter=2.1),
+    Recipe("int8", "8-bit weights (ONNX: a GGUF's own blocks carried over)", ALL_FORMATS, (8.5, 8.5), 1,
+           Thresholds(top1_min=0.85, kl_mean_max=0.05, first_token_min=0.85, perplexity_ratio_max=1.08),
+           litert_rules=(LiteRtRule(8, "CHANNELWISE", FC), LiteRtRule(8, "CHANNELWISE", EMBEDDING)),
+           onnx_forms=OnnxForms(matrices="keep", embedding="keep")),
+    Recipe("mixed", "4-bit blocks, 8-bit embedding and output projection", ALL_FORMATS, (8.5, 4.74), 3,
+           Thresholds(top1_min=0.55, kl_mean_max=0.40, first_token_min=0.50, perplexity_ratio_max=2.2),
+           block_size_applies=True,
+           # int8 where int4 error costs most on small models: the embedding and the output projection
+           litert_rules=(LiteRtRule(4, "BLOCKWISE", FC), LiteRtRule(8, "CHANNELWISE", EMBEDDING),
+                         LiteRtRule(8, "CHANNELWISE", FC, LOGITS_SCOPE)),
+           onnx_forms=OnnxForms(matrices="small", embedding="keep"), onnx_memory=ONNX_CALIBRATED_MEMORY,
+           disk_bytes_per_parameter=0.9),
+    Recipe("int4", "4-bit blocks everywhere", ALL_FORMATS, (4.74, 4.74), 4,
+           Thresholds(top1_min=0.45, kl_mean_max=0.50, first_token_min=0.50, perplexity_ratio_max=2.5),
+           block_size_applies=True,
+           litert_rules=(LiteRtRule(4, "BLOCKWISE", FC), LiteRtRule(4, "BLOCKWISE", EMBEDDING)),
+           onnx_forms=OnnxForms(matrices="small", embedding="small"), onnx_memory=ONNX_CALIBRATED_MEMORY,
+           disk_bytes_per_parameter=0.6),
+    Recipe("auto", "4 bits where a measured scan says it costs least, to fit --max-size", ("onnx",), None, 2,
+           # a budget plan is at least as faithful as mixed at mixed's size
+           Thresholds(top1_min=0.55, kl_mean_max=0.40, first_token_min=0.50, perplexity_ratio_max=2.2),
+           block_size_applies=True, needs_budget=True,
+           onnx_forms=OnnxForms(matrices="scan", embedding="scan"), onnx_memory=ONNX_SCAN_MEMORY),
+)
+RECIPE_NAMES = tuple(r.name for r in RECIPES)
+_BY_NAME = {r.name: r for r in RECIPES}
+
+
+def recipe_named(name: str) -> Recipe:
+    if name not in _BY_NAME:
+        raise EdgekitError(f"unknown quantization {name!r}", f"use one of {', '.join(RECIPE_NAMES)}")
+    return _BY_NAME[name]
+
+
+def recipes_for(fmt: str) -> tuple[Recipe, ...]:
+    """The recipes an artifact format can be written with, in table order."""
+    return tuple(r for r in RECIPES if fmt in r.formats)

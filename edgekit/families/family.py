@@ -1,0 +1,155 @@
+"""What a Gemma generation is to edgekit: a `Family` with hooks where generations differ.
+
+Every generation is one module (`gemma1`, `gemma2`, `gemma3`, ...) that subclasses `Family`,
+states its names and overrides only the hooks where it differs, and registers itself
+(`registry.register`, in the manner of llama.cpp's `@ModelBase.register`). Intake,
+converters, runtime and the application read architecture names, config fields, weight names,
+tensor roles and the chat format from here, and never branch on a family's name.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from edgekit.core.chat import ChatFormat
+
+# Instruction-tuned Gemma 1-3's turn format (no system role).
+GEMMA_CHAT = ChatFormat(
+    start_token="<bos>",
+    stop_tokens=("<eos>", "<end_of_turn>"),
+    user_prefix="<start_of_turn>user\n",
+    user_suffix="<end_of_turn>\n",
+    model_prefix="<start_of_turn>model\n",
+    model_suffix="<end_of_turn>\n",
+    turn_markers=("<start_of_turn>", "<end_of_turn>"),
+)
+
+# Per-layer HF weight names (below `model.layers.{i}.`), in the order GGUF writers use.
+ATTENTION_WEIGHTS = ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj")
+MLP_WEIGHTS = ("mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")
+
+# The config fields every Gemma shares; each family adds its own.
+CORE_FIELDS = (
+    "hidden_size",
+    "intermediate_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "head_dim",
+    "vocab_size",
+    "rms_norm_eps",
+    "max_position_embeddings",
+)
+
+# GGUF metadata key (below `<arch>.`) -> HF config field.
+GGUF_CORE_KEYS = {
+    "context_length": "max_position_embeddings",
+    "embedding_length": "hidden_size",
+    "block_count": "num_hidden_layers",
+    "feed_forward_length": "intermediate_size",
+    "attention.head_count": "num_attention_heads",
+    "attention.head_count_kv": "num_key_value_heads",
+    "attention.key_length": "head_dim",
+    "attention.layer_norm_rms_epsilon": "rms_norm_eps",
+    "rope.freq_base": "rope_theta",
+}
+
+# HF per-layer weight -> the KerasHub decoder block's sublayer holding it. Keras keeps Gemma's
+# RMSNorm scale as w in (1 + w), like HF; its projections are per-head kernels (intake.keras).
+KERAS_COMMON = {
+    "input_layernorm": "pre_attention_norm",
+    "self_attn.q_proj": "attention/query_dense",
+    "self_attn.k_proj": "attention/key_dense",
+    "self_attn.v_proj": "attention/value_dense",
+    "self_attn.o_proj": "attention/output_dense",
+    "mlp.gate_proj": "gating_ffw",
+    "mlp.up_proj": "gating_ffw_2",
+    "mlp.down_proj": "ffw_linear",
+}
+
+# Tensor roles by a fragment of the name, HF and GGUF spellings; first match wins.
+_ROLES = (
+    ("embedding", ("embed_tokens", "token_embd")),
+    ("lm_head", ("lm_head",)),
+    ("norm", ("norm",)),
+    ("attention", ("self_attn", "attn_")),
+    ("mlp", ("mlp.", "ffn_")),
+)
+
+
+class Family:
+    """One Gemma generation. Class attributes name it; methods are the hooks."""
+
+    name: ClassVar[str]
+    display_name: ClassVar[str]
+    architectures: ClassVar[tuple[str, ...]]
+    model_type: ClassVar[str]
+    gguf_arch: ClassVar[str]
+    layer_weights: ClassVar[tuple[str, ...]]
+    config_fields: ClassVar[tuple[str, ...]] = CORE_FIELDS
+    gguf_keys: ClassVar[dict[str, str]] = GGUF_CORE_KEYS
+    keras_backbone: ClassVar[str]
+    # HF per-layer weight name -> sublayer path inside the KerasHub decoder block.
+    keras_layer_weights: ClassVar[dict[str, str]]
+    # Context length where the source does not record one (Keras presets).
+    default_context: ClassVar[int]
+    chat: ClassVar[ChatFormat] = GEMMA_CHAT
+    # GGUF writers store Gemma's RMSNorm scale as (1 + w); HF stores w.
+    gguf_norm_offset: ClassVar[float] = 1.0
+    # LiteRT-LM's LlmModelType oneof field for this family ("generic_model" when it has none).
+    litert_lm_model_type: ClassVar[str] = "generic_model"
+    # Where a multimodal checkpoint keeps its text tower, across transformers versions.
+    text_tower_prefixes: ClassVar[tuple[str, ...]] = ()
+
+    def __repr__(self) -> str:
+        return f"<family {self.name}>"
+
+    def config_from_core(self, core: dict[str, Any]) -> dict[str, Any]:
+        """The full HF config from the core fields an intake (GGUF, Keras) read."""
+        raise NotImplementedError
+
+    def keras_matches(self, class_name: str, args: dict[str, Any]) -> bool:
+        """Whether a KerasHub backbone of `class_name` with `args` is this generation."""
+        return class_name == self.keras_backbone
+
+    def keras_core(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Config fields beyond the core ones, read from a KerasHub backbone's arguments."""
+        return {"sliding_window": int(args.get("sliding_window_size") or 4096)}
+
+    def weight_names(self, config: dict[str, Any]) -> list[str]:
+        """Every tensor an HF checkpoint of this shape must hold."""
+        names = ["model.embed_tokens.weight", "model.norm.weight"]
+        for i in range(int(config["num_hidden_layers"])):
+            names += [f"model.layers.{i}.{w}.weight" for w in self.layer_weights]
+        if not config.get("tie_word_embeddings", True):
+            names.append("lm_head.weight")
+        return names
+
+    def tensor_role(self, name: str) -> str:
+        """embedding, lm_head, norm, attention, mlp or other, for HF and GGUF tensor names."""
+        if name == "output.weight":  # GGUF's untied output projection
+            return "lm_head"
+        for role, needles in _ROLES:
+            if any(n in name for n in needles):
+                return role
+        return "other"
+
+    def is_multimodal(self, architecture: str) -> bool:
+        return bool(self.text_tower_prefixes) and architecture != self.architectures[0]
+
+    def text_config(self, config: dict[str, Any], architecture: str) -> dict[str, Any]:
+        """The text decoder's config (a multimodal checkpoint nests it)."""
+        return config.get("text_config", config) if self.is_multimodal(architecture) else config
+
+    def text_tensors(self, tensors: dict[str, Any], architecture: str) -> dict[str, Any]:
+        """Text weights under the plain CausalLM names (other towers dropped)."""
+        if not self.is_multimodal(architecture):
+            return tensors
+        renamed = {}
+        for name, value in tensors.items():
+            for prefix in self.text_tower_prefixes:
+                if name.startswith(prefix):
+                    renamed["model." + name[len(prefix):]] = value
+            if name.startswith("lm_head."):
+                renamed[name] = value
+        return renamed
