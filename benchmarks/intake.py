@@ -28,8 +28,8 @@ def main() -> None:
     import torch
     import transformers
 
-    from edgekit.intake.default_model import default_gguf
     from edgekit.formats.gguf import open_gguf
+    from edgekit.intake.default_model import default_gguf
     from edgekit.intake.gguf import write_hf_folder
 
     path = default_gguf()

@@ -82,10 +82,9 @@ def default_bundles(tmp_path_factory) -> dict[tuple[str, str], Path]:
 @pytest.fixture(scope="session")
 def base_venv(tmp_path_factory) -> Path:
     """A venv with edgekit's base install only (`pip install .`): no torch, no tensorflow."""
+    import shutil
     import subprocess
     import sys
-
-    import shutil
 
     root = tmp_path_factory.mktemp("base-venv")
     # Install from a clean copy: building in the checkout would leave (and later reuse) build/.

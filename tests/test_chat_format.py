@@ -43,8 +43,9 @@ def test_chat_template_override_for_fine_tunes(tmp_path):
 
 
 def test_litertlm_metadata_resolves_tokens_through_the_bundle_tokenizer(tiny_hf):
-    from edgekit.converters.litert_package import ChatMetadata, llm_metadata_bytes
     from litert_lm_builder.runtime.proto import llm_metadata_pb2
+
+    from edgekit.converters.litert_package import ChatMetadata, llm_metadata_bytes
 
     proto = llm_metadata_pb2.LlmMetadata()
     proto.ParseFromString(llm_metadata_bytes(ChatMetadata(GEMMA_CHAT, "gemma3"),

@@ -8,14 +8,15 @@ import json
 import numpy as np
 import pytest
 
+from edgekit.core.manifest import manifest_path
 from edgekit.formats.litertlm import llm_metadata, open_litertlm
 from edgekit.formats.task_bundle import open_task
-from edgekit.core.manifest import manifest_path
-from edgekit.runtime.artifact import open_artifact
 from edgekit.runtime import open_runner
+from edgekit.runtime.artifact import open_artifact
 from edgekit.runtime.tflite_runner import TfliteRunner
 from tests.cli import assert_one_line_error, edgekit
 from tests.conftest import FAMILIES
+
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_every_recipe_runs_in_litert_lm(converted, family):

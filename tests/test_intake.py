@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from edgekit.intake.checkpoint import load_checkpoint
 from edgekit.core.errors import EdgekitError
+from edgekit.intake.checkpoint import load_checkpoint
 from tests.conftest import FAMILIES
 from tests.fixtures.gguf_writer import write_gguf
 

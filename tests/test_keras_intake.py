@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from edgekit.intake.checkpoint import load_checkpoint
-from edgekit.runtime.artifact import open_artifact
 from edgekit.runtime import open_runner
+from edgekit.runtime.artifact import open_artifact
 from edgekit.runtime.tflite_runner import TfliteRunner
 from tests.cli import assert_one_line_error, edgekit
 from tests.conftest import FAMILIES

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from edgekit.intake.checkpoint import load_checkpoint
 from edgekit.app.plan import _estimated_size, benchmark_table
+from edgekit.intake.checkpoint import load_checkpoint
 from tests.cli import assert_one_line_error, edgekit
 
 

@@ -1,7 +1,7 @@
 """llama.cpp as the peer: built here from the sources llama-cpp-python ships, run with its own tools.
 
-Its high-level Python API is slow on Gemma's 262k vocabulary (7-11 tok/s, ../shared/NOTES.md),
-so speed comes from `llama-bench` and quality from the low-level ctypes bindings of the same
+Its high-level Python API is slow on Gemma's 262k vocabulary (it scores the whole vocabulary
+per token in Python), so speed comes from `llama-bench` and quality from the low-level ctypes bindings of the same
 release (`llama_cpp.llama_cpp`, loaded from the sdist beside the library built here).
 The build is cached under `$EDGEKIT_CACHE/peers` (about 10-20 minutes on 2 cores, once).
 """

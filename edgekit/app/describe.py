@@ -9,6 +9,7 @@ from typing import Any
 from edgekit.formats.onnx_graph import ONNX_GRAPH, describe_onnx
 from edgekit.intake.checkpoint import Checkpoint, load_checkpoint
 
+
 def describe_checkpoint(ckpt: Checkpoint) -> dict[str, Any]:
     config = ckpt.config
     dtypes: dict[str, Counter] = defaultdict(Counter)

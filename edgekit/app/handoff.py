@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from edgekit.core.atomic import atomic_dir
+from edgekit.core.chat import ChatFormat
 from edgekit.core.digest import sha256_file
 from edgekit.core.errors import EdgekitError
-from edgekit.core.chat import ChatFormat
 from edgekit.core.manifest import Manifest, manifest_path, verify_checksum
 from edgekit.runtime.artifact import open_artifact
 from edgekit.runtime.bench import bench

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass
-from enum import Enum
+from enum import StrEnum
 from importlib import resources
 from typing import Any
 
@@ -42,7 +42,7 @@ DEFAULT_MODEL_SHAPE = {"num_hidden_layers": 18, "num_key_value_heads": 1, "head_
 TWIN = {"task": "litertlm", "litertlm": "task"}
 
 
-class Provenance(str, Enum):
+class Provenance(StrEnum):
     MEASURED = "measured"
     ESTIMATED = "estimated"
     EXACT = "exact by construction"
@@ -117,7 +117,6 @@ def options(ckpt: Checkpoint, dev: Device, ram_gb: float, context: int) -> list[
     where = f"measured on {meta['machine']}, {meta['threads']} threads, {meta['date']}"
     rows = {(r["format"], r["quant"]): r for r in table["rows"] if r["tool"] == "edgekit"}
     measured = rows if ckpt.is_default else {}  # the table is the default model's
-    kv = kv_cache_bytes(ckpt.config, context)
     usable = dev.usable_bytes(ram_gb)
     result = []
     for fmt in dev.formats:

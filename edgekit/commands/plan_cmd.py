@@ -7,9 +7,9 @@ from typing import Any
 
 import click
 
-from edgekit.commands.output import emit
 from edgekit.app.devices import DEVICES
 from edgekit.app.plan import Provenance
+from edgekit.commands.output import emit
 
 MEASURED = Provenance.MEASURED.value
 
@@ -72,9 +72,9 @@ def plan_command(device_name: str, ram_gb: float | None, checkpoint: Path | None
     weight, RAM from artifact size + KV cache + the runtime's own memory (fitted to
     `edgekit bench` peak RSS), speed scaled by bytes from the measured int8 artifact.
     """
-    from edgekit.intake.checkpoint import load_checkpoint
     from edgekit.app.devices import device
     from edgekit.app.plan import plan
+    from edgekit.intake.checkpoint import load_checkpoint
 
     result = plan(load_checkpoint(checkpoint), device(device_name), ram_gb, context, app)
     emit(result, as_json, _human(result))

@@ -31,8 +31,8 @@ def _cache_length(artifact) -> int | None:
 def run_command(bundle, prompt, raw, system, interactive, max_tokens, temperature, top_k, top_p, seed, threads):
     """Generate text from a .task or .litertlm bundle, or an ONNX folder."""
     from edgekit.core.manifest import verify_checksum
-    from edgekit.runtime.artifact import open_artifact
     from edgekit.runtime import Sampling, open_runner
+    from edgekit.runtime.artifact import open_artifact
 
     if raw and (system or interactive):
         raise EdgekitError("--raw cannot be combined with --system or --chat", "drop --raw to use the chat format")

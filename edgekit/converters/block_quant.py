@@ -20,7 +20,7 @@ float32 copies alive: 4 GB for Gemma 3 270M's 262k x 640 embedding).
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -7,8 +7,8 @@ the HF folder a GGUF is read through holds exactly those dequantized values.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 

@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 
 from edgekit.core.golden import GoldenOutputs, GoldenPrompt, TeacherForcedReference
-from edgekit.runtime.metrics import log_softmax
 from edgekit.core.golden_inputs import (
     GOLDEN_INPUTS_VERSION,
     GOLDEN_NEW_TOKENS,
@@ -19,6 +18,7 @@ from edgekit.core.golden_inputs import (
     REFERENCE_TEXT,
     TOP_K_RECORDED,
 )
+from edgekit.runtime.metrics import log_softmax
 
 REFERENCE_MAX_TOKENS = 600
 

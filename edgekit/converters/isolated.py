@@ -3,9 +3,8 @@ when it returns.
 
 torch's ONNX exporter keeps every float weight alive after `torch.onnx.export` returns (onnx-ir
 tensors that still wrap the model's parameters; no Python reference reaches them, so neither
-`del` nor `gc.collect()` frees them): on the 1B shape, `edgekit convert`'s stage log showed
-the int8 quantize stage at 7.77 GiB on top of them; with the steps isolated, the whole ONNX
-conversion peaks at 5.09 GiB (benchmarks/conversion_memory.md). The child's peak is counted
+`del` nor `gc.collect()` frees them), so later stages would run on top of them (the peaks with
+steps isolated: benchmarks/conversion_memory.md). The child's peak is counted
 by `edgekit.core.progress.peak_rss_bytes`. `outcome`/`unwrap` are also the protocol of the
 conversion process itself (`pipeline.convert`).
 """
@@ -18,7 +17,8 @@ import pickle
 import signal
 import sys
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from edgekit.core.errors import EdgekitError
 

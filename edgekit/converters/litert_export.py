@@ -1,7 +1,7 @@
 """Export a Hugging Face Gemma folder to one float32 LiteRT model (prefill + decode signatures).
 
 Route: litert-torch's `export_hf` pipeline, which reads any HF folder (no per-size builders)
-and whose bundles ran 1.5-2x faster in LiteRT-LM than the example builders' (NOTES). We run
+and that writes the executor metadata LiteRT-LM reads to pick its fast CPU path. We run
 its export task and its executor-metadata builder, but not its quantization or packaging:
 edgekit exports once in float32 and quantizes that one file per recipe, so `--quant
 int8,int4,mixed` costs one torch export, not three. litert-torch's Converter V2 (weights
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-
 
 
 @dataclass(frozen=True)
@@ -45,8 +44,7 @@ def export_float(hf_dir: Path, work_dir: Path, prefill_lengths: tuple[int, ...],
         quantization_recipe=None,
         bundle_litert_lm=False,
         keep_temporary_files=True,
-        # Constants handled lazily. Exported once each way on the default model: peak RSS
-        # 6.28 -> 4.65 GiB, wall time 83 -> 63 s, logits bit-identical (one-off A/B, not a repo command).
+        # Constants handled lazily: less memory, same logits (benchmarks/conversion_memory.md).
         experimental_lightweight_conversion=True,
     )
     artifacts = export_api.run_export_tasks(

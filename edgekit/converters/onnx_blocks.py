@@ -217,11 +217,10 @@ class SharedWeight:
 
 def part_accuracy_level(part: _PartTensors, accuracy_level: int) -> int:
     """Exact GGUF codes in a 4-bit container, whole or the top bits of a split, compute with
-    float32 activations (level 1) even at level 4: onnxruntime's 4-bit float path is fast.
-    Default model, int8 from its GGUF, teacher-forced top-1: 95.5% with int8 activations
-    everywhere, 96.5% with float ones for whole 4-bit codes, 98.6% (KL 0.0013 -> 0.0003) once
-    Q5_0/Q8_0 are split too (benchmarks/results.md, 2026-11-23). 8- and 2-bit containers have
-    no fast float path (benchmarks/matmulnbits.md): level 4 stays for them and for the low bits."""
+    float32 activations (level 1) even at level 4: onnxruntime's 4-bit float path is fast, and
+    int8 activations on carried codes cost the most fidelity (benchmarks/results.md). 8- and
+    2-bit containers have no fast float path (benchmarks/matmulnbits.md): level 4 stays for
+    them and for the low bits."""
     blocks = part.blocks
     if accuracy_level == 4 and part.significant and container_bits(blocks) == 4 and blocks.origin not in ROUNDED:
         return 1

@@ -1,12 +1,11 @@
 """Export a Hugging Face Gemma folder to one ONNX decoder graph with a KV cache.
 
-Route (../shared/NOTES.md measured both): `torch.onnx.export(dynamo=True)` of a small wrapper
-that takes `(input_ids, attention_mask, position_ids, past_key_values.*)` and returns
-`(logits, present.*)`, rather than onnxruntime-genai's builder, which fails on a
-transformers-5 Gemma 3 config and, on the 270M, was slower at prefill (470 vs 570-820 tok/s)
-for the same decode speed. The float graph matches torch within 1e-5 on the tiny fixtures,
-past the sliding window (caches are kept whole; the model's own masks do the sliding).
-One graph serves prefill and decode; inputs and outputs use onnxruntime-genai's names.
+Route: `torch.onnx.export(dynamo=True)` of a small wrapper that takes `(input_ids,
+attention_mask, position_ids, past_key_values.*)` and returns `(logits, present.*)`, rather
+than onnxruntime-genai's builder, which fails on a transformers-5 Gemma 3 config. The float
+graph matches torch on the tiny fixtures past the sliding window (tests/test_convert_onnx.py;
+caches are kept whole, the model's own masks do the sliding). One graph serves prefill and
+decode; inputs and outputs use onnxruntime-genai's names (`formats.onnx_graph`).
 """
 
 from __future__ import annotations

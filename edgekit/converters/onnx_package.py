@@ -9,8 +9,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from edgekit.core.errors import EdgekitError
 from edgekit.core.chat import ChatFormat
+from edgekit.core.errors import EdgekitError
 from edgekit.formats.onnx_graph import (
     ATTENTION_MASK,
     INPUT_IDS,
@@ -101,9 +101,8 @@ def write_tokenizer_json(tokenizer_model: Path, chat: ChatFormat, folder: Path) 
 
 def write_onnx_folder(graph: Path, hf_dir: Path, chat: ChatFormat, context_length: int, folder: Path) -> None:
     """`graph` (with `<graph>.data`) plus tokenizer files and genai_config.json into `folder`."""
-    import sentencepiece as spm
-
     import onnx
+    import sentencepiece as spm
 
     folder.mkdir()
     # Re-saved, not copied: the graph records its external data file's name.

@@ -6,15 +6,15 @@ Q5_*/Q6_K/Q8_0 in 8 bits) instead of a second quantization of dequantized floats
 8-bit round-to-nearest. The small form is 4 bits: 4-bit GGUF blocks as they are, else
 asymmetric int4 (block `--block-size`) whose rounding minimizes the error weighted by each
 input channel's activation energy over the calibration text (`activation_energy`; llama.cpp's
-importance matrix). The default model's ONNX `mixed` measured KL 0.233 with onnxruntime's
-symmetric quantizer, 0.085 with plain asymmetric int4 (benchmarks/results.md, 2026-11-22).
+importance matrix); asymmetric blocks keep far more than onnxruntime's symmetric quantizer.
 The tied embedding/output projection, which every logit goes through, is rounded in blocks of
-`EMBEDDING_INT4_BLOCK` (16) whatever `--block-size`: at block 32 the default model's int4
-graph missed the source's first token on one of its eight golden prompts (2026-11-30).
+`EMBEDDING_INT4_BLOCK` (16) whatever `--block-size`: at 32 the default model's int4 graph
+loses the source's first token on a golden prompt (tests/test_convert_onnx.py asserts them).
 
-Recipes: `int8` all faithful, `int4` all small, `mixed` small except the tied
-embedding/output projection, `auto` small where the scan says it is cheapest until the graph
-fits `--max-size`. Measured: benchmarks/results.md.
+Which form each weight takes is the recipe's `onnx_forms` (`edgekit.core.recipes`): `int8` all
+faithful, `int4` all small, `mixed` small except the tied embedding/output projection, `auto`
+small where the scan says it is cheapest until the graph fits `--max-size`. Measured:
+benchmarks/results.md.
 
 `accuracy_level` is MatMulNBits' compute type for the activations: 4 = int8, the fast path;
 0 = float32, under which `int8` from the default GGUF is exact (README). onnxruntime 1.31 has
@@ -25,9 +25,10 @@ float32 activations kept for carried 4-bit codes, where they are cheap
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

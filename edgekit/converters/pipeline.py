@@ -11,7 +11,7 @@ import signal
 import tempfile
 import time
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +19,22 @@ from edgekit.core.atomic import TMP_PREFIX
 from edgekit.core.chat import ChatFormat
 from edgekit.core.digest import sha256_artifact, sha256_file
 from edgekit.core.errors import EdgekitError
-from edgekit.core.manifest import ArtifactRecord, ConversionRecord, Manifest, RecipeRecord, SourceRecord, manifest_path
-from edgekit.core.manifest import read_manifest
+from edgekit.core.manifest import (
+    ArtifactRecord,
+    ConversionRecord,
+    Manifest,
+    RecipeRecord,
+    SourceRecord,
+    manifest_path,
+    read_manifest,
+)
 from edgekit.core.paths import cache_dir
 from edgekit.core.progress import Stages, peak_rss_bytes
 from edgekit.core.recipes import LITERT_FORMATS, recipe_named
 from edgekit.core.targets import TARGET_FORMATS
 from edgekit.formats.content_digest import content_sha256
 from edgekit.intake.checkpoint import Checkpoint
+
 ROUTES = {
     "litertlm": "litert-torch export_hf (float32) + ai-edge-quantizer + LiteRT-LM builder",
     "task": "litert-torch export_hf (float32) + ai-edge-quantizer + MediaPipe bundler",
@@ -141,10 +149,10 @@ def _size(path: Path) -> int:
 def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult:
     """Everything heavy, written into `work`; runs in the child process."""
     from edgekit.converters.golden import record_source_golden
+    from edgekit.converters.isolated import run_isolated
     from edgekit.converters.litert_export import export_float
     from edgekit.converters.litert_package import ChatMetadata, write_litertlm, write_task
     from edgekit.converters.litert_quantize import quantize_tflite
-    from edgekit.converters.isolated import run_isolated
     from edgekit.converters.onnx_export import export_onnx
     from edgekit.converters.onnx_package import write_onnx_folder
     from edgekit.converters.onnx_quantize import quantize_onnx
@@ -299,7 +307,7 @@ def convert(request: ConvertRequest, stages: Stages) -> ConvertResult:
                     seconds=round(result.seconds, 1),
                     peak_rss_bytes=result.peak_rss_bytes,
                     estimated_peak_bytes=estimated,
-                    created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    created=datetime.now(UTC).isoformat(timespec="seconds"),
                     host=f"{platform.system()} {platform.machine()}, {platform.python_version()}",
                 )
                 replace(read_manifest(staged_manifest), conversion=conversion).write(staged_manifest)

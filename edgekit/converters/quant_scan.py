@@ -9,9 +9,9 @@ with the float graph's (mean KL per position). A group is the weights that read 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 

@@ -7,9 +7,10 @@ record travels in every manifest and bundle, so no app types prompt tags by hand
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 from edgekit.core.errors import EdgekitError
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import resource
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 from rich.console import Console
 

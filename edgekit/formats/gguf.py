@@ -1,7 +1,7 @@
 """A strict, fast GGUF reader.
 
 llama.cpp's `gguf.GGUFReader` parses each of Gemma's 262,144 vocabulary strings as its own
-field part (8 s for the 270M model); this reader slices them in one pass and checks every
+field part (seconds on the default model: benchmarks/intake.md); this reader slices them in one pass and checks every
 length and offset against the file size, since GGUFs come from anywhere. Tensor bytes are
 memory-mapped and dequantized with the `gguf` package's reference kernels.
 """

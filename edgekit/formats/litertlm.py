@@ -1,7 +1,7 @@
 """`.litertlm` files read in Python, checked before LiteRT-LM's native code ever sees them.
 
 A file that merely starts with the `LITERTLM` magic makes the engine abort the whole process
-(NOTES), so every offset is checked against the file size here first.
+(tests/test_bad_inputs.py), so every offset is checked against the file size here first.
 """
 
 from __future__ import annotations

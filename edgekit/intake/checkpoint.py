@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from edgekit.core.errors import EdgekitError
 from edgekit.families import Family, family_for_architecture, family_for_gguf_arch
@@ -37,7 +38,7 @@ class Checkpoint:
     tokenizer_files: list[str] = field(default_factory=list)
     files: dict[str, int] = field(default_factory=dict)  # file name -> bytes
     gguf: GGUFFile | None = None
-    keras: "KerasPreset | None" = None
+    keras: KerasPreset | None = None
     is_default: bool = False
 
     @property

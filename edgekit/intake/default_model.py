@@ -10,8 +10,6 @@ from edgekit.core.digest import sha256_file
 from edgekit.core.errors import EdgekitError
 from edgekit.core.paths import cache_dir
 
-DEFAULT_MODEL_NAME = "gemma-3-270m (Q4_K_M GGUF, embedded)"
-
 
 def default_gguf() -> Path:
     try:

@@ -8,18 +8,19 @@ file's sha256, so converting the same GGUF twice reads it once.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from edgekit.core.atomic import atomic_dir
 from edgekit.core.digest import sha256_file
 from edgekit.core.errors import EdgekitError
+from edgekit.core.paths import cache_dir
 from edgekit.families import Family, family_for_gguf_arch
 from edgekit.formats import safetensors
 from edgekit.formats.gguf import GGUFFile, open_gguf
-from edgekit.core.paths import cache_dir
 from edgekit.intake.sentencepiece import sentencepiece_from_gguf
 
 SOURCE_RECORD = "edgekit-source.json"

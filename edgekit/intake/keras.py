@@ -12,19 +12,20 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from edgekit.core.atomic import atomic_dir
 from edgekit.core.digest import sha256_file
 from edgekit.core.errors import EdgekitError
+from edgekit.core.paths import cache_dir
 from edgekit.families import Family, family_for_keras
 from edgekit.formats import keras_weights, safetensors
 from edgekit.formats.keras_weights import KerasVariable
 from edgekit.intake.gguf import SOURCE_RECORD
-from edgekit.core.paths import cache_dir
 
 VOCABULARY = Path("assets") / "tokenizer" / "vocabulary.spm"
 KERAS_MODULES = ("keras_hub.", "keras_nlp.")

@@ -2,15 +2,15 @@
 
 Bundles (`.task`, `.litertlm`) need a SentencePiece model; a GGUF holds only the pieces,
 scores and types. Three details make the rebuilt model encode exactly like the original
-(../shared/NOTES.md): pieces stored with literal spaces are written with `▁`; the chat
+(tests/test_default_model.py checks a corpus): pieces stored with literal spaces are written with `▁`; the chat
 markers are USER_DEFINED so text containing them is matched whole; `<unk>` is UNKNOWN
 (LiteRT-LM refuses a model without one).
 """
 
 from __future__ import annotations
 
-from edgekit.core.errors import EdgekitError
 from edgekit.core.chat import ChatFormat
+from edgekit.core.errors import EdgekitError
 from edgekit.formats.gguf import GGUFFile
 
 _SPACE = "\u2581"

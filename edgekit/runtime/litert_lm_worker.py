@@ -1,7 +1,7 @@
 """Child process that hosts the LiteRT-LM engine.
 
 LiteRT-LM's native code can abort the whole process on a malformed model or a CPU it was not
-built for (NOTES), so the engine never runs in the user's process. Protocol, JSON lines: the
+built for (tests/test_bad_inputs.py feeds it such files), so the engine never runs in the user's process. Protocol, JSON lines: the
 parent's first line configures the engine, each further line is one operation; the child
 answers an operation with `chunk` events and one closing `result` (or `error`) event. The
 engine loads on the first operation that needs it and stays loaded until stdin closes.

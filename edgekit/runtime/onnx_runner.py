@@ -4,15 +4,14 @@ Prefill and decode use the same graph: the past starts as zero-length tensors an
 `present.*` become the next call's `past_key_values.*`. A prompt goes in `PREFILL_CHUNK` tokens
 per call: the graph returns a logits row per input token (1 MiB each in float32 for Gemma's
 262k vocabulary, and an asymmetric int4 head holds two more), so one call on the whole prompt
-would make memory grow with its length (`edgekit bench --prefill-tokens 256` on the default
-model's int4 graph: peak RSS 1429 MB in one call, 925 MB in chunks of 64; int8 900 and 838 MB).
-Chunks of 64 prefilled as fast as one call within this machine's noise (a scratch A/B).
+would make memory grow with its length (measured with `edgekit bench --prefill-tokens 256`:
+benchmarks/results.md).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 

@@ -10,14 +10,12 @@ graphs, the LiteRT interpreter on a bundle's model, and the LiteRT-LM engine for
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
-from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from edgekit.core.errors import EdgekitError
 from edgekit.runtime.artifact import Artifact
 from edgekit.runtime.sampling import GREEDY, Sampling
 

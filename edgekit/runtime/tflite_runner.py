@@ -9,7 +9,7 @@ kv_cache_k_i / kv_cache_v_i, and a causal mask of 0 / -inf over the cache).
 from __future__ import annotations
 
 from collections import deque
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
