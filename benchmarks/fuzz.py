@@ -32,9 +32,26 @@ def seeds(root: Path) -> dict[str, bytes]:
     hf = write_tiny_checkpoint("gemma3", root / "hf", train_tokenizer())
     gguf = write_gguf(hf, root / "tiny.gguf")
     out = root / "bundles"
-    subprocess.run([sys.executable, "-m", "edgekit", "convert", str(hf), "--quant", "int8", "--prefill", "32",
-                    "--max-tokens", "256", "--out", str(out)], check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "edgekit",
+            "convert",
+            str(hf),
+            "--quant",
+            "int8",
+            "--prefill",
+            "32",
+            "--max-tokens",
+            "256",
+            "--out",
+            str(out),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     task = next(out.glob("*.task"))
     return {
         "gguf": gguf.read_bytes(),
@@ -58,16 +75,23 @@ def main() -> None:
             result = fuzz(kind, files[kind], args.count, Path(scratch), rng_seed=2026)
             seconds = time.monotonic() - started
             crashed |= bool(result.crashes)
-            rows.append(f"| {kind} | {len(files[kind]):,} | {result.inputs:,} | {result.accepted:,} | "
-                        f"{result.rejected:,} | {len(result.crashes)} | {seconds:.0f} |")
+            rows.append(
+                f"| {kind} | {len(files[kind]):,} | {result.inputs:,} | {result.accepted:,} | "
+                f"{result.rejected:,} | {len(result.crashes)} | {seconds:.0f} |"
+            )
             for crash in result.crashes[:5]:
                 rows.append(f"|  | crash: `{crash}` | | | | | |")
             print(rows[-1], flush=True)
     total = args.count * len(READERS)
-    report = [f"# Fuzzing edgekit's readers ({date.today().isoformat()})", "",
-              f"{total:,} inputs in all; a crash is any exception other than edgekit's one-line error.", "",
-              "| reader | seed bytes | inputs | accepted | rejected (one-line error) | crashes | seconds |",
-              "|---|---|---|---|---|---|---|", *rows]
+    report = [
+        f"# Fuzzing edgekit's readers ({date.today().isoformat()})",
+        "",
+        f"{total:,} inputs in all; a crash is any exception other than edgekit's one-line error.",
+        "",
+        "| reader | seed bytes | inputs | accepted | rejected (one-line error) | crashes | seconds |",
+        "|---|---|---|---|---|---|---|",
+        *rows,
+    ]
     (HERE / "fuzz.md").write_text("\n".join(report) + "\n")
     print("\n".join(report))
     sys.exit(1 if crashed else 0)

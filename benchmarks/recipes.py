@@ -39,8 +39,9 @@ def main() -> None:
     rows, conversions = [], {}
     artifacts = []
     for target, quants in RUNS:
-        conversion = edgekit("convert", "--quant", ",".join(quants), "--target", target,
-                             "--out", str(args.out), "--force")
+        conversion = edgekit(
+            "convert", "--quant", ",".join(quants), "--target", target, "--out", str(args.out), "--force"
+        )
         conversions[target] = conversion
         artifacts += conversion["artifacts"]
     for artifact in artifacts:
@@ -48,33 +49,40 @@ def main() -> None:
         report = edgekit("validate", path, "--threads", args.threads)
         speed = edgekit("bench", path, "--threads", args.threads)
         tf = report["teacher_forced"]
-        rows.append({
-            "format": artifact["format"],
-            "runtime": speed["runtime"],
-            "quant": artifact["quant"],
-            "mib": round(artifact["size_bytes"] / 2**20, 1),
-            "top1": round(tf["top1_agreement"], 4),
-            "kl_mean": round(tf["kl_mean"], 5),
-            "kl_p99": round(tf["kl_p99"], 4),
-            "perplexity": round(tf["bundle_perplexity"], 3),
-            "source_perplexity": round(tf["source_perplexity"], 3),
-            "first_token": next(c["value"] for c in report["checks"] if c["name"].startswith("first-token")),
-            "validate": "pass" if report["passed"] else "fail",
-            "prefill_tok_s": speed["prefill_tokens_per_second"],
-            "decode_tok_s": speed["decode_tokens_per_second"],
-            "ttft_s": speed["time_to_first_token_seconds"],
-        })
-    meta = {"date": date.today().isoformat(), "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
-            "threads": args.threads,
-            "conversion": {t: f"{c['seconds']} s, peak RSS {c['peak_rss_bytes'] / 2**30:.2f} GiB"
-                           for t, c in conversions.items()},
-            "positions": tf["positions"]}
+        rows.append(
+            {
+                "format": artifact["format"],
+                "runtime": speed["runtime"],
+                "quant": artifact["quant"],
+                "mib": round(artifact["size_bytes"] / 2**20, 1),
+                "top1": round(tf["top1_agreement"], 4),
+                "kl_mean": round(tf["kl_mean"], 5),
+                "kl_p99": round(tf["kl_p99"], 4),
+                "perplexity": round(tf["bundle_perplexity"], 3),
+                "source_perplexity": round(tf["source_perplexity"], 3),
+                "first_token": next(c["value"] for c in report["checks"] if c["name"].startswith("first-token")),
+                "validate": "pass" if report["passed"] else "fail",
+                "prefill_tok_s": speed["prefill_tokens_per_second"],
+                "decode_tok_s": speed["decode_tokens_per_second"],
+                "ttft_s": speed["time_to_first_token_seconds"],
+            }
+        )
+    meta = {
+        "date": date.today().isoformat(),
+        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
+        "threads": args.threads,
+        "conversion": {
+            t: f"{c['seconds']} s, peak RSS {c['peak_rss_bytes'] / 2**30:.2f} GiB" for t, c in conversions.items()
+        },
+        "positions": tf["positions"],
+    }
     (HERE / "recipes.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     lines = [
         f"# Recipes on Gemma 3 270M ({meta['date']}, {meta['machine']}, {meta['threads']} threads)",
         "",
         "Conversions of the embedded model, every recipe per format: "
-        + "; ".join(f"{t}: {v}" for t, v in meta["conversion"].items()) + ". Quality: teacher-forced over "
+        + "; ".join(f"{t}: {v}" for t, v in meta["conversion"].items())
+        + ". Quality: teacher-forced over "
         f"{meta['positions']} positions of the reference text against the source's golden outputs; "
         "speed: `edgekit bench` (CPU, 256 prefill / 128 decode tokens).",
         "",

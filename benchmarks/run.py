@@ -99,30 +99,50 @@ def edgekit_rows(out: Path, threads: int) -> tuple[list[dict], dict]:
     rows, conversions = [], {}
     for target, quants, extra in EDGEKIT_RUNS:
         log(f"edgekit convert --target {target} --quant {','.join(quants)} {' '.join(extra)}")
-        conversion = edgekit("convert", "--target", target, "--quant", ",".join(quants), *extra,
-                             "--out", str(out), "--force")
+        conversion = edgekit(
+            "convert", "--target", target, "--quant", ",".join(quants), *extra, "--out", str(out), "--force"
+        )
         conversions[f"{target}: {','.join(quants)}"] = conversion
         for artifact in conversion["artifacts"]:
             path = Path(artifact["artifact"])
             log(f"validate + bench {path.name}")
             report = edgekit("validate", str(path), "--threads", str(threads))
-            speed = edgekit("bench", str(path), "--threads", str(threads),
-                            "--prefill-tokens", str(PREFILL), "--decode-tokens", str(DECODE))
+            speed = edgekit(
+                "bench",
+                str(path),
+                "--threads",
+                str(threads),
+                "--prefill-tokens",
+                str(PREFILL),
+                "--decode-tokens",
+                str(DECODE),
+            )
             tf = report["teacher_forced"]
-            rows.append({
-                "tool": "edgekit", "artifact": path.name, "format": artifact["format"], "runtime": speed["runtime"],
-                "quant": artifact["quant"], "mib": round(artifact["size_bytes"] / 2**20, 1),
-                "weight_bytes": weight_bytes(path, artifact["format"]),
-                "convert_s": conversion["seconds"], "convert_peak_gib": round(conversion["peak_rss_bytes"] / 2**30, 2),
-                "load_s": speed["load_seconds"], "prefill_tok_s": speed["prefill_tokens_per_second"],
-                "decode_tok_s": speed["decode_tokens_per_second"], "ttft_s": speed["time_to_first_token_seconds"],
-                "top1": tf["top1_agreement"], "kl_mean": tf["kl_mean"], "kl_p99": tf["kl_p99"],
-                "ppl_ratio": tf["bundle_perplexity"] / tf["source_perplexity"],
-                "run_peak_mib": round(speed["peak_rss_bytes"] / 2**20, 1),
-                # KV tokens held at that peak: LiteRT-LM allocates the bundle's whole cache at load,
-                # onnxruntime grows it with the bench's prompt and answer.
-                "run_kv_tokens": PREFILL + DECODE if artifact["format"] == "onnx" else cache_length(path),
-            })
+            rows.append(
+                {
+                    "tool": "edgekit",
+                    "artifact": path.name,
+                    "format": artifact["format"],
+                    "runtime": speed["runtime"],
+                    "quant": artifact["quant"],
+                    "mib": round(artifact["size_bytes"] / 2**20, 1),
+                    "weight_bytes": weight_bytes(path, artifact["format"]),
+                    "convert_s": conversion["seconds"],
+                    "convert_peak_gib": round(conversion["peak_rss_bytes"] / 2**30, 2),
+                    "load_s": speed["load_seconds"],
+                    "prefill_tok_s": speed["prefill_tokens_per_second"],
+                    "decode_tok_s": speed["decode_tokens_per_second"],
+                    "ttft_s": speed["time_to_first_token_seconds"],
+                    "top1": tf["top1_agreement"],
+                    "kl_mean": tf["kl_mean"],
+                    "kl_p99": tf["kl_p99"],
+                    "ppl_ratio": tf["bundle_perplexity"] / tf["source_perplexity"],
+                    "run_peak_mib": round(speed["peak_rss_bytes"] / 2**20, 1),
+                    # KV tokens held at that peak: LiteRT-LM allocates the bundle's whole cache at load,
+                    # onnxruntime grows it with the bench's prompt and answer.
+                    "run_kv_tokens": PREFILL + DECODE if artifact["format"] == "onnx" else cache_length(path),
+                }
+            )
     return rows, conversions
 
 
@@ -141,7 +161,9 @@ def llama_rows(out: Path, golden_manifest: Path, threads: int) -> list[dict]:
     for gguf_type in ("Q8_0", "Q4_K_M"):
         target = out / f"gemma-3-270m-{gguf_type}.gguf"
         log(f"llama-quantize {gguf_type}")
-        models.append((f"{gguf_type} (llama-quantize from fp32)", target, llama_cpp.quantize(f32, target, gguf_type, threads)))
+        models.append(
+            (f"{gguf_type} (llama-quantize from fp32)", target, llama_cpp.quantize(f32, target, gguf_type, threads))
+        )
     reference = json.loads(golden_manifest.read_text())["golden"]["reference"]
     ids = reference["ids"]
     rows = []
@@ -149,19 +171,36 @@ def llama_rows(out: Path, golden_manifest: Path, threads: int) -> list[dict]:
         log(f"llama.cpp {label}: teacher-forced logits and llama-bench")
         logits, load_s = llama_cpp.teacher_forced_logits(model, ids[:-1], threads)
         n = len(logits)
-        tf = teacher_forced(logits, np.array(reference["top_ids"][:n]), np.array(reference["top_logprobs"][:n]),
-                            np.array(ids[1:n + 1]), np.array(reference["target_logprobs"][:n]))
+        tf = teacher_forced(
+            logits,
+            np.array(reference["top_ids"][:n]),
+            np.array(reference["top_logprobs"][:n]),
+            np.array(ids[1 : n + 1]),
+            np.array(reference["target_logprobs"][:n]),
+        )
         speed = llama_cpp.bench(model, threads, PREFILL, DECODE)
-        rows.append({
-            "tool": "llama.cpp", "artifact": model.name, "format": "gguf", "runtime": "llama.cpp (CPU)",
-            "quant": label, "mib": round(model.stat().st_size / 2**20, 1), "weight_bytes": weight_bytes(model, "gguf"),
-            "convert_s": cost["seconds"],
-            "convert_peak_gib": round(cost["peak_rss_bytes"] / 2**30, 2) if cost["peak_rss_bytes"] else None,
-            "load_s": load_s, **{k.replace("_tokens_per_second", "_tok_s").replace("time_to_first_token_seconds", "ttft_s"): v
-                                  for k, v in speed.items()},
-            "top1": tf.top1_agreement, "kl_mean": tf.kl_mean, "kl_p99": tf.kl_p99,
-            "ppl_ratio": tf.bundle_perplexity / tf.source_perplexity,
-        })
+        rows.append(
+            {
+                "tool": "llama.cpp",
+                "artifact": model.name,
+                "format": "gguf",
+                "runtime": "llama.cpp (CPU)",
+                "quant": label,
+                "mib": round(model.stat().st_size / 2**20, 1),
+                "weight_bytes": weight_bytes(model, "gguf"),
+                "convert_s": cost["seconds"],
+                "convert_peak_gib": round(cost["peak_rss_bytes"] / 2**30, 2) if cost["peak_rss_bytes"] else None,
+                "load_s": load_s,
+                **{
+                    k.replace("_tokens_per_second", "_tok_s").replace("time_to_first_token_seconds", "ttft_s"): v
+                    for k, v in speed.items()
+                },
+                "top1": tf.top1_agreement,
+                "kl_mean": tf.kl_mean,
+                "kl_p99": tf.kl_p99,
+                "ppl_ratio": tf.bundle_perplexity / tf.source_perplexity,
+            }
+        )
     return rows
 
 
@@ -197,8 +236,11 @@ def chart(rows: list[dict], path: Path) -> None:
 
 
 def write_results(rows: list[dict], meta: dict) -> None:
-    peers = {("Q8_0" if r["quant"].startswith("Q8_0") else "Q4_K_M"): r for r in rows
-             if r["tool"] == "llama.cpp" and "llama-quantize" in r["quant"]}
+    peers = {
+        ("Q8_0" if r["quant"].startswith("Q8_0") else "Q4_K_M"): r
+        for r in rows
+        if r["tool"] == "llama.cpp" and "llama-quantize" in r["quant"]
+    }
     bandwidth = meta["read_bandwidth_gb_s"] * 1e9
     for r in rows:
         r["roofline_fraction"] = round(r["decode_tok_s"] / (bandwidth / r["weight_bytes"]), 3)
@@ -262,10 +304,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=HERE / "out")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--reuse-edgekit", action="store_true",
-                        help="Take the edgekit rows from the last run in --out; measure the peers again.")
-    parser.add_argument("--rerender", action="store_true",
-                        help="Rewrite results.md/png from the saved table (and the conversion curve); measure nothing.")
+    parser.add_argument(
+        "--reuse-edgekit",
+        action="store_true",
+        help="Take the edgekit rows from the last run in --out; measure the peers again.",
+    )
+    parser.add_argument(
+        "--rerender",
+        action="store_true",
+        help="Rewrite results.md/png from the saved table (and the conversion curve); measure nothing.",
+    )
     args = parser.parse_args()
     if args.rerender:
         rerender()
@@ -282,12 +330,17 @@ def main() -> None:
     rows += llama_rows(args.out, manifest, args.threads)
     log("measuring read bandwidth")
     meta = {
-        "date": date.today().isoformat(), "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
-        "threads": args.threads, "read_bandwidth_gb_s": round(read_bandwidth(args.threads) / 1e9, 2),
-        "edgekit_rows": "reused from an earlier run (--reuse-edgekit)" if args.reuse_edgekit else "measured in this run",
+        "date": date.today().isoformat(),
+        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
+        "threads": args.threads,
+        "read_bandwidth_gb_s": round(read_bandwidth(args.threads) / 1e9, 2),
+        "edgekit_rows": "reused from an earlier run (--reuse-edgekit)"
+        if args.reuse_edgekit
+        else "measured in this run",
         "positions": len(json.loads(manifest.read_text())["golden"]["reference"]["ids"]) - 1,
-        "conversions": {k: f"{c['seconds']} s, peak RSS {c['peak_rss_bytes'] / 2**30:.2f} GiB"
-                        for k, c in conversions.items()},
+        "conversions": {
+            k: f"{c['seconds']} s, peak RSS {c['peak_rss_bytes'] / 2**30:.2f} GiB" for k, c in conversions.items()
+        },
     }
     write_results(rows, meta)
 

@@ -21,8 +21,15 @@ def cli() -> None:
     """Convert Gemma checkpoints for phones, browsers and ARM boards; run and check them."""
 
 
-for command in (convert_command, inspect_command, run_command, validate_command, bench_command, handoff_command,
-                plan_command):
+for command in (
+    convert_command,
+    inspect_command,
+    run_command,
+    validate_command,
+    bench_command,
+    handoff_command,
+    plan_command,
+):
     cli.add_command(command)
 
 

@@ -60,8 +60,19 @@ def converted(tiny_hf, tmp_path_factory) -> dict[str, dict[tuple[str, str], Path
     out = {}
     for family in FAMILIES:
         folder = tmp_path_factory.mktemp(f"convert-{family}")
-        result = edgekit("convert", tiny_hf[family], "--quant", ",".join(QUANTS), "--max-tokens", "1024",
-                         "--prefill", "32", "--out", folder, "--json")
+        result = edgekit(
+            "convert",
+            tiny_hf[family],
+            "--quant",
+            ",".join(QUANTS),
+            "--max-tokens",
+            "1024",
+            "--prefill",
+            "32",
+            "--out",
+            folder,
+            "--json",
+        )
         assert result.code == 0, result.stderr[-3000:]
         summary = result.json()  # stdout is pure JSON: library chatter went to stderr
         out[family] = {(a["quant"], a["format"]): Path(a["artifact"]) for a in summary["artifacts"]}
@@ -88,8 +99,11 @@ def base_venv(tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("base-venv")
     # Install from a clean copy: building in the checkout would leave (and later reuse) build/.
-    source = shutil.copytree(REPO, root / "src", ignore=shutil.ignore_patterns(
-        ".venv", ".git", "node_modules", "build", "*.egg-info", "__pycache__", "out"))
+    source = shutil.copytree(
+        REPO,
+        root / "src",
+        ignore=shutil.ignore_patterns(".venv", ".git", "node_modules", "build", "*.egg-info", "__pycache__", "out"),
+    )
     venv = root / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pip = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", str(source)], capture_output=True, text=True)
@@ -103,8 +117,9 @@ def onnx_converted(tiny_hf, tmp_path_factory) -> dict[str, dict[str, Path]]:
     out = {}
     for family in FAMILIES:
         folder = tmp_path_factory.mktemp(f"onnx-{family}")
-        result = edgekit("convert", tiny_hf[family], "--target", "onnx", "--quant", "fp32,int8,int4",
-                         "--out", folder, "--json")
+        result = edgekit(
+            "convert", tiny_hf[family], "--target", "onnx", "--quant", "fp32,int8,int4", "--out", folder, "--json"
+        )
         assert result.code == 0, result.stderr[-3000:]
         out[family] = {a["quant"]: Path(a["artifact"]) for a in result.json()["artifacts"]}
     return out

@@ -67,7 +67,7 @@ def mutate(seed: bytes, rng: random.Random) -> bytes:
             span = min(len(data), 4096) if rng.random() < 0.8 else len(data)
             pos = rng.randrange(span)
             width = rng.choice((1, 2, 4, 8))
-            data[pos:pos + width] = rng.choice(
+            data[pos : pos + width] = rng.choice(
                 (rng.randbytes(width), b"\xff" * width, b"\x00" * width, (2**31).to_bytes(8, "little")[:width])
             )
     return bytes(data)

@@ -30,10 +30,10 @@ def _safetensors_with_header(tmp: Path, fx: dict, edit: Callable[[dict], None]) 
     path = folder / "model.safetensors"
     raw = path.read_bytes()
     (length,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8:8 + length])
+    header = json.loads(raw[8 : 8 + length])
     edit(header)
     blob = json.dumps(header).encode()
-    path.write_bytes(struct.pack("<Q", len(blob)) + blob + raw[8 + length:])
+    path.write_bytes(struct.pack("<Q", len(blob)) + blob + raw[8 + length :])
     return folder
 
 
@@ -49,7 +49,7 @@ def _huge_declared_size(tmp: Path, fx: dict) -> list[str]:
     path = _zip(tmp, "bomb.task", {"TF_LITE_PREFILL_DECODE": b"x", "TOKENIZER_MODEL": b"x", "METADATA": b"x"})
     raw = bytearray(path.read_bytes())
     central = raw.find(b"PK\x01\x02")
-    raw[central + 24:central + 28] = struct.pack("<I", 0xFFFFFFF0)  # uncompressed size
+    raw[central + 24 : central + 28] = struct.pack("<I", 0xFFFFFFF0)  # uncompressed size
     path.write_bytes(raw)
     return ["inspect", str(path)]
 
@@ -90,102 +90,155 @@ CASES: dict[str, tuple[Maker, tuple[str, ...]]] = {
     "empty folder": (lambda t, f: ["inspect", str((t / "e").mkdir() or t / "e")], ("empty",)),
     "config without architectures": (
         lambda t, f: ["inspect", str(_write((t / "c").mkdir() or t / "c", "config.json", b"{}").parent)],
-        ("architectures",)),
+        ("architectures",),
+    ),
     "non-Gemma architecture": (
-        lambda t, f: ["inspect", str(_write((t / "c").mkdir() or t / "c", "config.json",
-                                            b'{"architectures": ["LlamaForCausalLM"]}').parent)],
-        ("not a Gemma",)),
+        lambda t, f: [
+            "inspect",
+            str(_write((t / "c").mkdir() or t / "c", "config.json", b'{"architectures": ["LlamaForCausalLM"]}').parent),
+        ],
+        ("not a Gemma",),
+    ),
     "truncated safetensors": (
         lambda t, f: ["inspect", str(_trunc(_copy_hf(f["hf"], t / "ckpt") / "model.safetensors", 0.5).parent)],
-        ("safetensors",)),
+        ("safetensors",),
+    ),
     "safetensors offsets lie": (
-        lambda t, f: ["inspect", str(_safetensors_with_header(t, f, lambda h: h[next(k for k in h if k != "__metadata__")]
-                                                              .update(data_offsets=[0, 10**12])))],
-        ("outside the file",)),
+        lambda t, f: [
+            "inspect",
+            str(
+                _safetensors_with_header(
+                    t, f, lambda h: h[next(k for k in h if k != "__metadata__")].update(data_offsets=[0, 10**12])
+                )
+            ),
+        ],
+        ("outside the file",),
+    ),
     "safetensors shape lies": (
-        lambda t, f: ["inspect", str(_safetensors_with_header(t, f, lambda h: h["model.norm.weight"]
-                                                              .update(shape=[7, 7])))],
-        ("does not match its byte size",)),
+        lambda t, f: [
+            "inspect",
+            str(_safetensors_with_header(t, f, lambda h: h["model.norm.weight"].update(shape=[7, 7]))),
+        ],
+        ("does not match its byte size",),
+    ),
     "weights missing a tensor": (
         lambda t, f: ["inspect", str(_safetensors_with_header(t, f, lambda h: h.pop("model.norm.weight")))],
-        ("model.norm.weight",)),
+        ("model.norm.weight",),
+    ),
     "pickle checkpoint": (lambda t, f: ["inspect", str(_write(t, "model.pt", b"\x80\x04K\x01."))], ("pickle",)),
-    "truncated GGUF": (lambda t, f: ["inspect", str(_write(t, "cut.gguf", f["gguf"].read_bytes()[:5000]))],
-                       ("truncated",)),
+    "truncated GGUF": (
+        lambda t, f: ["inspect", str(_write(t, "cut.gguf", f["gguf"].read_bytes()[:5000]))],
+        ("truncated",),
+    ),
     "GGUF of another architecture": (_gguf_of_another_arch, ("not a Gemma",)),
     "no tokenizer": (
         lambda t, f: ["inspect", str(_copy_hf(f["hf"], t / "ckpt", skip=("tokenizer.model", "tokenizer.json")))],
-        ("no tokenizer",)),
+        ("no tokenizer",),
+    ),
     "tokenizer not SentencePiece": (
-        lambda t, f: ["convert", str(_copy_hf(f["hf"], t / "ckpt", skip=("tokenizer.model",))), "--out",
-                      str(t / "out")],
-        ("tokenizer.model",)),
+        lambda t, f: [
+            "convert",
+            str(_copy_hf(f["hf"], t / "ckpt", skip=("tokenizer.model",))),
+            "--out",
+            str(t / "out"),
+        ],
+        ("tokenizer.model",),
+    ),
     ".task that is not a zip": (lambda t, f: ["inspect", str(_write(t, "x.task", b"not a zip" * 10))], ("not a zip",)),
     ".task missing an entry": (
         lambda t, f: ["inspect", str(_zip(t, "m.task", {"TF_LITE_PREFILL_DECODE": b"x", "METADATA": b"x"}))],
-        ("missing entry TOKENIZER_MODEL",)),
+        ("missing entry TOKENIZER_MODEL",),
+    ),
     "zip entry with ../": (
         lambda t, f: ["inspect", str(_zip(t, "z.task", {"../evil": b"x", "TOKENIZER_MODEL": b"x"}))],
-        ("unsafe entry",)),
+        ("unsafe entry",),
+    ),
     "zip entry with absolute name": (
-        lambda t, f: ["inspect", str(_zip(t, "a.task", {"/etc/evil": b"x"}))], ("unsafe entry",)),
+        lambda t, f: ["inspect", str(_zip(t, "a.task", {"/etc/evil": b"x"}))],
+        ("unsafe entry",),
+    ),
     "zip declaring a huge size": (_huge_declared_size, ("declares",)),
     "LITERTLM magic then garbage (validate)": (
         lambda t, f: ["validate", str(_write(t, "g.litertlm", b"LITERTLM" + bytes(range(256)) * 40))],
-        ("litertlm",)),
+        ("litertlm",),
+    ),
     "LITERTLM magic then garbage (run)": (
-        lambda t, f: ["run", str(_write(t, "g.litertlm", b"LITERTLM" + b"\xff" * 4000)), "hi"], ("litertlm",)),
+        lambda t, f: ["run", str(_write(t, "g.litertlm", b"LITERTLM" + b"\xff" * 4000)), "hi"],
+        ("litertlm",),
+    ),
     "garbage .onnx": (lambda t, f: ["inspect", str(_write(t, "g.onnx", b"\x08\x07garbage" * 50))], ("ONNX",)),
     "manifest checksum mismatch": (_bad_manifest_checksum, ("does not match its manifest",)),
     "manifest that is not JSON": (
-        lambda t, f: ["inspect", str(_write(t, "x.task.edgekit.json", b"{not json"))], ("manifest",)),
+        lambda t, f: ["inspect", str(_write(t, "x.task.edgekit.json", b"{not json"))],
+        ("manifest",),
+    ),
     "unwritable output folder": (
-        lambda t, f: ["convert", str(f["hf"]), "--out", "/proc/edgekit-out"], ("cannot write",)),
+        lambda t, f: ["convert", str(f["hf"]), "--out", "/proc/edgekit-out"],
+        ("cannot write",),
+    ),
     "output path is a file": (
-        lambda t, f: ["convert", str(f["hf"]), "--out", str(_write(t, "file", b"x"))], ("is a file",)),
+        lambda t, f: ["convert", str(f["hf"]), "--out", str(_write(t, "file", b"x"))],
+        ("is a file",),
+    ),
     "existing output without --force": (
         lambda t, f: ["convert", str(f["hf"]), "--out", str(f["bundle"].parent), "--quant", "int8"],
-        ("already exists", "--force")),
-    "prompt longer than the KV cache": (
-        lambda t, f: ["run", str(f["bundle"]), "word " * 3000, "--raw"], ("holds",)),
+        ("already exists", "--force"),
+    ),
+    "prompt longer than the KV cache": (lambda t, f: ["run", str(f["bundle"]), "word " * 3000, "--raw"], ("holds",)),
     "conflicting options": (lambda t, f: ["run", str(f["bundle"]), "hi", "--raw", "--system", "x"], ("--raw",)),
-    "unknown quantization": (lambda t, f: ["convert", str(f["hf"]), "--quant", "int3", "--out", str(t / "o")],
-                             ("--quant",)),
+    "unknown quantization": (
+        lambda t, f: ["convert", str(f["hf"]), "--quant", "int3", "--out", str(t / "o")],
+        ("--quant",),
+    ),
     "unsupported block size": (
         lambda t, f: ["convert", str(f["hf"]), "--quant", "int4", "--block-size", "48", "--out", str(t / "o")],
-        ("--block-size",)),
+        ("--block-size",),
+    ),
     "not enough memory": (
         lambda t, f: ["convert", str(f["hf"]), "--out", str(t / "o"), "ENV:EDGEKIT_AVAILABLE_MEMORY=1e6"],
-        ("memory", "--force")),
+        ("memory", "--force"),
+    ),
     "not enough disk": (
         lambda t, f: ["convert", str(f["hf"]), "--out", str(t / "o"), "ENV:EDGEKIT_AVAILABLE_DISK=1000"],
-        ("disk", "--force")),
+        ("disk", "--force"),
+    ),
     "a folder where a bundle is expected": (lambda t, f: ["validate", str(t)], ("folder",)),
     "handoff of a bundle without manifest": (
         lambda t, f: ["handoff", str(_write(t, "lone.task", f["bundle"].read_bytes())), "--out", str(t / "o")],
-        ("no manifest",)),
+        ("no manifest",),
+    ),
     "handoff of a changed bundle": (
         lambda t, f: ["handoff", _bad_manifest_checksum(t, f)[1], "--out", str(t / "o"), "--no-measure"],
-        ("does not match its manifest",)),
-    "run of a changed bundle": (lambda t, f: ["run", _bad_manifest_checksum(t, f)[1], "hi"],
-                                ("does not match its manifest",)),
+        ("does not match its manifest",),
+    ),
+    "run of a changed bundle": (
+        lambda t, f: ["run", _bad_manifest_checksum(t, f)[1], "hi"],
+        ("does not match its manifest",),
+    ),
     "fp16 asked of the ONNX target": (
         lambda t, f: ["convert", str(f["hf"]), "--target", "onnx", "--quant", "fp16", "--out", str(t / "o")],
-        ("fp16", "ONNX")),
+        ("fp16", "ONNX"),
+    ),
     "auto without a size budget": (
         lambda t, f: ["convert", str(f["hf"]), "--target", "onnx", "--quant", "auto", "--out", str(t / "o")],
-        ("--max-size",)),
+        ("--max-size",),
+    ),
     "a size budget without auto": (
         lambda t, f: ["convert", str(f["hf"]), "--target", "onnx", "--max-size", "100", "--out", str(t / "o")],
-        ("--max-size", "auto")),
+        ("--max-size", "auto"),
+    ),
     "auto for a LiteRT target": (
         lambda t, f: ["convert", str(f["hf"]), "--quant", "auto", "--max-size", "100", "--out", str(t / "o")],
-        ("--target onnx",)),
+        ("--target onnx",),
+    ),
     "validate --text without a reference": (
-        lambda t, f: ["validate", str(f["bundle"]), "--text", str(_write(t, "t.txt", b"some text"))], ("--reference",)),
+        lambda t, f: ["validate", str(f["bundle"]), "--text", str(_write(t, "t.txt", b"some text"))],
+        ("--reference",),
+    ),
     "validate --text of a missing file": (
         lambda t, f: ["validate", str(f["bundle"]), "--reference", str(f["hf"]), "--text", str(t / "none.txt")],
-        ("--text",)),
+        ("--text",),
+    ),
 }
 
 

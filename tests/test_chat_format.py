@@ -13,17 +13,21 @@ from edgekit.families import FAMILIES, GEMMA_CHAT
 
 def test_system_instruction_is_folded_into_the_first_user_turn():
     text = render(GEMMA_CHAT, [Turn("user", "Hi"), Turn("model", "Hello"), Turn("user", "Sky?")], system="Be brief.")
-    assert text == ("<start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\nHello<end_of_turn>\n"
-                    "<start_of_turn>user\nSky?<end_of_turn>\n<start_of_turn>model\n")
+    assert text == (
+        "<start_of_turn>user\nBe brief.\n\nHi<end_of_turn>\n<start_of_turn>model\nHello<end_of_turn>\n"
+        "<start_of_turn>user\nSky?<end_of_turn>\n<start_of_turn>model\n"
+    )
 
 
 def test_jinja_template_renders_the_same_text():
     jinja2 = pytest.importorskip("jinja2")
     turns = [Turn("user", "Hi"), Turn("model", "Hello"), Turn("user", "Sky?")]
     messages = [{"role": "system", "content": "Be brief."}] + [
-        {"role": "assistant" if t.role == "model" else "user", "content": t.text} for t in turns]
+        {"role": "assistant" if t.role == "model" else "user", "content": t.text} for t in turns
+    ]
     rendered = jinja2.Template(GEMMA_CHAT.jinja_template()).render(
-        bos_token="<bos>", messages=messages, add_generation_prompt=True)
+        bos_token="<bos>", messages=messages, add_generation_prompt=True
+    )
     assert rendered == "<bos>" + render(GEMMA_CHAT, turns, system="Be brief.")
 
 
@@ -48,8 +52,9 @@ def test_litertlm_metadata_resolves_tokens_through_the_bundle_tokenizer(tiny_hf)
     from edgekit.converters.litert_package import ChatMetadata, llm_metadata_bytes
 
     proto = llm_metadata_pb2.LlmMetadata()
-    proto.ParseFromString(llm_metadata_bytes(ChatMetadata(GEMMA_CHAT, "gemma3"),
-                                             tiny_hf["gemma3"] / "tokenizer.model", 512))
+    proto.ParseFromString(
+        llm_metadata_bytes(ChatMetadata(GEMMA_CHAT, "gemma3"), tiny_hf["gemma3"] / "tokenizer.model", 512)
+    )
     assert list(proto.start_token.token_ids.ids) == [2]
     assert [list(s.token_ids.ids) for s in proto.stop_tokens] == [[1], [5]]
     assert proto.max_num_tokens == 512

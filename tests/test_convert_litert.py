@@ -82,11 +82,16 @@ def test_existing_output_needs_force(converted, tiny_hf):
 
 def test_bad_convert_options_fail_fast(tiny_hf, tmp_path):
     assert_one_line_error(edgekit("convert", tiny_hf["gemma"], "--quant", "int3", "--out", tmp_path), "--quant")
-    assert_one_line_error(edgekit("convert", tiny_hf["gemma"], "--max-tokens", "64", "--prefill", "128",
-                                  "--out", tmp_path), "--max-tokens")
+    assert_one_line_error(
+        edgekit("convert", tiny_hf["gemma"], "--max-tokens", "64", "--prefill", "128", "--out", tmp_path),
+        "--max-tokens",
+    )
     a_file = tmp_path / "file"
     a_file.write_text("x")
     assert_one_line_error(edgekit("convert", tiny_hf["gemma"], "--out", a_file), "is a file")
-    assert_one_line_error(edgekit("convert", tiny_hf["gemma"], "--out", tmp_path / "o",
-                                  env={"EDGEKIT_AVAILABLE_MEMORY": "1e6"}), "memory", "--force")
+    assert_one_line_error(
+        edgekit("convert", tiny_hf["gemma"], "--out", tmp_path / "o", env={"EDGEKIT_AVAILABLE_MEMORY": "1e6"}),
+        "memory",
+        "--force",
+    )
     assert list(tmp_path.iterdir()) == [a_file] or all(not p.name.startswith(".edgekit") for p in tmp_path.rglob("*"))

@@ -32,8 +32,12 @@ print(json.dumps(out))
 
 
 def genai_greedy(folder, ids, new_tokens, max_length=1024) -> list[int]:
-    result = subprocess.run([sys.executable, "-c", GENAI_GREEDY, str(folder), json.dumps(ids), str(max_length),
-                             str(new_tokens)], capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-c", GENAI_GREEDY, str(folder), json.dumps(ids), str(max_length), str(new_tokens)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout)
 
@@ -91,8 +95,9 @@ def test_every_rms_norm_fuses_into_one_onnxruntime_kernel(onnx_converted, family
 
     options = onnxruntime.SessionOptions()
     options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
-    onnxruntime.InferenceSession(str(onnx_converted[family]["fp32"] / "model.onnx"), options,
-                                 providers=["CPUExecutionProvider"])
+    onnxruntime.InferenceSession(
+        str(onnx_converted[family]["fp32"] / "model.onnx"), options, providers=["CPUExecutionProvider"]
+    )
     ops = [n.op_type for n in onnx.load(str(tmp_path / "optimized.onnx"), load_external_data=False).graph.node]
     assert "SimplifiedLayerNormalization" in ops
     assert not {"Sqrt", "Reciprocal", "ReduceMean"} & set(ops)
@@ -106,8 +111,12 @@ def test_onnxruntime_genai_tokenizes_like_the_bundle(onnx_converted):
 
     folder = onnx_converted["gemma3"]["int8"]
     texts = [*TOKENIZER_PROBES, "the capital of france is paris"]
-    result = subprocess.run([sys.executable, "-c", GENAI_TOKENS, str(folder), json.dumps(texts)],
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-c", GENAI_TOKENS, str(folder), json.dumps(texts)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     sp = spm.SentencePieceProcessor(model_file=str(folder / "tokenizer.model"))
     assert json.loads(result.stdout) == [sp.encode(t) for t in texts]
@@ -117,7 +126,8 @@ def test_onnxruntime_genai_tokenizes_like_the_bundle(onnx_converted):
 def test_int8_onnx_passes_validation(onnx_converted, family):
     folder = onnx_converted[family]["int8"]
     assert {"model.onnx", "model.onnx.data", "tokenizer.model", "tokenizer.json", "genai_config.json"} <= {
-        p.name for p in folder.iterdir()}
+        p.name for p in folder.iterdir()
+    }
     result = edgekit("validate", folder, "--json")
     report = result.json()
     assert result.code == 0, report["checks"]

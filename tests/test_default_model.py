@@ -34,8 +34,7 @@ def test_rebuilt_tokenizer_is_identical_to_transformers():
     corpus = tokenizer_corpus()
     assert len(corpus) >= 2000
     mismatches = [
-        text for text in corpus
-        if rebuilt.encode(text) != reference(text, add_special_tokens=False).input_ids
+        text for text in corpus if rebuilt.encode(text) != reference(text, add_special_tokens=False).input_ids
     ]
     assert mismatches == [], f"{len(mismatches)} of {len(corpus)} differ, e.g. {mismatches[:3]!r}"
     assert rebuilt.decode(rebuilt.encode(corpus[50])) == corpus[50]

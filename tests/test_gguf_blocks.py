@@ -10,8 +10,16 @@ import pytest
 from edgekit.formats.gguf import open_gguf
 from edgekit.formats.gguf_blocks import _BLOCK_BYTES, CARRIED_TYPES, decode_blocks
 
-_HALF_OFFSETS = {"Q8_0": (0,), "Q4_0": (0,), "Q4_1": (0, 2), "Q5_0": (0,), "Q5_1": (0, 2),
-                 "Q4_K": (0, 2), "Q5_K": (0, 2), "Q6_K": (208,)}
+_HALF_OFFSETS = {
+    "Q8_0": (0,),
+    "Q4_0": (0,),
+    "Q4_1": (0, 2),
+    "Q5_0": (0,),
+    "Q5_1": (0, 2),
+    "Q4_K": (0, 2),
+    "Q5_K": (0, 2),
+    "Q6_K": (208,),
+}
 
 
 def _random_tensor(gguf_type: str, rows: int, cols: int, seed: int) -> np.ndarray:
@@ -22,7 +30,7 @@ def _random_tensor(gguf_type: str, rows: int, cols: int, seed: int) -> np.ndarra
     raw = rng.integers(0, 256, (blocks, _BLOCK_BYTES[gguf_type]), dtype=np.uint8)
     for offset in _HALF_OFFSETS[gguf_type]:
         halves = (rng.standard_normal(blocks) * 0.01).astype(np.float16)
-        raw[:, offset:offset + 2] = halves.view(np.uint8).reshape(blocks, 2)
+        raw[:, offset : offset + 2] = halves.view(np.uint8).reshape(blocks, 2)
     return raw
 
 
@@ -44,7 +52,7 @@ def test_decoded_blocks_equal_the_reference_dequantization(gguf_type, tmp_path: 
     file = open_gguf(path)
     tensor = file.tensors[0]
     blocks = decode_blocks(file, tensor)
-    assert blocks.q.max() < 2 ** blocks.bits
+    assert blocks.q.max() < 2**blocks.bits
     reference = file.dequantize(tensor)
     np.testing.assert_allclose(blocks.dequantize(), reference, rtol=1e-6, atol=1e-9)
 

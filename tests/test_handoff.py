@@ -30,7 +30,7 @@ def test_handoff_folder_is_complete_and_filled_in(converted, tmp_path):
 
     integration = (out / "INTEGRATION.md").read_text()
     assert f'modelPath = "${{context.filesDir}}/{bundles[0].name}"' in integration
-    assert f".setModelPath(\"/data/local/tmp/llm/{bundles[1].name}\")" in integration
+    assert f'.setModelPath("/data/local/tmp/llm/{bundles[1].name}")' in integration
     assert f"modelAssetPath: '/models/{bundles[1].name}'" in integration
     assert ".setMaxTokens(1024)" in integration and "maxNumTokens = 1024" in integration
     assert "<end_of_turn>" in integration and "forceF32: true" in integration
@@ -48,8 +48,19 @@ def test_handoff_refuses_a_bundle_without_manifest(converted, tmp_path):
 
 
 def test_convert_with_handoff_writes_both(tiny_hf, tmp_path):
-    result = edgekit("convert", tiny_hf["gemma2"], "--quant", "int8", "--prefill", "32", "--out", tmp_path / "out",
-                     "--handoff", tmp_path / "handoff", "--json")
+    result = edgekit(
+        "convert",
+        tiny_hf["gemma2"],
+        "--quant",
+        "int8",
+        "--prefill",
+        "32",
+        "--out",
+        tmp_path / "out",
+        "--handoff",
+        tmp_path / "handoff",
+        "--json",
+    )
     assert result.code == 0, result.stderr[-2000:]
     assert result.json()["handoff"] == str(tmp_path / "handoff")
     card = (tmp_path / "handoff" / "MODEL_CARD.md").read_text()
@@ -62,7 +73,9 @@ def test_handoff_of_the_default_bundles_names_the_real_files(default_bundles, tm
     result = edgekit("handoff", *bundles, "--out", tmp_path / "handoff")
     assert result.code == 0, result.stderr[-2000:]
     integration = (tmp_path / "handoff" / "INTEGRATION.md").read_text()
-    assert '/gemma-3-270m-int8.litertlm",' in integration and '"/data/local/tmp/llm/gemma-3-270m-int8.task"' in integration
+    assert (
+        '/gemma-3-270m-int8.litertlm",' in integration and '"/data/local/tmp/llm/gemma-3-270m-int8.task"' in integration
+    )
     assert "maxNumTokens = 1024" in integration and "topK: 64" in integration
     card = (tmp_path / "handoff" / "MODEL_CARD.md").read_text()
     assert "268,098,176 parameters" in card and "**PASS**" in card and "decode tok/s" in card

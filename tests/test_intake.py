@@ -66,10 +66,19 @@ def test_gguf_tokenizer_rebuild_matches_source(tiny_hf, tiny_gguf, tiny_tokenize
     folder = load_checkpoint(tiny_gguf["gemma3"]).hf_folder()
     original = spm.SentencePieceProcessor(model_proto=tiny_tokenizer_model)
     rebuilt = spm.SentencePieceProcessor(model_file=str(folder / "tokenizer.model"))
-    for text in ["the capital of france", "  two  spaces\tand tab\n", "<start_of_turn>user\nhi<end_of_turn>\n", "数字 123 😀"]:
+    for text in [
+        "the capital of france",
+        "  two  spaces\tand tab\n",
+        "<start_of_turn>user\nhi<end_of_turn>\n",
+        "数字 123 😀",
+    ]:
         assert rebuilt.encode(text) == original.encode(text), text
     assert (rebuilt.bos_id(), rebuilt.eos_id(), rebuilt.pad_id(), rebuilt.unk_id()) == (
-        original.bos_id(), original.eos_id(), original.pad_id(), original.unk_id())
+        original.bos_id(),
+        original.eos_id(),
+        original.pad_id(),
+        original.unk_id(),
+    )
 
 
 def test_calibration_of_a_gguf_source_starts_with_bos(tiny_gguf):
@@ -126,9 +135,16 @@ def test_text_tower_of_conditional_generation_is_read(tiny_hf, tmp_path):
     from safetensors.numpy import load_file, save_file
 
     text_config = json.loads((tiny_hf["gemma3"] / "config.json").read_text())
-    (tmp_path / "config.json").write_text(json.dumps({
-        "architectures": ["Gemma3ForConditionalGeneration"], "model_type": "gemma3",
-        "text_config": text_config, "vision_config": {"hidden_size": 8}}))
+    (tmp_path / "config.json").write_text(
+        json.dumps(
+            {
+                "architectures": ["Gemma3ForConditionalGeneration"],
+                "model_type": "gemma3",
+                "text_config": text_config,
+                "vision_config": {"hidden_size": 8},
+            }
+        )
+    )
     weights = load_file(tiny_hf["gemma3"] / "model.safetensors")
     renamed = {name.replace("model.", "model.language_model.", 1): w for name, w in weights.items()}
     renamed["model.vision_tower.patch.weight"] = np.zeros((2, 2), dtype=np.float32)

@@ -19,8 +19,11 @@ def test_signal_during_convert_leaves_nothing(tiny_hf, tmp_path, sig):
     out = tmp_path / "out"
     log = tmp_path / "stderr.txt"
     with open(log, "w") as stderr:
-        proc = subprocess.Popen([sys.executable, "-m", "edgekit", "convert", str(tiny_hf["gemma3"]),
-                                 "--out", str(out), "--prefill", "32"], stdout=subprocess.DEVNULL, stderr=stderr)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "edgekit", "convert", str(tiny_hf["gemma3"]), "--out", str(out), "--prefill", "32"],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
         deadline = time.monotonic() + 300
         while "exporting the float LiteRT model" not in log.read_text():  # mid-run, work files exist
             assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
@@ -39,8 +42,9 @@ def test_same_conversion_twice_gives_the_same_content(tiny_hf, tmp_path):
     the header, so the manifest's content hash (every section's bytes) is what must match."""
     runs = []
     for run in ("a", "b"):
-        result = edgekit("convert", tiny_hf["gemma"], "--quant", "int4", "--prefill", "32",
-                         "--out", tmp_path / run, "--json")
+        result = edgekit(
+            "convert", tiny_hf["gemma"], "--quant", "int4", "--prefill", "32", "--out", tmp_path / run, "--json"
+        )
         assert result.code == 0, result.stderr[-2000:]
         runs.append({os.path.basename(a["artifact"]): a for a in result.json()["artifacts"]})
     first, second = runs

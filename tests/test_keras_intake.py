@@ -46,17 +46,34 @@ def test_preset_converts_like_keras_hubs_own_hf_export(tiny_keras, tmp_path):
     keras_hub.models.CausalLM.from_preset(str(preset)).export_to_transformers(str(hf_export))
     bundles = {}
     for route, source in (("keras", preset), ("hf", hf_export)):
-        result = edgekit("convert", source, "--target", "android", "--quant", "fp32", "--max-tokens", "256",
-                         "--prefill", "32", "--out", tmp_path / route, "--json")
+        result = edgekit(
+            "convert",
+            source,
+            "--target",
+            "android",
+            "--quant",
+            "fp32",
+            "--max-tokens",
+            "256",
+            "--prefill",
+            "32",
+            "--out",
+            tmp_path / route,
+            "--json",
+        )
         assert result.code == 0, result.stderr[-3000:]
-        bundles[route] = {a["format"]: {k: Path(v) if k in ("artifact", "manifest") else v for k, v in a.items()}
-                          for a in result.json()["artifacts"]}
+        bundles[route] = {
+            a["format"]: {k: Path(v) if k in ("artifact", "manifest") else v for k, v in a.items()}
+            for a in result.json()["artifacts"]
+        }
     manifest = json.loads(bundles["keras"]["task"]["manifest"].read_text())
     assert manifest["source"]["format"] == "keras"
     assert manifest["source"]["weights_sha256"]["model.weights.h5"]
     for fmt in ("task", "litertlm"):
-        logits = {route: np.stack(list(TfliteRunner(open_artifact(b[fmt]["artifact"])).logits(IDS)))
-                  for route, b in bundles.items()}
+        logits = {
+            route: np.stack(list(TfliteRunner(open_artifact(b[fmt]["artifact"])).logits(IDS)))
+            for route, b in bundles.items()
+        }
         np.testing.assert_array_equal(logits["keras"], logits["hf"], err_msg=fmt)
         with open_runner(bundles["keras"][fmt]["artifact"]) as runner:
             assert "".join(runner.generate("the capital of france is", 4)), fmt
@@ -69,8 +86,17 @@ def test_bfloat16_preset_is_widened_exactly(tmp_path, tiny_tokenizer_model):
     from edgekit.formats.keras_weights import list_variables, read_variable
 
     backbone = keras_hub.models.Gemma3Backbone(
-        vocabulary_size=512, image_size=896, num_layers=1, num_query_heads=2, num_key_value_heads=1,
-        hidden_dim=64, intermediate_dim=128, head_dim=32, vision_encoder=None, dtype="bfloat16")
+        vocabulary_size=512,
+        image_size=896,
+        num_layers=1,
+        num_query_heads=2,
+        num_key_value_heads=1,
+        hidden_dim=64,
+        intermediate_dim=128,
+        head_dim=32,
+        vision_encoder=None,
+        dtype="bfloat16",
+    )
     backbone.save_to_preset(str(tmp_path / "bf16"))
     variables = list_variables(tmp_path / "bf16")
     embedding = variables["layers/reversible_embedding/vars/0"]

@@ -13,8 +13,14 @@ from edgekit.runtime.artifact import open_artifact
 from edgekit.runtime.onnx_runner import OnnxRunner
 
 # (bits of the codes, block, zero, asymmetric): the shapes of Q4_0, Q4_K, Q5_0, Q5_1, Q6_K and Q8_0
-LAYOUTS = {"Q4_0": (4, 32, 8, False), "Q4_K": (4, 32, 0, True), "Q5_0": (5, 32, 16, False), "Q5_1": (5, 32, 0, True),
-           "Q6_K": (6, 16, 32, False), "Q8_0": (8, 32, 128, False)}
+LAYOUTS = {
+    "Q4_0": (4, 32, 8, False),
+    "Q4_K": (4, 32, 0, True),
+    "Q5_0": (5, 32, 16, False),
+    "Q5_1": (5, 32, 0, True),
+    "Q6_K": (6, 16, 32, False),
+    "Q8_0": (8, 32, 128, False),
+}
 
 
 def _random_blocks(weight: Weight, layout: str, rng: np.random.Generator) -> Blocks:
@@ -22,8 +28,12 @@ def _random_blocks(weight: Weight, layout: str, rng: np.random.Generator) -> Blo
     n_blocks = weight.cols // block
     scale = (rng.random((weight.rows, n_blocks)) * 0.02 / 2 ** (bits - 4) + 1e-3).astype(np.float32)
     return Blocks(
-        origin=layout, bits=bits, block=block, zero=zero,
-        q=rng.integers(0, 2 ** bits, (weight.rows, weight.cols), dtype=np.uint8), scale=scale,
+        origin=layout,
+        bits=bits,
+        block=block,
+        zero=zero,
+        q=rng.integers(0, 2**bits, (weight.rows, weight.cols), dtype=np.uint8),
+        scale=scale,
         bias=(rng.standard_normal((weight.rows, n_blocks)) * 0.02).astype(np.float32) if asymmetric else None,
     )
 
@@ -105,7 +115,9 @@ def test_importance_lowers_the_error_where_activations_are_large() -> None:
 
 
 @pytest.mark.parametrize("layout", ["Q5_0", "Q8_0"])
-def test_split_codes_keep_int8_activation_error_to_their_low_bits(layout, onnx_converted, tmp_path: Path, monkeypatch) -> None:
+def test_split_codes_keep_int8_activation_error_to_their_low_bits(
+    layout, onnx_converted, tmp_path: Path, monkeypatch
+) -> None:
     """At accuracy level 4 (int8 activations), codes split into top 4 bits (float activations)
     and low bits (int8) are several times closer to their dequantized floats than one container.
     The embedding (a lookup, never split) stays float here so that only the split weights differ."""
@@ -127,7 +139,9 @@ def test_split_codes_keep_int8_activation_error_to_their_low_bits(layout, onnx_c
         candidate = onnx.load(str(graph))
         apply_blocks(candidate, plan, accuracy_level=4)
         onnx.save(candidate, str(tmp_path / f"{name}.onnx"), save_as_external_data=True, location=f"{name}.onnx.data")
-        return float(np.abs(np.stack(list(OnnxRunner(open_artifact(tmp_path / f"{name}.onnx")).logits(ids))) - expected).max())
+        return float(
+            np.abs(np.stack(list(OnnxRunner(open_artifact(tmp_path / f"{name}.onnx")).logits(ids))) - expected).max()
+        )
 
     split = error("split")
     monkeypatch.setattr(onnx_blocks, "container_parts", lambda blocks, lookup=False: [onnx_blocks.Part(blocks)])

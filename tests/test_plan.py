@@ -73,11 +73,14 @@ def test_instruction_tuned_preset_plans_without_a_chat_warning(tiny_keras):
     assert all(o["size_provenance"] == "estimated" for o in result["options"])
 
 
-@pytest.mark.parametrize("args, needle", [
-    (("--device", "fridge"), "fridge"),
-    (("--device", "pi", "--ram", "-1"), "--ram"),
-    (("--device", "pi", "--checkpoint", "/nonexistent"), "does not exist"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (("--device", "fridge"), "fridge"),
+        (("--device", "pi", "--ram", "-1"), "--ram"),
+        (("--device", "pi", "--checkpoint", "/nonexistent"), "does not exist"),
+    ],
+)
 def test_bad_plan_options_are_one_line(args, needle):
     assert_one_line_error(edgekit("plan", *args), needle)
 
@@ -87,8 +90,20 @@ def test_plan_runs_from_the_base_install_with_its_packaged_table(base_venv, tiny
     import json
     import subprocess
 
-    result = subprocess.run([str(base_venv / "bin" / "edgekit"), "plan", "--device", "pi", "--checkpoint",
-                             str(tiny_hf["gemma3"]), "--json"], capture_output=True, text=True, cwd=tmp_path)
+    result = subprocess.run(
+        [
+            str(base_venv / "bin" / "edgekit"),
+            "plan",
+            "--device",
+            "pi",
+            "--checkpoint",
+            str(tiny_hf["gemma3"]),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     plan = json.loads(result.stdout)
     assert plan["recommendation"] is not None

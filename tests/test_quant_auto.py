@@ -29,8 +29,19 @@ def test_the_plan_is_the_cheapest_cover_not_the_greedy_order() -> None:
 def test_auto_respects_the_budget_and_beats_int4(onnx_converted, tiny_hf, tmp_path) -> None:
     int8, int4 = onnx_converted["gemma3"]["int8"], onnx_converted["gemma3"]["int4"]
     budget = (_graph_mib(int8) + _graph_mib(int4)) / 2
-    result = edgekit("convert", tiny_hf["gemma3"], "--target", "onnx", "--quant", "auto",
-                     "--max-size", f"{budget:.4f}", "--out", tmp_path, "--json")
+    result = edgekit(
+        "convert",
+        tiny_hf["gemma3"],
+        "--target",
+        "onnx",
+        "--quant",
+        "auto",
+        "--max-size",
+        f"{budget:.4f}",
+        "--out",
+        tmp_path,
+        "--json",
+    )
     assert result.code == 0, result.stderr[-2000:]
     auto = Path(result.json()["artifacts"][0]["artifact"])
     assert _graph_mib(auto) <= budget
@@ -48,8 +59,9 @@ def test_auto_respects_the_budget_and_beats_int4(onnx_converted, tiny_hf, tmp_pa
 
 
 def test_auto_below_the_smallest_plan_is_refused(tiny_hf, tmp_path) -> None:
-    result = edgekit("convert", tiny_hf["gemma3"], "--target", "onnx", "--quant", "auto",
-                     "--max-size", "0.001", "--out", tmp_path)
+    result = edgekit(
+        "convert", tiny_hf["gemma3"], "--target", "onnx", "--quant", "auto", "--max-size", "0.001", "--out", tmp_path
+    )
     assert_one_line_error(result, "--max-size", "smallest plan")
     assert not any(tmp_path.iterdir())
 

@@ -41,8 +41,10 @@ def test_onnx_prefill_in_chunks_equals_one_call(onnx_converted, family):
 
 def test_scores_agree_across_backends(converted, onnx_converted):
     """The same fp32 weights through the interpreter (bundle) and onnxruntime (graph)."""
-    with open_runner(_fp32(converted, onnx_converted, "litertlm")) as bundle, \
-            open_runner(_fp32(converted, onnx_converted, "onnx")) as graph:
+    with (
+        open_runner(_fp32(converted, onnx_converted, "litertlm")) as bundle,
+        open_runner(_fp32(converted, onnx_converted, "onnx")) as graph,
+    ):
         a, b = bundle.score(TEXT), graph.score(TEXT)
     assert a.ids == b.ids and len(a.ids) > 10
     np.testing.assert_allclose(a.logprobs, b.logprobs, atol=1e-3)
@@ -92,6 +94,7 @@ def test_streamed_text_holds_back_a_character_until_its_last_byte(converted):
 
     class Scripted(Runner):
         """The real bundle's tokenizer; logits that pick a scripted id list (the streaming logic under test)."""
+
         backend = "scripted"
 
         def __init__(self, artifact, script):
@@ -114,8 +117,13 @@ def test_streamed_text_holds_back_a_character_until_its_last_byte(converted):
 
     runner = Scripted(open_artifact(converted["gemma3"][("int8", "task")]), [])
     text = "a 日本 b"
-    script = [runner.tokenizer.piece_to_id(f"<0x{b:02X}>") if ch not in "ab " else runner.tokenizer.piece_to_id(
-        "▁" if ch == " " else ch) for ch in text for b in ch.encode()]
+    script = [
+        runner.tokenizer.piece_to_id(f"<0x{b:02X}>")
+        if ch not in "ab "
+        else runner.tokenizer.piece_to_id("▁" if ch == " " else ch)
+        for ch in text
+        for b in ch.encode()
+    ]
     assert runner.tokenizer.decode(script) == text  # the script spells it in byte tokens
     runner.script = iter(script)
     chunks = list(runner.generate("x", len(script)))

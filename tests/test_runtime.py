@@ -14,8 +14,9 @@ from tests.fixtures.perturb import perturb_task_weights
 
 
 def _validate_in(venv, bundle, cwd):
-    result = subprocess.run([str(venv / "bin" / "edgekit"), "validate", str(bundle), "--json"],
-                            capture_output=True, text=True, cwd=cwd)
+    result = subprocess.run(
+        [str(venv / "bin" / "edgekit"), "validate", str(bundle), "--json"], capture_output=True, text=True, cwd=cwd
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     return json.loads(result.stdout)
 
@@ -23,14 +24,31 @@ def _validate_in(venv, bundle, cwd):
 def test_validate_in_a_torch_free_venv(base_venv, converted, tmp_path):
     """`pip install .` (no extras) is enough to validate a bundle; torch is not there."""
     python = str(base_venv / "bin" / "python")
-    probe = subprocess.run([python, "-c", "import importlib.util as u; print([m for m in "
-                            "('torch','tensorflow','transformers','litert_torch','mediapipe') if u.find_spec(m)])"],
-                           capture_output=True, text=True, check=True)
+    probe = subprocess.run(
+        [
+            python,
+            "-c",
+            "import importlib.util as u; print([m for m in "
+            "('torch','tensorflow','transformers','litert_torch','mediapipe') if u.find_spec(m)])",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert probe.stdout.strip() == "[]"
     assert _validate_in(base_venv, converted["gemma3"][("int8", "litertlm")], tmp_path)["passed"] is True
-    imports = subprocess.run([python, "-c", "import sys, edgekit.runtime.validate, edgekit.commands; "
-                              "print(sorted(m for m in ('torch','tensorflow','transformers') if m in sys.modules))"],
-                             capture_output=True, text=True, check=True, cwd=tmp_path)
+    imports = subprocess.run(
+        [
+            python,
+            "-c",
+            "import sys, edgekit.runtime.validate, edgekit.commands; "
+            "print(sorted(m for m in ('torch','tensorflow','transformers') if m in sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
     assert imports.stdout.strip() == "[]"
 
 
@@ -77,8 +95,9 @@ def test_run_refuses_prompt_longer_than_the_cache(converted):
 
 @pytest.mark.parametrize("fmt", ["task", "litertlm"])
 def test_bench_reports_speed(converted, fmt):
-    data = edgekit("bench", converted["gemma3"][("int8", fmt)], "--prefill-tokens", "32",
-                   "--decode-tokens", "16", "--json").json()
+    data = edgekit(
+        "bench", converted["gemma3"][("int8", fmt)], "--prefill-tokens", "32", "--decode-tokens", "16", "--json"
+    ).json()
     assert data["decode_tokens_per_second"] > 0 and data["prefill_tokens_per_second"] > 0
     assert data["peak_rss_bytes"] > 0
 
@@ -92,22 +111,29 @@ def test_garbage_behind_litertlm_magic_is_an_error_not_a_crash(tmp_path):
 
 def test_chat_mode_keeps_the_conversation(converted):
     bundle = converted["gemma3"][("int8", "task")]
-    proc = subprocess.run([sys.executable, "-m", "edgekit", "run", str(bundle), "--chat", "--max-tokens", "4"],
-                          input="the capital\nof france\n\n", capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "edgekit", "run", str(bundle), "--chat", "--max-tokens", "4"],
+        input="the capital\nof france\n\n",
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-1000:]
     assert proc.stdout.count("you> ") == 3  # two turns answered, then the empty line ends it
 
 
 @pytest.mark.slow
 def test_run_streams_a_sensible_continuation_from_the_default_bundle(default_bundles):
-    result = edgekit("run", default_bundles[("int8", "litertlm")], "The capital of France is", "--raw",
-                     "--max-tokens", "12")
+    result = edgekit(
+        "run", default_bundles[("int8", "litertlm")], "The capital of France is", "--raw", "--max-tokens", "12"
+    )
     assert result.code == 0, result.stderr[-1000:]
     assert "France" in result.stdout or "capital" in result.stdout
 
 
-def test_validate_against_a_reference_checkpoint_recomputes_the_truth(converted, tiny_hf, tiny_tokenizer_model,
-                                                                      tmp_path):
+def test_validate_against_a_reference_checkpoint_recomputes_the_truth(
+    converted, tiny_hf, tiny_tokenizer_model, tmp_path
+):
     from tests.fixtures.tiny_models import write_tiny_checkpoint
 
     bundle = converted["gemma3"][("int8", "task")]

@@ -30,8 +30,11 @@ def web_tools() -> None:
 
 @contextmanager
 def serve(models: Path):
-    proc = subprocess.Popen([sys.executable, str(WEB / "serve.py"), "--models", str(models), "--port", "0"],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(WEB / "serve.py"), "--models", str(models), "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         yield proc.stdout.readline().strip()
     finally:
@@ -55,8 +58,9 @@ def handoff(bundle: Path, out: Path) -> Path:
 def test_web_page_generates_with_a_converted_bundle(web_tools, converted, tmp_path):
     models = handoff(converted["gemma3"][("int8", "task")], tmp_path / "models")
     with serve(models) as url:
-        page = open_page(f"{url}?prompt={quote('the capital of france')}&maxTokens=48&raw{GREEDY}", 240,
-                         tmp_path / "page.png")
+        page = open_page(
+            f"{url}?prompt={quote('the capital of france')}&maxTokens=48&raw{GREEDY}", 240, tmp_path / "page.png"
+        )
     state = page["state"]
     assert state["webgpu"] is True and state["wasm"] is True
     assert state["phase"] == "done", page
@@ -68,9 +72,18 @@ def test_web_page_shows_its_own_error_for_a_bad_bundle(web_tools, tmp_path):
     models = tmp_path / "models"
     models.mkdir()
     (models / "broken.task").write_bytes(b"PK\x03\x04 this is not a bundle" * 100)
-    (models / "edgekit-app.json").write_text(json.dumps({
-        "task_model": "broken.task", "max_tokens": 64, "top_k": 1, "temperature": 0, "random_seed": 0,
-        "chat_format": {"user_prefix": "", "user_suffix": "", "model_prefix": ""}}))
+    (models / "edgekit-app.json").write_text(
+        json.dumps(
+            {
+                "task_model": "broken.task",
+                "max_tokens": 64,
+                "top_k": 1,
+                "temperature": 0,
+                "random_seed": 0,
+                "chat_format": {"user_prefix": "", "user_suffix": "", "model_prefix": ""},
+            }
+        )
+    )
     with serve(models) as url:
         page = open_page(f"{url}?prompt=hi", 120)
     assert page["state"]["phase"] == "error", page
@@ -105,16 +118,30 @@ def android_tools() -> Path:
 
 def test_android_sources_compile_against_api_stubs(android_tools, tmp_path):
     kotlinc = android_tools / "kotlin-compiler" / "bin" / "kotlinc"
-    result = subprocess.run([str(kotlinc), str(ANDROID / "app" / "src" / "main" / "java"),
-                             str(REPO / "tests" / "android_stubs"), "-d", str(tmp_path / "app.jar")],
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [
+            str(kotlinc),
+            str(ANDROID / "app" / "src" / "main" / "java"),
+            str(REPO / "tests" / "android_stubs"),
+            "-d",
+            str(tmp_path / "app.jar"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert (tmp_path / "app.jar").exists()
 
 
 def test_android_sources_pass_ktlint(android_tools):
-    result = subprocess.run([str(android_tools / ".bin" / "ktlint"), "app/src/**/*.kt", "**/*.kts", "!node_modules/**"],
-                            capture_output=True, text=True, cwd=ANDROID, timeout=300)
+    result = subprocess.run(
+        [str(android_tools / ".bin" / "ktlint"), "app/src/**/*.kt", "**/*.kts", "!node_modules/**"],
+        capture_output=True,
+        text=True,
+        cwd=ANDROID,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 

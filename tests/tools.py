@@ -25,6 +25,7 @@ def ensure_npm_packages(folder: Path) -> Path:
     if not marker.exists() or marker.stat().st_mtime < (folder / "package.json").stat().st_mtime:
         npm = shutil.which("npm")
         assert npm, "npm is needed for the sample tests"
-        subprocess.run([npm, "install", "--no-audit", "--no-fund", "--loglevel=error"], cwd=folder, check=True,
-                       capture_output=True)
+        subprocess.run(
+            [npm, "install", "--no-audit", "--no-fund", "--loglevel=error"], cwd=folder, check=True, capture_output=True
+        )
     return folder / "node_modules"

@@ -43,24 +43,52 @@ def ensure_built(log: Path) -> Path:
     with log.open("a") as out:
         if not (root / "vendor" / "llama.cpp" / "CMakeLists.txt").exists():
             subprocess.run(
-                [sys.executable, "-m", "pip", "download", "--no-binary", ":all:", "--no-deps",
-                 f"llama-cpp-python=={RELEASE}", "-d", str(peers)],
-                check=True, stdout=out, stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "download",
+                    "--no-binary",
+                    ":all:",
+                    "--no-deps",
+                    f"llama-cpp-python=={RELEASE}",
+                    "-d",
+                    str(peers),
+                ],
+                check=True,
+                stdout=out,
+                stderr=subprocess.STDOUT,
             )
             with tarfile.open(peers / f"{_SDIST}.tar.gz") as archive:
                 archive.extractall(peers, filter="data")
         source = root / "vendor" / "llama.cpp"
         subprocess.run(
-            ["cmake", "-S", str(source), "-B", str(build_dir()), "-DCMAKE_BUILD_TYPE=Release",
-             "-DBUILD_SHARED_LIBS=ON", "-DGGML_NATIVE=ON", "-DLLAMA_CURL=OFF", "-DLLAMA_BUILD_TESTS=OFF",
-             "-DLLAMA_BUILD_EXAMPLES=OFF", "-DLLAMA_BUILD_SERVER=OFF", "-DLLAMA_BUILD_TOOLS=ON",
-             f"-DCMAKE_RUNTIME_OUTPUT_DIRECTORY={build_dir() / 'bin'}",
-             f"-DCMAKE_LIBRARY_OUTPUT_DIRECTORY={build_dir() / 'bin'}"],
-            check=True, stdout=out, stderr=subprocess.STDOUT,
+            [
+                "cmake",
+                "-S",
+                str(source),
+                "-B",
+                str(build_dir()),
+                "-DCMAKE_BUILD_TYPE=Release",
+                "-DBUILD_SHARED_LIBS=ON",
+                "-DGGML_NATIVE=ON",
+                "-DLLAMA_CURL=OFF",
+                "-DLLAMA_BUILD_TESTS=OFF",
+                "-DLLAMA_BUILD_EXAMPLES=OFF",
+                "-DLLAMA_BUILD_SERVER=OFF",
+                "-DLLAMA_BUILD_TOOLS=ON",
+                f"-DCMAKE_RUNTIME_OUTPUT_DIRECTORY={build_dir() / 'bin'}",
+                f"-DCMAKE_LIBRARY_OUTPUT_DIRECTORY={build_dir() / 'bin'}",
+            ],
+            check=True,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
         subprocess.run(
             ["cmake", "--build", str(build_dir()), "-j", str(os.cpu_count() or 2), "--target", *TOOLS, "llama"],
-            check=True, stdout=out, stderr=subprocess.STDOUT,
+            check=True,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     return root
 
@@ -80,12 +108,16 @@ def quantize(source: Path, out: Path, gguf_type: str, threads: int) -> dict:
     child it is (this process's children also include edgekit's converters)."""
     import time
 
-    probe = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); "
-             "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    probe = (
+        "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, capture_output=True); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
     started = time.monotonic()
     peak_kib = subprocess.run(
         [sys.executable, "-c", probe, str(tool("llama-quantize")), str(source), str(out), gguf_type, str(threads)],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     return {"seconds": round(time.monotonic() - started, 1), "peak_rss_bytes": int(peak_kib) * 1024}
 
@@ -95,15 +127,33 @@ def bench(model: Path, threads: int, prefill: int, decode: int, repetitions: int
     import json
 
     out = subprocess.run(
-        [str(tool("llama-bench")), "-m", str(model), "-t", str(threads), "-p", str(prefill), "-n", str(decode),
-         "-r", str(repetitions), "-o", "json"],
-        check=True, capture_output=True, text=True,
+        [
+            str(tool("llama-bench")),
+            "-m",
+            str(model),
+            "-t",
+            str(threads),
+            "-p",
+            str(prefill),
+            "-n",
+            str(decode),
+            "-r",
+            str(repetitions),
+            "-o",
+            "json",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     rows = json.loads(out.stdout)
     prefill_rate = next(r["avg_ts"] for r in rows if r["n_prompt"] and not r["n_gen"])
     decode_rate = next(r["avg_ts"] for r in rows if r["n_gen"] and not r["n_prompt"])
-    return {"prefill_tokens_per_second": round(prefill_rate, 1), "decode_tokens_per_second": round(decode_rate, 1),
-            "time_to_first_token_seconds": round(prefill / prefill_rate, 3)}
+    return {
+        "prefill_tokens_per_second": round(prefill_rate, 1),
+        "decode_tokens_per_second": round(decode_rate, 1),
+        "time_to_first_token_seconds": round(prefill / prefill_rate, 3),
+    }
 
 
 def teacher_forced_logits(model: Path, ids: list[int], threads: int) -> tuple[list, float]:
@@ -114,8 +164,15 @@ def teacher_forced_logits(model: Path, ids: list[int], threads: int) -> tuple[li
 
     llama_cpp = _bindings()
     started = time.monotonic()
-    llm = llama_cpp.Llama(model_path=str(model), n_ctx=max(1024, len(ids)), n_batch=len(ids), n_ubatch=len(ids),
-                          n_threads=threads, logits_all=True, verbose=False)
+    llm = llama_cpp.Llama(
+        model_path=str(model),
+        n_ctx=max(1024, len(ids)),
+        n_batch=len(ids),
+        n_ubatch=len(ids),
+        n_threads=threads,
+        logits_all=True,
+        verbose=False,
+    )
     loaded = time.monotonic() - started
     llm.eval(ids)
     logits = [np.array(row, dtype=np.float32) for row in llm.scores[: len(ids)]]

@@ -52,95 +52,133 @@ def _kotlin_string(text: str) -> str:
 
 def integration_md(config: dict[str, Any]) -> str:
     chat = config["chat_format"]
-    user_prefix, turn_end, model_prefix = (_kotlin_string(chat["user_prefix"]), _kotlin_string(chat["user_suffix"]),
-                                           _kotlin_string(chat["model_prefix"]))
+    user_prefix, turn_end, model_prefix = (
+        _kotlin_string(chat["user_prefix"]),
+        _kotlin_string(chat["user_suffix"]),
+        _kotlin_string(chat["model_prefix"]),
+    )
     stops = ", ".join(chat["stop_tokens"])
-    parts = ["# Integrating this model", "",
-             f"Files: `{config['litertlm_model']}` (LiteRT-LM) and `{config['task_model']}` (MediaPipe). "
-             f"KV cache: {config['max_tokens']} tokens (prompt + answer). Stop tokens: {stops}. "
-             f"Recommended sampling: top-k {config['top_k']}, top-p {config['top_p']}, "
-             f"temperature {config['temperature']}.", "",
-             "Gemma has no system role: put instructions at the head of the first user turn."]
+    parts = [
+        "# Integrating this model",
+        "",
+        f"Files: `{config['litertlm_model']}` (LiteRT-LM) and `{config['task_model']}` (MediaPipe). "
+        f"KV cache: {config['max_tokens']} tokens (prompt + answer). Stop tokens: {stops}. "
+        f"Recommended sampling: top-k {config['top_k']}, top-p {config['top_p']}, "
+        f"temperature {config['temperature']}.",
+        "",
+        "Gemma has no system role: put instructions at the head of the first user turn.",
+    ]
     if config["litertlm_model"]:
-        parts += ["", "## Android, LiteRT-LM (recommended)", "", "```kotlin",
-                  '// build.gradle.kts: implementation("com.google.ai.edge.litertlm:litertlm-android:<latest>")',
-                  "import com.google.ai.edge.litertlm.*", "",
-                  "val engine = Engine(EngineConfig(",
-                  f'    modelPath = "${{context.filesDir}}/{config["litertlm_model"]}",',
-                  "    backend = Backend.CPU(),",
-                  f"    maxNumTokens = {config['max_tokens']},",
-                  "))",
-                  "engine.initialize()  // seconds: call it off the main thread",
-                  "val conversation = engine.createConversation(ConversationConfig(",
-                  f"    samplerConfig = SamplerConfig(topK = {config['top_k']}, topP = {config['top_p']}, "
-                  f"temperature = {config['temperature']}),",
-                  "))",
-                  "// The bundle carries Gemma's chat template: send the user's words only.",
-                  "conversation.sendMessageAsync(userText).collect { chunk -> output.append(chunk) }",
-                  "```"]
+        parts += [
+            "",
+            "## Android, LiteRT-LM (recommended)",
+            "",
+            "```kotlin",
+            '// build.gradle.kts: implementation("com.google.ai.edge.litertlm:litertlm-android:<latest>")',
+            "import com.google.ai.edge.litertlm.*",
+            "",
+            "val engine = Engine(EngineConfig(",
+            f'    modelPath = "${{context.filesDir}}/{config["litertlm_model"]}",',
+            "    backend = Backend.CPU(),",
+            f"    maxNumTokens = {config['max_tokens']},",
+            "))",
+            "engine.initialize()  // seconds: call it off the main thread",
+            "val conversation = engine.createConversation(ConversationConfig(",
+            f"    samplerConfig = SamplerConfig(topK = {config['top_k']}, topP = {config['top_p']}, "
+            f"temperature = {config['temperature']}),",
+            "))",
+            "// The bundle carries Gemma's chat template: send the user's words only.",
+            "conversation.sendMessageAsync(userText).collect { chunk -> output.append(chunk) }",
+            "```",
+        ]
     if config["task_model"]:
-        parts += ["", "## Android, MediaPipe LlmInference (deprecated upstream, still in many apps)", "",
-                  "```kotlin",
-                  '// build.gradle.kts: implementation("com.google.mediapipe:tasks-genai:0.10.27")',
-                  "import com.google.mediapipe.tasks.genai.llminference.LlmInference", "",
-                  "val options = LlmInference.LlmInferenceOptions.builder()",
-                  f'    .setModelPath("/data/local/tmp/llm/{config["task_model"]}")',
-                  f"    .setMaxTokens({config['max_tokens']})",
-                  f"    .setMaxTopK({config['top_k']})",
-                  "    .build()",
-                  "val llm = LlmInference.createFromOptions(context, options)",
-                  f"fun gemmaPrompt(user: String) = {user_prefix} + user + {turn_end} + {model_prefix}",
-                  "llm.generateResponseAsync(gemmaPrompt(userText)) { partial, done -> output.append(partial) }",
-                  "```",
-                  "", "## Web, @mediapipe/tasks-genai (WebGPU)", "", "```js",
-                  "import {FilesetResolver, LlmInference} from '@mediapipe/tasks-genai';", "",
-                  "const genai = await FilesetResolver.forGenAiTasks('/wasm');  // serve the package's wasm/ folder",
-                  "const llm = await LlmInference.createFromOptions(genai, {",
-                  f"  baseOptions: {{modelAssetPath: '/models/{config['task_model']}'}},",
-                  f"  maxTokens: {config['max_tokens']}, topK: {config['top_k']}, "
-                  f"temperature: {config['temperature']}, randomSeed: 0,",
-                  "  forceF32: true,  // F16 fails after prefill for Gemma 3 270M on the web (see README)",
-                  "});",
-                  f"const gemmaPrompt = (user) => {user_prefix} + user + {turn_end} + {model_prefix};",
-                  "llm.generateResponse(gemmaPrompt(userText), (partial, done) => { output.textContent += partial; });",
-                  "```",
-                  "", "Serve the page with `Cross-Origin-Opener-Policy: same-origin` and "
-                  "`Cross-Origin-Embedder-Policy: require-corp`."]
+        parts += [
+            "",
+            "## Android, MediaPipe LlmInference (deprecated upstream, still in many apps)",
+            "",
+            "```kotlin",
+            '// build.gradle.kts: implementation("com.google.mediapipe:tasks-genai:0.10.27")',
+            "import com.google.mediapipe.tasks.genai.llminference.LlmInference",
+            "",
+            "val options = LlmInference.LlmInferenceOptions.builder()",
+            f'    .setModelPath("/data/local/tmp/llm/{config["task_model"]}")',
+            f"    .setMaxTokens({config['max_tokens']})",
+            f"    .setMaxTopK({config['top_k']})",
+            "    .build()",
+            "val llm = LlmInference.createFromOptions(context, options)",
+            f"fun gemmaPrompt(user: String) = {user_prefix} + user + {turn_end} + {model_prefix}",
+            "llm.generateResponseAsync(gemmaPrompt(userText)) { partial, done -> output.append(partial) }",
+            "```",
+            "",
+            "## Web, @mediapipe/tasks-genai (WebGPU)",
+            "",
+            "```js",
+            "import {FilesetResolver, LlmInference} from '@mediapipe/tasks-genai';",
+            "",
+            "const genai = await FilesetResolver.forGenAiTasks('/wasm');  // serve the package's wasm/ folder",
+            "const llm = await LlmInference.createFromOptions(genai, {",
+            f"  baseOptions: {{modelAssetPath: '/models/{config['task_model']}'}},",
+            f"  maxTokens: {config['max_tokens']}, topK: {config['top_k']}, "
+            f"temperature: {config['temperature']}, randomSeed: 0,",
+            "  forceF32: true,  // F16 fails after prefill for Gemma 3 270M on the web (see README)",
+            "});",
+            f"const gemmaPrompt = (user) => {user_prefix} + user + {turn_end} + {model_prefix};",
+            "llm.generateResponse(gemmaPrompt(userText), (partial, done) => { output.textContent += partial; });",
+            "```",
+            "",
+            "Serve the page with `Cross-Origin-Opener-Policy: same-origin` and "
+            "`Cross-Origin-Embedder-Policy: require-corp`.",
+        ]
     return "\n".join(parts) + "\n"
 
 
-def model_card_md(bundles: list[tuple[Path, Manifest]], quality: ValidationReport | None,
-                  speed: dict[str, dict[str, Any]]) -> str:
+def model_card_md(
+    bundles: list[tuple[Path, Manifest]], quality: ValidationReport | None, speed: dict[str, dict[str, Any]]
+) -> str:
     manifest = bundles[0][1]
     source, recipe = manifest.source, manifest.recipe
-    lines = [f"# Model card: {bundles[0][0].stem}", "",
-             f"- Source: {source.architecture} ({source.family}), {source.parameters:,} parameters, "
-             f"from `{Path(source.path).name}` (sha256 {next(iter(source.weights_sha256.values()))[:16]}…)",
-             f"- Instruction-tuned: {source.instruction_tuned}",
-             f"- Quantization: {recipe.quant}" + (f", block {recipe.block_size}" if recipe.block_size else "")
-             + f"; KV cache {recipe.cache_length} tokens; prefill {list(recipe.prefill_lengths)}",
-             f"- Converted with: {', '.join(f'{k} {v}' for k, v in manifest.libraries.items())}", "",
-             "## Files", "", "| file | MiB | sha256 |", "|---|---|---|"]
+    lines = [
+        f"# Model card: {bundles[0][0].stem}",
+        "",
+        f"- Source: {source.architecture} ({source.family}), {source.parameters:,} parameters, "
+        f"from `{Path(source.path).name}` (sha256 {next(iter(source.weights_sha256.values()))[:16]}…)",
+        f"- Instruction-tuned: {source.instruction_tuned}",
+        f"- Quantization: {recipe.quant}"
+        + (f", block {recipe.block_size}" if recipe.block_size else "")
+        + f"; KV cache {recipe.cache_length} tokens; prefill {list(recipe.prefill_lengths)}",
+        f"- Converted with: {', '.join(f'{k} {v}' for k, v in manifest.libraries.items())}",
+        "",
+        "## Files",
+        "",
+        "| file | MiB | sha256 |",
+        "|---|---|---|",
+    ]
     for path, m in bundles:
         lines.append(f"| {path.name} | {m.artifact.size_bytes / 2**20:.1f} | `{m.artifact.sha256}` |")
     lines += ["", "## Measured quality", ""]
     if quality:
         tf = quality.teacher_forced
-        lines += [f"`edgekit validate` against the source's golden outputs: **{'PASS' if quality.passed else 'FAIL'}**.",
-                  f"Teacher-forced top-1 agreement {tf.top1_agreement:.1%} over {tf.positions} positions, "
-                  f"mean KL {tf.kl_mean:.4g} (p99 {tf.kl_p99:.4g}), perplexity {tf.bundle_perplexity:.3f} "
-                  f"(source {tf.source_perplexity:.3f}); greedy prefix agreement "
-                  f"{quality.greedy_prefix_agreement:.0%}."]
+        lines += [
+            f"`edgekit validate` against the source's golden outputs: **{'PASS' if quality.passed else 'FAIL'}**.",
+            f"Teacher-forced top-1 agreement {tf.top1_agreement:.1%} over {tf.positions} positions, "
+            f"mean KL {tf.kl_mean:.4g} (p99 {tf.kl_p99:.4g}), perplexity {tf.bundle_perplexity:.3f} "
+            f"(source {tf.source_perplexity:.3f}); greedy prefix agreement "
+            f"{quality.greedy_prefix_agreement:.0%}.",
+        ]
     else:
         lines.append("Not measured (`--no-measure`); run `edgekit validate` on the bundle.")
     lines += ["", "## Measured speed and memory (LiteRT-LM, CPU)", ""]
     if speed:
-        lines += ["| file | threads | prefill tok/s | decode tok/s | first token s | load s | RAM (peak RSS) MiB |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += [
+            "| file | threads | prefill tok/s | decode tok/s | first token s | load s | RAM (peak RSS) MiB |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for name, s in speed.items():
-            lines.append(f"| {name} | {s['threads']} | {s['prefill_tokens_per_second']} | "
-                         f"{s['decode_tokens_per_second']} | {s['time_to_first_token_seconds']} | "
-                         f"{s['load_seconds']} | {s['peak_rss_bytes'] / 2**20:.0f} |")
+            lines.append(
+                f"| {name} | {s['threads']} | {s['prefill_tokens_per_second']} | "
+                f"{s['decode_tokens_per_second']} | {s['time_to_first_token_seconds']} | "
+                f"{s['load_seconds']} | {s['peak_rss_bytes'] / 2**20:.0f} |"
+            )
         lines.append("")
         lines.append("Measured on the machine that ran `edgekit handoff`; phones differ.")
     else:
@@ -156,8 +194,10 @@ def write_handoff(bundles: list[Path], out: Path, measure: bool, force: bool, th
     for bundle in bundles:
         artifact = open_artifact(bundle, require_manifest=True)
         if artifact.format not in ("task", "litertlm"):
-            raise EdgekitError(f"{bundle} is a {artifact.format} artifact; hand-off folders are for mobile bundles",
-                               "pass the .litertlm and .task files from `edgekit convert --target android`")
+            raise EdgekitError(
+                f"{bundle} is a {artifact.format} artifact; hand-off folders are for mobile bundles",
+                "pass the .litertlm and .task files from `edgekit convert --target android`",
+            )
         verify_checksum(bundle, artifact.manifest)
         opened.append((bundle, artifact))
     chat = opened[0][1].chat
@@ -176,5 +216,9 @@ def write_handoff(bundles: list[Path], out: Path, measure: bool, force: bool, th
         (tmp / "INTEGRATION.md").write_text(integration_md(config))
         sums = [f"{sha256_file(f)}  {f.name}" for f in sorted(tmp.iterdir()) if f.is_file()]
         (tmp / "SHA256SUMS").write_text("\n".join(sums) + "\n")
-    return {"folder": str(out), "files": sorted(p.name for p in out.iterdir()), "config": config,
-            "validated": None if quality is None else quality.passed}
+    return {
+        "folder": str(out),
+        "files": sorted(p.name for p in out.iterdir()),
+        "config": config,
+        "validated": None if quality is None else quality.passed,
+    }

@@ -96,8 +96,14 @@ def _parameter_groups(ckpt: Checkpoint) -> tuple[int, int, int]:
 
 
 def kv_cache_bytes(config: dict[str, Any], context: int) -> int:
-    return 2 * int(config["num_hidden_layers"]) * int(config["num_key_value_heads"]) * int(
-        config["head_dim"]) * context * KV_BYTES
+    return (
+        2
+        * int(config["num_hidden_layers"])
+        * int(config["num_key_value_heads"])
+        * int(config["head_dim"])
+        * context
+        * KV_BYTES
+    )
 
 
 def _estimated_size(ckpt: Checkpoint, fmt: str, quant: str) -> int:
@@ -125,37 +131,73 @@ def options(ckpt: Checkpoint, dev: Device, ram_gb: float, context: int) -> list[
         for quant in quants:
             row = _same_recipe(measured, fmt, quant)
             if row:
-                size, size_source = int(row["mib"] * 2**20), where + ("" if row["format"] == fmt else
-                                                                       f" (its .{row['format']} twin: same model, same engine)")
+                size, size_source = (
+                    int(row["mib"] * 2**20),
+                    where + ("" if row["format"] == fmt else f" (its .{row['format']} twin: same model, same engine)"),
+                )
             else:
                 size, size_source = _estimated_size(ckpt, fmt, quant), "parameters x bits per weight"
             size_provenance = Provenance.MEASURED if row else Provenance.ESTIMATED
             reference = row or _same_recipe(rows, fmt, quant) or rows.get((fmt, "int8"))
             ram = _ram(reference, size, ckpt.config, context)
             ram_provenance = Provenance.MEASURED if row and dev.cpu_runtime else Provenance.ESTIMATED
-            ram_source = ("LiteRT-LM's CPU peak; the GPU engine's memory was not measured"
-                          if not dev.cpu_runtime else
-                          f"peak RSS, KV cache moved to {context} tokens" if row else
-                          f"the measured {reference['quant']} {fmt} scaled by size" if reference else
-                          "artifact + KV cache (no measured reference)")
-            speed, speed_provenance, speed_source = _speed(row, reference, size, fmt, where) if dev.cpu_runtime else (
-                None, Provenance.NOT_MEASURED, "this device's runtime computes on the GPU; the table is CPU only")
+            ram_source = (
+                "LiteRT-LM's CPU peak; the GPU engine's memory was not measured"
+                if not dev.cpu_runtime
+                else f"peak RSS, KV cache moved to {context} tokens"
+                if row
+                else f"the measured {reference['quant']} {fmt} scaled by size"
+                if reference
+                else "artifact + KV cache (no measured reference)"
+            )
+            speed, speed_provenance, speed_source = (
+                _speed(row, reference, size, fmt, where)
+                if dev.cpu_runtime
+                else (None, Provenance.NOT_MEASURED, "this device's runtime computes on the GPU; the table is CPU only")
+            )
             if row:
                 top1, kl, quality_provenance, quality_source = row["top1"], row["kl_mean"], Provenance.MEASURED, where
             elif recipe_named(quant).name == "fp32":
-                top1, kl, quality_provenance, quality_source = (None, None, Provenance.EXACT,
-                                                                "tests: fp32 logits within 1e-3")
+                top1, kl, quality_provenance, quality_source = (
+                    None,
+                    None,
+                    Provenance.EXACT,
+                    "tests: fp32 logits within 1e-3",
+                )
             else:
-                top1, kl, quality_provenance, quality_source = (None, None, Provenance.NOT_MEASURED,
-                                                                "run `edgekit validate --reference`")
-            option = Option(fmt, quant, size, size_provenance, size_source, ram, ram_provenance, ram_source, speed,
-                            speed_provenance, speed_source, top1, kl, quality_provenance, quality_source)
+                top1, kl, quality_provenance, quality_source = (
+                    None,
+                    None,
+                    Provenance.NOT_MEASURED,
+                    "run `edgekit validate --reference`",
+                )
+            option = Option(
+                fmt,
+                quant,
+                size,
+                size_provenance,
+                size_source,
+                ram,
+                ram_provenance,
+                ram_source,
+                speed,
+                speed_provenance,
+                speed_source,
+                top1,
+                kl,
+                quality_provenance,
+                quality_source,
+            )
             if dev.download_budget_mb and size > dev.download_budget_mb * 1e6:
-                option.fits, option.why_not = False, (
-                    f"is a {size / 1e6:.0f} MB download, over the {dev.download_budget_mb:.0f} MB budget")
+                option.fits, option.why_not = (
+                    False,
+                    (f"is a {size / 1e6:.0f} MB download, over the {dev.download_budget_mb:.0f} MB budget"),
+                )
             elif ram > usable:
-                option.fits, option.why_not = False, (
-                    f"needs ~{ram / 2**20:.0f} MiB, the app may use {usable / 2**20:.0f} MiB")
+                option.fits, option.why_not = (
+                    False,
+                    (f"needs ~{ram / 2**20:.0f} MiB, the app may use {usable / 2**20:.0f} MiB"),
+                )
             result.append(option)
     return result
 
@@ -175,19 +217,26 @@ def _ram(reference: dict[str, Any] | None, size: int, config: dict[str, Any], co
     return int(base + weights_part * size / (reference["mib"] * 2**20) + kv_cache_bytes(config, context))
 
 
-def _speed(row: dict[str, Any] | None, reference: dict[str, Any] | None, size: int, fmt: str,
-           where: str) -> tuple[float | None, Provenance, str]:
+def _speed(
+    row: dict[str, Any] | None, reference: dict[str, Any] | None, size: int, fmt: str, where: str
+) -> tuple[float | None, Provenance, str]:
     if row:
         return row["decode_tok_s"], Provenance.MEASURED, where
     if reference is None:
         return None, Provenance.NOT_MEASURED, "no measured row of this format"
     reference_bytes = reference["mib"] * 2**20
     if size < reference_bytes:  # per-token overheads do not shrink with the weights
-        return reference["decode_tok_s"], Provenance.ESTIMATED, (
-            f"at least the measured {reference['quant']} {fmt} ({reference['decode_tok_s']} tok/s) of a larger model")
+        return (
+            reference["decode_tok_s"],
+            Provenance.ESTIMATED,
+            (f"at least the measured {reference['quant']} {fmt} ({reference['decode_tok_s']} tok/s) of a larger model"),
+        )
     scaled = reference["decode_tok_s"] * reference_bytes / size
-    return round(scaled, 1), Provenance.ESTIMATED, (
-        f"the measured {reference['quant']} {fmt} ({reference['decode_tok_s']} tok/s) scaled by size")
+    return (
+        round(scaled, 1),
+        Provenance.ESTIMATED,
+        (f"the measured {reference['quant']} {fmt} ({reference['decode_tok_s']} tok/s) scaled by size"),
+    )
 
 
 def _precision_class(quant: str) -> int:
@@ -205,20 +254,31 @@ def recommend(opts: list[Option], dev: Device) -> tuple[Option | None, str]:
     fitting = [o for o in opts if o.fits]
     if not fitting:
         smallest = min(opts, key=lambda o: o.ram_bytes)
-        return None, (f"nothing fits: the smallest, {smallest.quant} {smallest.format}, {smallest.why_not}; "
-                      "use a device with more memory, a shorter --context, or a smaller model")
-    best = min(fitting, key=lambda o: (_precision_class(o.quant), o.ram_bytes if _is_float(o.quant) else 0,
-                                       dev.formats.index(o.format)))
+        return None, (
+            f"nothing fits: the smallest, {smallest.quant} {smallest.format}, {smallest.why_not}; "
+            "use a device with more memory, a shorter --context, or a smaller model"
+        )
+    best = min(
+        fitting,
+        key=lambda o: (
+            _precision_class(o.quant),
+            o.ram_bytes if _is_float(o.quant) else 0,
+            dev.formats.index(o.format),
+        ),
+    )
     if _is_float(best.quant):
         why = f"the source's full precision fits ({best.quant} {best.format}: ~{best.ram_bytes / 2**20:.0f} MiB)"
-        other = next((o for o in opts if _is_float(o.quant) and o.quant != best.quant and o.format == best.format),
-                     None)
+        other = next(
+            (o for o in opts if _is_float(o.quant) and o.quant != best.quant and o.format == best.format), None
+        )
         if other:
             why += f"; {other.quant} needs ~{other.ram_bytes / 2**20:.0f} MiB"
         int8 = next((o for o in fitting if o.quant == "int8" and o.format == best.format), None)
         if int8 and int8.decode_tok_s and best.decode_tok_s and int8.top1 is not None:
-            why += (f"; int8 {best.format} would decode {int8.decode_tok_s / best.decode_tok_s:.1f}x faster"
-                    f" in {int8.ram_bytes / best.ram_bytes:.0%} of the memory, at {int8.top1:.1%} top-1")
+            why += (
+                f"; int8 {best.format} would decode {int8.decode_tok_s / best.decode_tok_s:.1f}x faster"
+                f" in {int8.ram_bytes / best.ram_bytes:.0%} of the memory, at {int8.top1:.1%} top-1"
+            )
     else:
         forced = [o for o in opts if _precision_class(o.quant) < _precision_class(best.quant) and not o.fits]
         reasons = "; ".join(f"{o.quant} {o.format} {o.why_not}" for o in forced if o.format == best.format)
@@ -234,8 +294,10 @@ def chat_warning(ckpt: Checkpoint, app: str) -> str | None:
         return None
     tuned, evidence = ckpt.variant()
     if tuned is False:
-        return (f"this checkpoint is pretrained ({evidence}): it continues text and does not follow chat turns; "
-                "for a chat app convert the instruction-tuned (-it) variant")
+        return (
+            f"this checkpoint is pretrained ({evidence}): it continues text and does not follow chat turns; "
+            "for a chat app convert the instruction-tuned (-it) variant"
+        )
     if tuned is None:
         return f"cannot tell whether this checkpoint is instruction-tuned ({evidence}); a chat app needs an -it model"
     return None
@@ -254,8 +316,12 @@ def plan(ckpt: Checkpoint, dev: Device, ram_gb: float | None, context: int, app:
         "download_budget_mb": dev.download_budget_mb,
         "context": context,
         "checkpoint": {
-            "path": str(ckpt.path), "family": ckpt.family.display_name, "parameters": ckpt.parameter_count,
-            "instruction_tuned": tuned, "variant_evidence": evidence, "default_model": ckpt.is_default,
+            "path": str(ckpt.path),
+            "family": ckpt.family.display_name,
+            "parameters": ckpt.parameter_count,
+            "instruction_tuned": tuned,
+            "variant_evidence": evidence,
+            "default_model": ckpt.is_default,
         },
         "options": [o.to_json() for o in opts],
         "recommendation": best.to_json() if best else None,

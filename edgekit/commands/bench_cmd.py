@@ -20,8 +20,10 @@ def bench_command(bundle: Path, threads: int, prefill_tokens: int, decode_tokens
     from edgekit.runtime.bench import bench
 
     data = bench(bundle, threads, prefill_tokens, decode_tokens)
-    human = (f"{bundle.name}: prefill {data['prefill_tokens_per_second']} tok/s ({data['prefill_tokens']} tokens), "
-             f"decode {data['decode_tokens_per_second']} tok/s ({data['decode_tokens']} tokens), "
-             f"first token {data['time_to_first_token_seconds']} s, load {data['load_seconds']} s, "
-             f"peak RSS {data['peak_rss_bytes'] / 2**20:.0f} MiB, {threads} threads")
+    human = (
+        f"{bundle.name}: prefill {data['prefill_tokens_per_second']} tok/s ({data['prefill_tokens']} tokens), "
+        f"decode {data['decode_tokens_per_second']} tok/s ({data['decode_tokens']} tokens), "
+        f"first token {data['time_to_first_token_seconds']} s, load {data['load_seconds']} s, "
+        f"peak RSS {data['peak_rss_bytes'] / 2**20:.0f} MiB, {threads} threads"
+    )
     emit(data, as_json, human)

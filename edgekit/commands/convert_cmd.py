@@ -17,8 +17,9 @@ def _quants(value: str) -> tuple[str, ...]:
     quants = tuple(dict.fromkeys(q.strip() for q in value.split(",") if q.strip()))
     unknown = [q for q in quants if q not in RECIPE_NAMES]
     if unknown or not quants:
-        raise EdgekitError(f"unknown --quant {','.join(unknown) or value!r}",
-                           f"use one or more of {','.join(RECIPE_NAMES)}")
+        raise EdgekitError(
+            f"unknown --quant {','.join(unknown) or value!r}", f"use one or more of {','.join(RECIPE_NAMES)}"
+        )
     return quants
 
 
@@ -28,14 +29,18 @@ def _check_recipes(quants: tuple[str, ...], target: str, max_size: float | None)
         recipe = recipe_named(quant)
         missing = [f for f in TARGET_FORMATS[target] if f not in recipe.formats]
         if missing:
-            raise EdgekitError(f"--quant {quant} is not available for {', '.join(missing)} (--target {target})",
-                               "use --target " + " or --target ".join(recipe.formats) + ", or another --quant")
+            raise EdgekitError(
+                f"--quant {quant} is not available for {', '.join(missing)} (--target {target})",
+                "use --target " + " or --target ".join(recipe.formats) + ", or another --quant",
+            )
         if recipe.needs_budget and max_size is None:
             raise EdgekitError(f"--quant {quant} needs --max-size MiB", f"pass e.g. --quant {quant} --max-size 250")
     if max_size is not None and not any(recipe_named(q).needs_budget for q in quants):
         budgeted = [r for r in RECIPE_NAMES if recipe_named(r).needs_budget]
-        raise EdgekitError(f"--max-size applies to --quant {'/'.join(budgeted)} only",
-                           f"add {budgeted[0]} to --quant, or drop --max-size")
+        raise EdgekitError(
+            f"--max-size applies to --quant {'/'.join(budgeted)} only",
+            f"add {budgeted[0]} to --quant, or drop --max-size",
+        )
 
 
 def _prefill(value: str) -> tuple[int, ...]:
@@ -44,7 +49,9 @@ def _prefill(value: str) -> tuple[int, ...]:
     except ValueError:
         lengths = ()
     if not lengths or min(lengths) < 1:
-        raise EdgekitError(f"--prefill {value!r} is not a list of positive lengths", "pass e.g. --prefill 128 or 32,128")
+        raise EdgekitError(
+            f"--prefill {value!r} is not a list of positive lengths", "pass e.g. --prefill 128 or 32,128"
+        )
     return lengths
 
 
@@ -54,27 +61,70 @@ def _terminate_as_interrupt(signum, frame):  # noqa: ARG001 - signal handler sig
 
 @click.command("convert")
 @click.argument("checkpoint", type=click.Path(path_type=Path), required=False)
-@click.option("--target", type=click.Choice(list(TARGET_FORMATS)), default="android", show_default=True,
-              help="android/ios: .litertlm + .task; web/task: .task; litertlm: .litertlm; onnx: an ONNX folder; all.")
-@click.option("--quant", default=DEFAULT_QUANT, show_default=True,
-              help=f"One or more of {','.join(RECIPE_NAMES)}, comma-separated (one export, many recipes).")
-@click.option("--block-size", type=int, default=DEFAULT_BLOCK_SIZE, show_default=True,
-              help="Block size of int4 weights (ONNX rounds the tied embedding in blocks of 16).")
-@click.option("--accuracy-level", type=click.IntRange(0, 4), default=4, show_default=True,
-              help="ONNX MatMulNBits activations: 4 int8 (fast); 0 float32 (exact, much slower at 8 bits).")
-@click.option("--max-size", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="--quant auto: the ONNX graph's size budget in MiB; int4 goes where it costs least KL.")
+@click.option(
+    "--target",
+    type=click.Choice(list(TARGET_FORMATS)),
+    default="android",
+    show_default=True,
+    help="android/ios: .litertlm + .task; web/task: .task; litertlm: .litertlm; onnx: an ONNX folder; all.",
+)
+@click.option(
+    "--quant",
+    default=DEFAULT_QUANT,
+    show_default=True,
+    help=f"One or more of {','.join(RECIPE_NAMES)}, comma-separated (one export, many recipes).",
+)
+@click.option(
+    "--block-size",
+    type=int,
+    default=DEFAULT_BLOCK_SIZE,
+    show_default=True,
+    help="Block size of int4 weights (ONNX rounds the tied embedding in blocks of 16).",
+)
+@click.option(
+    "--accuracy-level",
+    type=click.IntRange(0, 4),
+    default=4,
+    show_default=True,
+    help="ONNX MatMulNBits activations: 4 int8 (fast); 0 float32 (exact, much slower at 8 bits).",
+)
+@click.option(
+    "--max-size",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="--quant auto: the ONNX graph's size budget in MiB; int4 goes where it costs least KL.",
+)
 @click.option("--max-tokens", type=int, default=1024, show_default=True, help="KV cache length (prompt + answer).")
 @click.option("--prefill", default="128", show_default=True, help="Prefill signature lengths, comma-separated.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out"), show_default=True)
-@click.option("--chat-template", type=click.Path(path_type=Path, exists=True, dir_okay=False),
-              help="JSON overriding the chat format (fine-tunes with other turn markers).")
-@click.option("--handoff", "handoff_dir", type=click.Path(path_type=Path),
-              help="Also write a hand-off folder (see `edgekit handoff`) with the first recipe's bundles.")
+@click.option(
+    "--chat-template",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="JSON overriding the chat format (fine-tunes with other turn markers).",
+)
+@click.option(
+    "--handoff",
+    "handoff_dir",
+    type=click.Path(path_type=Path),
+    help="Also write a hand-off folder (see `edgekit handoff`) with the first recipe's bundles.",
+)
 @click.option("--force", is_flag=True, help="Overwrite existing outputs; ignore the memory estimate.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable summary on stdout.")
-def convert_command(checkpoint, target, quant, block_size, accuracy_level, max_size, max_tokens, prefill, out_dir, chat_template,
-                    handoff_dir, force, as_json) -> None:
+def convert_command(
+    checkpoint,
+    target,
+    quant,
+    block_size,
+    accuracy_level,
+    max_size,
+    max_tokens,
+    prefill,
+    out_dir,
+    chat_template,
+    handoff_dir,
+    force,
+    as_json,
+) -> None:
     """Convert a Gemma checkpoint (HF folder or .gguf; default: embedded Gemma 3 270M)."""
     from edgekit.core.progress import Stages
     from edgekit.intake.checkpoint import load_checkpoint
@@ -82,7 +132,9 @@ def convert_command(checkpoint, target, quant, block_size, accuracy_level, max_s
     quants = _quants(quant)
     prefill_lengths = _prefill(prefill)
     if block_size not in BLOCK_SIZES:
-        raise EdgekitError(f"--block-size {block_size} is not supported", f"use one of {', '.join(map(str, BLOCK_SIZES))}")
+        raise EdgekitError(
+            f"--block-size {block_size} is not supported", f"use one of {', '.join(map(str, BLOCK_SIZES))}"
+        )
     if handoff_dir and target == "onnx":
         raise EdgekitError("--handoff packages mobile bundles, not ONNX folders", "use --target android with --handoff")
     _check_recipes(quants, target, max_size)
@@ -104,15 +156,30 @@ def convert_command(checkpoint, target, quant, block_size, accuracy_level, max_s
     ckpt = load_checkpoint(checkpoint)
     chat = ckpt.family.chat.with_overrides(chat_template) if chat_template else None
     request = ConvertRequest(
-        checkpoint=ckpt, out_dir=out_dir, target=target, quants=quants, block_size=block_size,
-        cache_length=max_tokens, prefill_lengths=prefill_lengths, force=force, chat=chat,
-        onnx_accuracy_level=accuracy_level, max_size_mib=max_size,
+        checkpoint=ckpt,
+        out_dir=out_dir,
+        target=target,
+        quants=quants,
+        block_size=block_size,
+        cache_length=max_tokens,
+        prefill_lengths=prefill_lengths,
+        force=force,
+        chat=chat,
+        onnx_accuracy_level=accuracy_level,
+        max_size_mib=max_size,
     )
     stages = Stages(total=stage_count(request))
     result = convert(request, stages)
     rows = [
-        {"artifact": str(a.path), "format": a.format, "quant": a.quant, "size_bytes": a.size_bytes,
-         "sha256": a.sha256, "content_sha256": a.content_sha256, "manifest": str(a.manifest)}
+        {
+            "artifact": str(a.path),
+            "format": a.format,
+            "quant": a.quant,
+            "size_bytes": a.size_bytes,
+            "sha256": a.sha256,
+            "content_sha256": a.content_sha256,
+            "manifest": str(a.manifest),
+        }
         for a in result.artifacts
     ]
     summary = {"artifacts": rows, "seconds": round(result.seconds, 1), "peak_rss_bytes": result.peak_rss_bytes}

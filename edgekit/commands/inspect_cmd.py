@@ -21,8 +21,10 @@ def _human(info: dict[str, Any], indent: str = "") -> str:
     lines = []
     for key, value in info.items():
         if key == "golden" and isinstance(value, dict):
-            value = {"prompts": len(value.get("prompts", [])),
-                     "reference_tokens": len(value.get("reference", {}).get("ids", []))}
+            value = {
+                "prompts": len(value.get("prompts", [])),
+                "reference_tokens": len(value.get("reference", {}).get("ids", [])),
+            }
         if isinstance(value, dict) and value:
             lines.append(f"{indent}{key}:")
             lines.append(_human(value, indent + "  "))

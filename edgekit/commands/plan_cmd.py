@@ -36,9 +36,11 @@ def _human(result: dict[str, Any]) -> str:
         ram = f"{o['ram_bytes'] / 2**20:.0f}" + ("" if o["ram_provenance"] == MEASURED else "*")
         lines.append(
             f"{o['format']:<10}{o['quant']:<8}{size:>7}{ram:>9}{speed:>14}"
-            f"{_cell(o['top1'], '.1%'):>8}{_cell(o['kl_mean'], '.4f'):>8}  {'yes' if o['fits'] else 'no: ' + o['why_not'].removeprefix('is ')}")
-    measured = min((o["size_source"] for o in result["options"] if o["size_provenance"] == MEASURED),
-                   key=len, default=None)
+            f"{_cell(o['top1'], '.1%'):>8}{_cell(o['kl_mean'], '.4f'):>8}  {'yes' if o['fits'] else 'no: ' + o['why_not'].removeprefix('is ')}"
+        )
+    measured = min(
+        (o["size_source"] for o in result["options"] if o["size_provenance"] == MEASURED), key=len, default=None
+    )
     unmeasured_speed = next((o["speed_source"] for o in result["options"] if o["decode_tok_s"] is None), None)
     lines += ["", "* estimate (see `edgekit plan --help`)" + (f"; other numbers {measured}" if measured else "")]
     if unmeasured_speed:
@@ -52,19 +54,40 @@ def _human(result: dict[str, Any]) -> str:
 
 
 @click.command("plan")
-@click.option("--device", "device_name", type=click.Choice(list(DEVICES)), required=True,
-              help="Where the model will run.")
-@click.option("--ram", "ram_gb", type=click.FloatRange(min=0.1), default=None,
-              help="The device's RAM in GB (default: a typical device of that kind).")
-@click.option("--checkpoint", type=click.Path(path_type=Path), default=None,
-              help="HF folder, Keras preset or .gguf (default: the embedded Gemma 3 270M).")
-@click.option("--context", type=click.IntRange(min=16), default=1024, show_default=True,
-              help="KV cache length the app will use (convert's --max-tokens).")
-@click.option("--app", type=click.Choice(["chat", "text"]), default="chat", show_default=True,
-              help="chat: turns with the Gemma chat format; text: plain continuation.")
+@click.option(
+    "--device", "device_name", type=click.Choice(list(DEVICES)), required=True, help="Where the model will run."
+)
+@click.option(
+    "--ram",
+    "ram_gb",
+    type=click.FloatRange(min=0.1),
+    default=None,
+    help="The device's RAM in GB (default: a typical device of that kind).",
+)
+@click.option(
+    "--checkpoint",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="HF folder, Keras preset or .gguf (default: the embedded Gemma 3 270M).",
+)
+@click.option(
+    "--context",
+    type=click.IntRange(min=16),
+    default=1024,
+    show_default=True,
+    help="KV cache length the app will use (convert's --max-tokens).",
+)
+@click.option(
+    "--app",
+    type=click.Choice(["chat", "text"]),
+    default="chat",
+    show_default=True,
+    help="chat: turns with the Gemma chat format; text: plain continuation.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def plan_command(device_name: str, ram_gb: float | None, checkpoint: Path | None, context: int, app: str,
-                 as_json: bool) -> None:
+def plan_command(
+    device_name: str, ram_gb: float | None, checkpoint: Path | None, context: int, app: str, as_json: bool
+) -> None:
     """Which recipe and artifact a device can carry, what each costs, and the one to ship.
 
     Sizes, speeds and quality are measured where edgekit's benchmark table has the default

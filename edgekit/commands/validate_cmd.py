@@ -17,37 +17,56 @@ def _summary(report) -> str:
         mark = "ok  " if check.passed else "FAIL"
         lines.append(f"  {mark} {check.name}: {check.value} (limit {check.limit})")
     tf = report.teacher_forced
-    lines.append(f"  teacher-forced over {tf.positions} positions: KL p99 {tf.kl_p99:.4g}, "
-                 f"perplexity {tf.bundle_perplexity:.3f} vs source {tf.source_perplexity:.3f}; "
-                 f"greedy prefix agreement {report.greedy_prefix_agreement:.0%}")
+    lines.append(
+        f"  teacher-forced over {tf.positions} positions: KL p99 {tf.kl_p99:.4g}, "
+        f"perplexity {tf.bundle_perplexity:.3f} vs source {tf.source_perplexity:.3f}; "
+        f"greedy prefix agreement {report.greedy_prefix_agreement:.0%}"
+    )
     if report.teacher_forced_text is not None:
         tt = report.teacher_forced_text
-        lines.append(f"  over {report.text_file} ({tt.positions} positions): top-1 {tt.top1_agreement:.1%}, "
-                     f"KL mean {tt.kl_mean:.4g} p99 {tt.kl_p99:.4g}, "
-                     f"perplexity {tt.bundle_perplexity:.3f} vs source {tt.source_perplexity:.3f}")
+        lines.append(
+            f"  over {report.text_file} ({tt.positions} positions): top-1 {tt.top1_agreement:.1%}, "
+            f"KL mean {tt.kl_mean:.4g} p99 {tt.kl_p99:.4g}, "
+            f"perplexity {tt.bundle_perplexity:.3f} vs source {tt.source_perplexity:.3f}"
+        )
     return "\n".join(lines)
 
 
 @click.command("validate")
 @click.argument("bundle", type=click.Path(path_type=Path))
-@click.option("--reference", type=click.Path(path_type=Path),
-              help="Recompute the golden outputs from this checkpoint (needs edgekit[convert]).")
-@click.option("--text", type=click.Path(path_type=Path),
-              help="Also score teacher-forced agreement over this UTF-8 text (with --reference).")
+@click.option(
+    "--reference",
+    type=click.Path(path_type=Path),
+    help="Recompute the golden outputs from this checkpoint (needs edgekit[convert]).",
+)
+@click.option(
+    "--text",
+    type=click.Path(path_type=Path),
+    help="Also score teacher-forced agreement over this UTF-8 text (with --reference).",
+)
 @click.option("--quant", type=click.Choice(RECIPE_NAMES), help="Thresholds to apply (default: the manifest's recipe).")
 @click.option("--threads", type=int, default=2, show_default=True)
 @click.option("--report", "report_path", type=click.Path(path_type=Path), help="Also write an HTML report.")
 @click.option("--json", "as_json", is_flag=True)
-def validate_command(bundle: Path, reference: Path | None, text: Path | None, quant: str | None, threads: int,
-                     report_path: Path | None, as_json: bool) -> None:
+def validate_command(
+    bundle: Path,
+    reference: Path | None,
+    text: Path | None,
+    quant: str | None,
+    threads: int,
+    report_path: Path | None,
+    as_json: bool,
+) -> None:
     """Check a bundle against its golden outputs (exit 0 pass, 1 fail)."""
     from edgekit.core.atomic import atomic_file
     from edgekit.runtime.report_html import render
     from edgekit.runtime.validate import validate
 
     if text is not None and reference is None:
-        raise EdgekitError("--text needs --reference CHECKPOINT (the source's logits over the text)",
-                           "pass the checkpoint the bundle was made from with --reference")
+        raise EdgekitError(
+            "--text needs --reference CHECKPOINT (the source's logits over the text)",
+            "pass the checkpoint the bundle was made from with --reference",
+        )
     expected = None
     if reference is not None:
         from edgekit.app.reference import reference_expectation
@@ -59,5 +78,7 @@ def validate_command(bundle: Path, reference: Path | None, text: Path | None, qu
             tmp.write_text(render(report))
     emit(report.to_json(), as_json, _summary(report))
     if not report.passed:
-        raise CheckFailed(f"{bundle.name} failed validation: {', '.join(report.failed_checks)}",
-                          "see the report; reconvert with a higher-precision --quant")
+        raise CheckFailed(
+            f"{bundle.name} failed validation: {', '.join(report.failed_checks)}",
+            "see the report; reconvert with a higher-precision --quant",
+        )

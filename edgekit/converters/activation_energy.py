@@ -21,8 +21,11 @@ def _inputs_by_weight(model, weights: list[Weight]) -> dict[str, str]:
     """{weight key: the activation its MatMul multiplies}; the tied embedding's is the one its
     output projection (`MatMul(x, Transpose(E))`) reads."""
     keys = {w.key for w in weights}
-    transposed = {node.output[0]: node.input[0] for node in model.graph.node
-                  if node.op_type == "Transpose" and node.input[0] in keys}
+    transposed = {
+        node.output[0]: node.input[0]
+        for node in model.graph.node
+        if node.op_type == "Transpose" and node.input[0] in keys
+    }
     found = {}
     for node in model.graph.node:
         if node.op_type == "MatMul":

@@ -35,11 +35,20 @@ def _in_row_chunks(quantize: Callable[..., Blocks]) -> Callable[..., Blocks]:
     def chunked(weight: np.ndarray, bits: int, block: int, **options) -> Blocks:
         if len(weight) <= ROWS_PER_CHUNK:
             return quantize(weight, bits, block, **options)
-        parts = [quantize(weight[start:start + ROWS_PER_CHUNK], bits, block, **options)
-                 for start in range(0, len(weight), ROWS_PER_CHUNK)]
+        parts = [
+            quantize(weight[start : start + ROWS_PER_CHUNK], bits, block, **options)
+            for start in range(0, len(weight), ROWS_PER_CHUNK)
+        ]
         bias = None if parts[0].bias is None else np.concatenate([p.bias for p in parts])
-        return Blocks(origin=parts[0].origin, bits=bits, block=block, q=np.concatenate([p.q for p in parts]),
-                      scale=np.concatenate([p.scale for p in parts]), zero=parts[0].zero, bias=bias)
+        return Blocks(
+            origin=parts[0].origin,
+            bits=bits,
+            block=block,
+            q=np.concatenate([p.q for p in parts]),
+            scale=np.concatenate([p.scale for p in parts]),
+            zero=parts[0].zero,
+            bias=bias,
+        )
 
     return chunked
 
@@ -64,9 +73,10 @@ def quantize_symmetric(weight: np.ndarray, bits: int, block: int) -> Blocks:
     scale = _half(extreme / -zero)
     with np.errstate(divide="ignore", invalid="ignore"):
         codes = np.where(scale[..., None] != 0, np.round(w / scale[..., None]), 0.0)
-    q = np.clip(codes + zero, 0, 2 ** bits - 1).astype(np.uint8)
-    return Blocks(origin=f"int{bits}", bits=bits, block=block, q=q.reshape(weight.shape),
-                  scale=scale, zero=zero, bias=None)
+    q = np.clip(codes + zero, 0, 2**bits - 1).astype(np.uint8)
+    return Blocks(
+        origin=f"int{bits}", bits=bits, block=block, q=q.reshape(weight.shape), scale=scale, zero=zero, bias=None
+    )
 
 
 def _codes(w: np.ndarray, scale: np.ndarray, offset: np.ndarray, levels: int) -> np.ndarray:
@@ -91,7 +101,7 @@ def quantize_asymmetric(weight: np.ndarray, bits: int, block: int, importance: n
     """`importance` (one value per column, e.g. the mean square of the activation it
     multiplies: `activation_energy`) weights the error that the search minimizes."""
     w = _grouped(weight, block)
-    levels = 2 ** bits - 1
+    levels = 2**bits - 1
     if importance is None:
         weights = np.ones((1, 1, block), dtype=np.float32)
     else:  # a floor keeps every column counted: a channel silent in calibration may not be later
@@ -118,5 +128,12 @@ def quantize_asymmetric(weight: np.ndarray, bits: int, block: int, importance: n
         best_scale = np.where(better, scale, best_scale)
         best_offset = np.where(better, offset, best_offset)
         best_error = np.minimum(error, best_error)
-    return Blocks(origin=f"int{bits}-asym", bits=bits, block=block, q=best_q.astype(np.uint8).reshape(weight.shape),
-                  scale=best_scale.astype(np.float32), zero=0, bias=best_offset.astype(np.float32))
+    return Blocks(
+        origin=f"int{bits}-asym",
+        bits=bits,
+        block=block,
+        q=best_q.astype(np.uint8).reshape(weight.shape),
+        scale=best_scale.astype(np.float32),
+        zero=0,
+        bias=best_offset.astype(np.float32),
+    )

@@ -18,8 +18,9 @@ from edgekit.formats.gguf_blocks import CARRIED_TYPES, Blocks, decode_blocks
 _PROBE_ROWS = (0, 1, -1)  # first, second and last row
 
 
-def carried_blocks(gguf_path: Path, weights: dict[str, tuple[int, int]],
-                   float_rows: Callable[[str, tuple[int, ...]], np.ndarray]) -> dict[str, tuple[str, Blocks]]:
+def carried_blocks(
+    gguf_path: Path, weights: dict[str, tuple[int, int]], float_rows: Callable[[str, tuple[int, ...]], np.ndarray]
+) -> dict[str, tuple[str, Blocks]]:
     """{weight key: (GGUF tensor name, blocks)} for each weight whose values a GGUF tensor holds.
 
     weights: {key: (rows, cols)}; float_rows(key, rows) gives those rows of the float weight.

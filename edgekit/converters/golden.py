@@ -46,14 +46,14 @@ def record_reference(model, ids: list[int], rows_per_chunk: int = 32) -> Teacher
     targets = np.asarray(ids[1:])
     top_ids, top_logprobs, target_logprobs = [], [], []
     for start in range(0, len(logits), rows_per_chunk):
-        logprobs = log_softmax(logits[start:start + rows_per_chunk])
+        logprobs = log_softmax(logits[start : start + rows_per_chunk])
         candidates = np.argpartition(-logprobs, TOP_K_RECORDED - 1, axis=-1)[:, :TOP_K_RECORDED]
         values = np.take_along_axis(logprobs, candidates, axis=-1)
         order = np.argsort(-values, axis=-1, kind="stable")
         top_ids += np.take_along_axis(candidates, order, axis=-1).tolist()
         top_logprobs += np.round(np.take_along_axis(values, order, axis=-1), 5).tolist()
         rows = np.arange(len(logprobs))
-        target_logprobs += np.round(logprobs[rows, targets[start:start + rows_per_chunk]], 5).tolist()
+        target_logprobs += np.round(logprobs[rows, targets[start : start + rows_per_chunk]], 5).tolist()
     return TeacherForcedReference(ids, top_ids, top_logprobs, target_logprobs)
 
 
@@ -78,7 +78,7 @@ def _greedy(model, ids: list[int], new_tokens: int) -> list[int]:
             eos_token_id=None,
             pad_token_id=0,
         )
-    return out[0, len(ids):].tolist()
+    return out[0, len(ids) :].tolist()
 
 
 def record_golden(model, tokenizer_model: Path, bos_token: str) -> GoldenOutputs:
@@ -93,8 +93,9 @@ def record_golden(model, tokenizer_model: Path, bos_token: str) -> GoldenOutputs
         top2 = np.sort(first)[-2:]
         continuation = _greedy(model, ids, GOLDEN_NEW_TOKENS)
         prompts.append(GoldenPrompt(text, ids, continuation, sp.decode(continuation), float(top2[1] - top2[0])))
-    return GoldenOutputs(GOLDEN_INPUTS_VERSION, GOLDEN_NEW_TOKENS, tuple(prompts),
-                         record_reference(model, reference_ids(sp, bos)))
+    return GoldenOutputs(
+        GOLDEN_INPUTS_VERSION, GOLDEN_NEW_TOKENS, tuple(prompts), record_reference(model, reference_ids(sp, bos))
+    )
 
 
 def record_source_golden(hf_dir: Path, tokenizer_model: Path, bos_token: str) -> GoldenOutputs:

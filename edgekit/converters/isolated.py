@@ -70,8 +70,10 @@ def run_isolated(function: Callable[..., Any], *args: Any) -> Any:
         data = pipe.read()
     _, status = os.waitpid(pid, 0)
     if not data:
-        raise EdgekitError(f"a conversion step died ({_describe(status)}); it may have run out of memory",
-                           "free memory or pass a smaller model")
+        raise EdgekitError(
+            f"a conversion step died ({_describe(status)}); it may have run out of memory",
+            "free memory or pass a smaller model",
+        )
     return unwrap(pickle.loads(data), f"in the conversion step {function.__name__}")
 
 

@@ -41,11 +41,16 @@ def layer_attention(model) -> list[LayerAttention]:
     layers = []
     for layer in model.model.layers:
         attention = layer.self_attn
-        layers.append(LayerAttention(
-            heads=config.num_attention_heads, kv_heads=config.num_key_value_heads, head_dim=config.head_dim,
-            scale=float(attention.scaling), softcap=float(getattr(config, "attn_logit_softcapping", None) or 0.0),
-            window=getattr(attention, "sliding_window", None),
-        ))
+        layers.append(
+            LayerAttention(
+                heads=config.num_attention_heads,
+                kv_heads=config.num_key_value_heads,
+                head_dim=config.head_dim,
+                scale=float(attention.scaling),
+                softcap=float(getattr(config, "attn_logit_softcapping", None) or 0.0),
+                window=getattr(attention, "sliding_window", None),
+            )
+        )
     return layers
 
 
@@ -167,8 +172,9 @@ class _Rewriter:
         first = self.add("Slice", [x, self.constant([0]), self.constant([half]), self.constant([-1])])
         second = self.add("Slice", [x, self.constant([half]), self.constant([head_dim]), self.constant([-1])])
         rotated_half = self.add("Concat", [self.add("Neg", [second]), first], axis=-1)
-        out = self.add("Add", [self.add("Mul", [x, self.unsqueezed(cos)]),
-                               self.add("Mul", [rotated_half, self.unsqueezed(sin)])])
+        out = self.add(
+            "Add", [self.add("Mul", [x, self.unsqueezed(cos)]), self.add("Mul", [rotated_half, self.unsqueezed(sin)])]
+        )
         return self.flat(out, heads * head_dim)
 
     def flat(self, x: str, width: int) -> str:
@@ -203,25 +209,38 @@ def fuse_attention(model, layers: list[LayerAttention]) -> int:
         query, key = r.unrotated(query), r.unrotated(key_concat.input[1])
         transposes = [r.head_transpose(query[0]), r.head_transpose(key[0])]
         # Gemma 1/2 rotate the transpose's output itself: read its input
-        query, key = [(t.input[0] if x == t.output[0] else x, *rest)
-                      for (x, *rest), t in zip((query, key), transposes)]
+        query, key = [(t.input[0] if x == t.output[0] else x, *rest) for (x, *rest), t in zip((query, key), transposes)]
         plans.append((index, spec, key_concat, value_concat, query, key, value, output, transposes))
 
     seqlens, total = r.sequence_inputs()
     for index, spec, key_concat, value_concat, query, key, value, output, transposes in plans:
         for transpose in transposes:  # its readers are layout-free (`head_transpose`): the q/k
             r.reroute(transpose.output[0], transpose.input[0])  # paths now run in (B,S,N,D)
-        attrs = dict(num_heads=spec.heads, kv_num_heads=spec.kv_heads, scale=spec.scale, do_rotary=0,
-                     local_window_size=spec.window if spec.window else -1)
+        attrs = dict(
+            num_heads=spec.heads,
+            kv_num_heads=spec.kv_heads,
+            scale=spec.scale,
+            do_rotary=0,
+            local_window_size=spec.window if spec.window else -1,
+        )
         if spec.softcap:
             attrs["softcap"] = spec.softcap
         fused = f"edgekit_gqa_output_{index}"
-        r.add("GroupQueryAttention", [
-            r.rotary_flat(*query, spec.heads, spec.head_dim),
-            r.rotary_flat(*key, spec.kv_heads, spec.head_dim),
-            r.flat(value, spec.kv_heads * spec.head_dim),
-            key_concat.input[0], value_concat.input[0], seqlens, total,
-        ], domain=MS_DOMAIN, names=[fused, present_key, present_value], **attrs)
+        r.add(
+            "GroupQueryAttention",
+            [
+                r.rotary_flat(*query, spec.heads, spec.head_dim),
+                r.rotary_flat(*key, spec.kv_heads, spec.head_dim),
+                r.flat(value, spec.kv_heads * spec.head_dim),
+                key_concat.input[0],
+                value_concat.input[0],
+                seqlens,
+                total,
+            ],
+            domain=MS_DOMAIN,
+            names=[fused, present_key, present_value],
+            **attrs,
+        )
         for node in (key_concat, value_concat):
             model.graph.node.remove(node)
         r.reroute(output, fused)

@@ -59,8 +59,9 @@ def container_parts(blocks: Blocks, lookup: bool = False) -> list[Part]:
         return [Part(blocks)]
     shift = blocks.bits - 4
     top = Blocks(blocks.origin, 4, blocks.block, blocks.q >> shift, blocks.scale * 2**shift, blocks.zero >> shift, None)
-    low = Blocks(blocks.origin, shift, blocks.block, blocks.q & (2**shift - 1), blocks.scale,
-                 blocks.zero & (2**shift - 1), None)
+    low = Blocks(
+        blocks.origin, shift, blocks.block, blocks.q & (2**shift - 1), blocks.scale, blocks.zero & (2**shift - 1), None
+    )
     if container_bits(low) == 2 and stored_zero(low) != 2:
         return [Part(blocks)]
     return [Part(top), Part(low, significant=False)]
@@ -167,7 +168,9 @@ class GraphEditor:
         if stored.dtype == np.float32:
             return self.constant(stem, stored)
         name = self.name(stem)
-        self.graph.node.insert(0, helper.make_node("Cast", [self.constant(f"{stem}_f16", stored)], [name], name=name, to=1))
+        self.graph.node.insert(
+            0, helper.make_node("Cast", [self.constant(f"{stem}_f16", stored)], [name], name=name, to=1)
+        )
         return name
 
     def node(self, op: str, inputs: list[str], stem: str, domain: str = "", **attrs) -> str:
@@ -210,7 +213,9 @@ class SharedWeight:
         self.blocks = blocks
         rows, cols = blocks.q.shape
         self.rows, self.cols, self.n_blocks = rows, cols, cols // blocks.block
-        self.parts = [_PartTensors(editor, part, f"{stem}p{i}") for i, part in enumerate(container_parts(blocks, lookup))]
+        self.parts = [
+            _PartTensors(editor, part, f"{stem}p{i}") for i, part in enumerate(container_parts(blocks, lookup))
+        ]
         self.codes, self.scales = self.parts[0].codes, self.parts[0].scales
         self.bias = None if blocks.bias is None else editor.float_constant(f"{stem}_bias", blocks.bias)
 
@@ -233,16 +238,29 @@ def matmul(editor: GraphEditor, x: str, weight: SharedWeight, accuracy_level: in
     for part in weight.parts:
         inputs = [x, part.codes, part.scales] + ([part.zero_points] if part.zero_points else [])
         product = editor.node(
-            "MatMulNBits", inputs, "matmul", domain=MS_DOMAIN, K=weight.cols, N=weight.rows,
-            bits=container_bits(part.blocks), block_size=part.blocks.block,
+            "MatMulNBits",
+            inputs,
+            "matmul",
+            domain=MS_DOMAIN,
+            K=weight.cols,
+            N=weight.rows,
+            bits=container_bits(part.blocks),
+            block_size=part.blocks.block,
             accuracy_level=part_accuracy_level(part, accuracy_level),
         )
         y = product if y is None else editor.node("Add", [y, product], "sum")
     if weight.bias is None:
         return
     leading = editor.node("Shape", [x], "shape", end=-1)
-    grouped = editor.node("Concat", [leading, editor.constant("blocks", np.array([weight.n_blocks, weight.blocks.block]))], "dims", axis=0)
-    sums = editor.node("ReduceSum", [editor.node("Reshape", [x, grouped], "grouped"), editor.constant("axis", np.array([-1]))], "blocksum", keepdims=0)
+    grouped = editor.node(
+        "Concat", [leading, editor.constant("blocks", np.array([weight.n_blocks, weight.blocks.block]))], "dims", axis=0
+    )
+    sums = editor.node(
+        "ReduceSum",
+        [editor.node("Reshape", [x, grouped], "grouped"), editor.constant("axis", np.array([-1]))],
+        "blocksum",
+        keepdims=0,
+    )
     bias_t = editor.node("Transpose", [weight.bias], "bias_t", perm=[1, 0])  # folded at load
     editor.node("Add", [y, editor.node("MatMul", [sums, bias_t], "bias")], "biased")
 
@@ -253,20 +271,56 @@ def gather_rows(editor: GraphEditor, ids: str, weight: SharedWeight) -> None:
     codes = editor.node("Gather", [weight.codes, ids], "rows", axis=0)
     if container_bits(weight.blocks) == 4:
         low = editor.node("BitwiseAnd", [codes, editor.constant("mask", np.array(15, dtype=np.uint8))], "low")
-        high = editor.node("BitShift", [codes, editor.constant("shift", np.array(4, dtype=np.uint8))], "high", direction="RIGHT")
-        pairs = editor.node("Concat", [editor.node("Unsqueeze", [low, editor.constant("ax", np.array([-1]))], "lo"),
-                                       editor.node("Unsqueeze", [high, editor.constant("ax", np.array([-1]))], "hi")], "pairs", axis=-1)
+        high = editor.node(
+            "BitShift", [codes, editor.constant("shift", np.array(4, dtype=np.uint8))], "high", direction="RIGHT"
+        )
+        pairs = editor.node(
+            "Concat",
+            [
+                editor.node("Unsqueeze", [low, editor.constant("ax", np.array([-1]))], "lo"),
+                editor.node("Unsqueeze", [high, editor.constant("ax", np.array([-1]))], "hi"),
+            ],
+            "pairs",
+            axis=-1,
+        )
         ids_shape = editor.node("Shape", [ids], "ids_shape")
-        unpacked_dims = editor.node("Concat", [ids_shape, editor.constant("blocks", np.array([weight.n_blocks, weight.blocks.block]))], "dims", axis=0)
+        unpacked_dims = editor.node(
+            "Concat",
+            [ids_shape, editor.constant("blocks", np.array([weight.n_blocks, weight.blocks.block]))],
+            "dims",
+            axis=0,
+        )
         codes = editor.node("Reshape", [pairs, unpacked_dims], "codes")
-    centred = editor.node("Sub", [editor.node("Cast", [codes], "float", to=1),
-                                  editor.constant("zero", np.array(stored_zero(weight.blocks), dtype=np.float32))], "centred")
-    scales = editor.node("Unsqueeze", [editor.node("Gather", [weight.scales, ids], "row_scales", axis=0),
-                                       editor.constant("ax", np.array([-1]))], "scales")
+    centred = editor.node(
+        "Sub",
+        [
+            editor.node("Cast", [codes], "float", to=1),
+            editor.constant("zero", np.array(stored_zero(weight.blocks), dtype=np.float32)),
+        ],
+        "centred",
+    )
+    scales = editor.node(
+        "Unsqueeze",
+        [editor.node("Gather", [weight.scales, ids], "row_scales", axis=0), editor.constant("ax", np.array([-1]))],
+        "scales",
+    )
     values = editor.node("Mul", [centred, scales], "values")
     if weight.bias is not None:
-        values = editor.node("Add", [values, editor.node("Unsqueeze", [editor.node("Gather", [weight.bias, ids], "row_bias", axis=0),
-                                                                      editor.constant("ax", np.array([-1]))], "b")], "biased")
+        values = editor.node(
+            "Add",
+            [
+                values,
+                editor.node(
+                    "Unsqueeze",
+                    [
+                        editor.node("Gather", [weight.bias, ids], "row_bias", axis=0),
+                        editor.constant("ax", np.array([-1])),
+                    ],
+                    "b",
+                ),
+            ],
+            "biased",
+        )
     ids_shape = editor.node("Shape", [ids], "ids_shape")
     dims = editor.node("Concat", [ids_shape, editor.constant("cols", np.array([weight.cols]))], "dims", axis=0)
     editor.node("Reshape", [values, dims], "embedding")

@@ -26,7 +26,8 @@ def export_onnx(hf_dir: Path, out: Path) -> Path:
     from transformers import DynamicCache
 
     model = transformers.AutoModelForCausalLM.from_pretrained(
-        str(hf_dir), dtype=torch.float32, attn_implementation="eager").eval()
+        str(hf_dir), dtype=torch.float32, attn_implementation="eager"
+    ).eval()
     config = model.config
     layers, kv_heads, head_dim = config.num_hidden_layers, config.num_key_value_heads, config.head_dim
 
@@ -37,8 +38,13 @@ def export_onnx(hf_dir: Path, out: Path) -> Path:
 
         def forward(self, input_ids, attention_mask, position_ids, past):
             cache = DynamicCache(ddp_cache_data=[(past[2 * i], past[2 * i + 1]) for i in range(layers)])
-            result = self.model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                                past_key_values=cache, use_cache=True)
+            result = self.model(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                position_ids=position_ids,
+                past_key_values=cache,
+                use_cache=True,
+            )
             present = [t for layer in result.past_key_values.layers for t in (layer.keys, layer.values)]
             return (result.logits, *present)
 
@@ -50,10 +56,18 @@ def export_onnx(hf_dir: Path, out: Path) -> Path:
     with torch.no_grad():
         program = torch.onnx.export(
             Decoder(),
-            (torch.ones(1, 3, dtype=torch.long), torch.ones(1, 5, dtype=torch.long), torch.tensor([[2, 3, 4]]),
-             sample_past),
+            (
+                torch.ones(1, 3, dtype=torch.long),
+                torch.ones(1, 5, dtype=torch.long),
+                torch.tensor([[2, 3, 4]]),
+                sample_past,
+            ),
             dynamic_shapes=({1: seq}, {1: total}, {1: seq}, tuple({2: past_len} for _ in sample_past)),
-            dynamo=True, opset_version=20, optimize=True, input_names=inputs, output_names=outputs,
+            dynamo=True,
+            opset_version=20,
+            optimize=True,
+            input_names=inputs,
+            output_names=outputs,
         )
     program.save(str(out), external_data=True)
     fuse_for_onnxruntime(out, layer_attention(model))

@@ -57,17 +57,31 @@ def genai_config(config: dict[str, Any], stop_ids: list[int], bos_id: int, conte
             },
         },
         "search": {
-            "do_sample": False, "num_beams": 1, "max_length": context_length, "min_length": 0,
-            "past_present_share_buffer": False, "top_k": 1, "top_p": 1.0, "temperature": 1.0,
-            "repetition_penalty": 1.0, "early_stopping": True, "length_penalty": 1.0,
-            "no_repeat_ngram_size": 0, "num_return_sequences": 1, "diversity_penalty": 0.0,
+            "do_sample": False,
+            "num_beams": 1,
+            "max_length": context_length,
+            "min_length": 0,
+            "past_present_share_buffer": False,
+            "top_k": 1,
+            "top_p": 1.0,
+            "temperature": 1.0,
+            "repetition_penalty": 1.0,
+            "early_stopping": True,
+            "length_penalty": 1.0,
+            "no_repeat_ngram_size": 0,
+            "num_return_sequences": 1,
+            "diversity_penalty": 0.0,
         },
     }
 
 
 # Strings whose ids the derived tokenizer.json must give exactly as tokenizer.model does.
-TOKENIZER_PROBES = ("The capital of France is", "  two  spaces\tand a tab\n", "数字 123 😀 émigré",
-                    "<start_of_turn>user\nhi<end_of_turn>\n<start_of_turn>model\n")
+TOKENIZER_PROBES = (
+    "The capital of France is",
+    "  two  spaces\tand a tab\n",
+    "数字 123 😀 émigré",
+    "<start_of_turn>user\nhi<end_of_turn>\n<start_of_turn>model\n",
+)
 
 
 def write_tokenizer_json(tokenizer_model: Path, chat: ChatFormat, folder: Path) -> None:
@@ -81,10 +95,19 @@ def write_tokenizer_json(tokenizer_model: Path, chat: ChatFormat, folder: Path) 
 
     with tempfile.TemporaryDirectory() as tmp:
         shutil.copy2(tokenizer_model, Path(tmp) / "tokenizer.model")
-        (Path(tmp) / "tokenizer_config.json").write_text(json.dumps({
-            "tokenizer_class": "GemmaTokenizer", "bos_token": chat.start_token, "eos_token": chat.stop_tokens[0],
-            "pad_token": "<pad>", "unk_token": "<unk>", "add_bos_token": True, "add_eos_token": False,
-        }))
+        (Path(tmp) / "tokenizer_config.json").write_text(
+            json.dumps(
+                {
+                    "tokenizer_class": "GemmaTokenizer",
+                    "bos_token": chat.start_token,
+                    "eos_token": chat.stop_tokens[0],
+                    "pad_token": "<pad>",
+                    "unk_token": "<unk>",
+                    "add_bos_token": True,
+                    "add_eos_token": False,
+                }
+            )
+        )
         transformers.AutoTokenizer.from_pretrained(tmp).save_pretrained(str(folder))
     for extra in ("chat_template.jinja", "special_tokens_map.json"):
         (folder / extra).unlink(missing_ok=True)
@@ -95,8 +118,10 @@ def write_tokenizer_json(tokenizer_model: Path, chat: ChatFormat, folder: Path) 
     derived = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
     for text in TOKENIZER_PROBES:
         if derived.encode(text, add_special_tokens=False).ids != sp.encode(text):
-            raise EdgekitError(f"the tokenizer.json derived from tokenizer.model encodes {text!r} differently",
-                               "report this with the checkpoint's tokenizer.model; use --target android meanwhile")
+            raise EdgekitError(
+                f"the tokenizer.json derived from tokenizer.model encodes {text!r} differently",
+                "report this with the checkpoint's tokenizer.model; use --target android meanwhile",
+            )
 
 
 def write_onnx_folder(graph: Path, hf_dir: Path, chat: ChatFormat, context_length: int, folder: Path) -> None:
@@ -106,12 +131,15 @@ def write_onnx_folder(graph: Path, hf_dir: Path, chat: ChatFormat, context_lengt
 
     folder.mkdir()
     # Re-saved, not copied: the graph records its external data file's name.
-    onnx.save(onnx.load(str(graph)), str(folder / ONNX_GRAPH), save_as_external_data=True, location=ONNX_GRAPH + ".data")
+    onnx.save(
+        onnx.load(str(graph)), str(folder / ONNX_GRAPH), save_as_external_data=True, location=ONNX_GRAPH + ".data"
+    )
     shutil.copy2(hf_dir / "tokenizer.model", folder / "tokenizer.model")
     sp = spm.SentencePieceProcessor(model_file=str(hf_dir / "tokenizer.model"))
     write_tokenizer_json(hf_dir / "tokenizer.model", chat, folder)
     config = json.loads((hf_dir / "config.json").read_text())
     config = config.get("text_config", config)
     stops = [sp.piece_to_id(t) for t in chat.stop_tokens]
-    (folder / "genai_config.json").write_text(json.dumps(
-        genai_config(config, stops, sp.piece_to_id(chat.start_token), context_length), indent=2))
+    (folder / "genai_config.json").write_text(
+        json.dumps(genai_config(config, stops, sp.piece_to_id(chat.start_token), context_length), indent=2)
+    )

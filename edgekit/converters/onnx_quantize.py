@@ -54,9 +54,14 @@ class PlannedWeight:
     gguf_tensor: str | None  # set when the blocks were carried over from this GGUF tensor
 
     def record(self) -> dict[str, Any]:
-        return {"gguf_tensor": self.gguf_tensor, "origin": self.blocks.origin, "bits": self.blocks.bits,
-                "block": self.blocks.block, "shape": [self.weight.rows, self.weight.cols],
-                "bytes": storage_bytes(self.blocks, self.weight.is_embedding)}
+        return {
+            "gguf_tensor": self.gguf_tensor,
+            "origin": self.blocks.origin,
+            "bits": self.blocks.bits,
+            "block": self.blocks.block,
+            "shape": [self.weight.rows, self.weight.cols],
+            "bytes": storage_bytes(self.blocks, self.weight.is_embedding),
+        }
 
 
 def _block_for(cols: int, wanted: int) -> int:
@@ -64,16 +69,24 @@ def _block_for(cols: int, wanted: int) -> int:
     for block in (wanted, *_FALLBACK_BLOCKS):
         if cols % block == 0:
             return block
-    raise EdgekitError(f"a weight row of {cols} values cannot be split into blocks of 16 or more",
-                       "use --target android (LiteRT) for this checkpoint")
+    raise EdgekitError(
+        f"a weight row of {cols} values cannot be split into blocks of 16 or more",
+        "use --target android (LiteRT) for this checkpoint",
+    )
 
 
 class Candidates:
     """Per weight, its faithful form (`keep`: the GGUF's own blocks, else 8 bits) and its small
     form (`small`: 4-bit GGUF blocks as they are, else asymmetric int4), computed on demand."""
 
-    def __init__(self, model, block_size: int, gguf_path: Path | None, base_dir: str = "",
-                 importance: dict[str, np.ndarray] | None = None) -> None:
+    def __init__(
+        self,
+        model,
+        block_size: int,
+        gguf_path: Path | None,
+        base_dir: str = "",
+        importance: dict[str, np.ndarray] | None = None,
+    ) -> None:
         self.model = model
         self.importance = importance or {}
         self.base_dir = base_dir
@@ -82,8 +95,11 @@ class Candidates:
         self.carried: dict[str, tuple[str, Blocks]] = {}
         if gguf_path is not None:
             by_key = {w.key: w for w in self.weights}
-            self.carried = carried_blocks(gguf_path, {w.key: (w.rows, w.cols) for w in self.weights},
-                                          lambda key, rows: float_weight(model, by_key[key], list(rows), base_dir))
+            self.carried = carried_blocks(
+                gguf_path,
+                {w.key: (w.rows, w.cols) for w in self.weights},
+                lambda key, rows: float_weight(model, by_key[key], list(rows), base_dir),
+            )
         self._cache: dict[tuple[str, str], PlannedWeight] = {}
 
     def name(self, key: str) -> str:
@@ -109,8 +125,11 @@ class Candidates:
         if form == "keep":
             return PlannedWeight(weight, quantize_symmetric(values, 8, _block_for(weight.cols, 32)), None)
         block = EMBEDDING_INT4_BLOCK if weight.is_embedding else self.block_size
-        return PlannedWeight(weight, quantize_asymmetric(values, 4, _block_for(weight.cols, block),
-                                                         importance=self.importance.get(weight.key)), None)
+        return PlannedWeight(
+            weight,
+            quantize_asymmetric(values, 4, _block_for(weight.cols, block), importance=self.importance.get(weight.key)),
+            None,
+        )
 
 
 def _graph_layout(weight: Weight, values: np.ndarray) -> np.ndarray:
@@ -128,28 +147,34 @@ def _bytes_besides_weights(model, weights: dict[str, Weight]) -> int:
 class AutoPlanner:
     """Scans once, then chooses plans for a byte budget (again, if the written graph overshoots)."""
 
-    def __init__(self, model, candidates: Candidates, calibration_ids: list[int],
-                 on_stage: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self, model, candidates: Candidates, calibration_ids: list[int], on_stage: Callable[[str], None] | None = None
+    ) -> None:
         self.candidates = candidates
         self.weights = {w.key: w for w in candidates.weights}
-        groups = [Group("+".join(candidates.name(k) for k in g.keys), g.keys)
-                  for g in weight_groups(model, candidates.weights)]
+        groups = [
+            Group("+".join(candidates.name(k) for k in g.keys), g.keys)
+            for g in weight_groups(model, candidates.weights)
+        ]
         self.keep = {k: storage_bytes(candidates.keep(w).blocks, w.is_embedding) for k, w in self.weights.items()}
         self.small = {k: storage_bytes(candidates.small(w).blocks, w.is_embedding) for k, w in self.weights.items()}
         self.groups = [g for g in groups if any(self.small[k] < self.keep[k] for k in g.keys)]
         self.fixed_bytes = _bytes_besides_weights(model, self.weights)
         progress = (lambda i, n: on_stage(f"scanning group {i + 1}/{n}")) if on_stage else None
         self.costs = scan_groups(
-            model, self.groups,
+            model,
+            self.groups,
             lambda k: _graph_layout(self.weights[k], candidates.small(self.weights[k]).blocks.dequantize()),
-            calibration_ids, progress,
+            calibration_ids,
+            progress,
         )
 
     def plan(self, budget_bytes: int) -> tuple[list[PlannedWeight], AutoPlan]:
         auto = choose_small_groups(self.groups, self.costs, self.keep, self.small, self.fixed_bytes, budget_bytes)
         small_keys = {k for g in self.groups if g.label in auto.small_groups for k in g.keys}
-        return [self.candidates.small(w) if k in small_keys else self.candidates.keep(w)
-                for k, w in self.weights.items()], auto
+        return [
+            self.candidates.small(w) if k in small_keys else self.candidates.keep(w) for k, w in self.weights.items()
+        ], auto
 
 
 def plan_recipe(candidates: Candidates, forms: OnnxForms) -> list[PlannedWeight]:
@@ -193,10 +218,17 @@ def _importance(float_model: Path, model, forms: OnnxForms, ids: list[int] | Non
     return input_energy(float_model, find_weights(model), ids)
 
 
-def quantize_onnx(float_model: Path, quant: str, block_size: int, out: Path, accuracy_level: int = 4,
-                  gguf_path: Path | None = None, max_size_bytes: int | None = None,
-                  calibration_ids: list[int] | None = None,
-                  on_stage: Callable[[str], None] | None = None) -> dict[str, Any]:
+def quantize_onnx(
+    float_model: Path,
+    quant: str,
+    block_size: int,
+    out: Path,
+    accuracy_level: int = 4,
+    gguf_path: Path | None = None,
+    max_size_bytes: int | None = None,
+    calibration_ids: list[int] | None = None,
+    on_stage: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Writes `out` (+ `out.data`); returns the plan summary recorded in the manifest."""
     import onnx
 
@@ -213,8 +245,9 @@ def quantize_onnx(float_model: Path, quant: str, block_size: int, out: Path, acc
         summary["graph_bytes"] = _write(model, plan, accuracy_level, out, base_dir)
         return summary
     model = onnx.load(str(float_model))  # the sensitivity scan runs the whole float graph
-    candidates = Candidates(model, block_size, gguf_path,
-                            importance=_importance(float_model, model, forms, calibration_ids))
+    candidates = Candidates(
+        model, block_size, gguf_path, importance=_importance(float_model, model, forms, calibration_ids)
+    )
     if max_size_bytes is None or calibration_ids is None:
         raise EdgekitError("--quant auto needs --max-size", "pass e.g. --max-size 250 (MiB)")
     planner = AutoPlanner(model, candidates, calibration_ids, on_stage)
@@ -228,5 +261,7 @@ def quantize_onnx(float_model: Path, quant: str, block_size: int, out: Path, acc
             summary["auto"] = auto.record()
             return summary
         target -= written - max_size_bytes
-    raise EdgekitError(f"no plan fits --max-size {max_size_bytes / 2**20:.2f} MiB (closest: {written / 2**20:.2f} MiB)",
-                       "raise --max-size")
+    raise EdgekitError(
+        f"no plan fits --max-size {max_size_bytes / 2**20:.2f} MiB (closest: {written / 2**20:.2f} MiB)",
+        "raise --max-size",
+    )

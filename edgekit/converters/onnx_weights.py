@@ -56,7 +56,9 @@ def apply_blocks(model, plan: dict[str, Blocks], accuracy_level: int) -> None:
     editor = GraphEditor(model)
     producers = {out: node for node in model.graph.node for out in node.output}
     lookups = {w.key for w in find_weights(model) if w.is_embedding}
-    shared = {key: SharedWeight(editor, blocks, f"w{i}", key in lookups) for i, (key, blocks) in enumerate(plan.items())}
+    shared = {
+        key: SharedWeight(editor, blocks, f"w{i}", key in lookups) for i, (key, blocks) in enumerate(plan.items())
+    }
     for node in list(model.graph.node):
         if node.op_type == "Gather" and node.input[0] in shared:
             editor.begin()

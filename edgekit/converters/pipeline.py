@@ -197,9 +197,15 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
                     graph = float_onnx
                 elif not graph.exists():
                     onnx_weights[quant] = quantize_onnx(
-                        float_onnx, quant, request.block_size, graph, request.onnx_accuracy_level, gguf_source,
+                        float_onnx,
+                        quant,
+                        request.block_size,
+                        graph,
+                        request.onnx_accuracy_level,
+                        gguf_source,
                         max_size_bytes=int(request.max_size_mib * 2**20) if request.max_size_mib else None,
-                        calibration_ids=calibration_ids(tokenizer, chat.start_token), on_stage=stages.note,
+                        calibration_ids=calibration_ids(tokenizer, chat.start_token),
+                        on_stage=stages.note,
                     )
                 write_onnx_folder(graph, hf_dir, chat, request.cache_length, staged)
             else:
@@ -208,13 +214,15 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
                     quantize_tflite(exported.tflite, quant, request.block_size, tflite)
                 source_tflite = exported.tflite if quant == "fp32" else tflite
                 if fmt == "litertlm":
-                    write_litertlm(source_tflite, tokenizer, meta, request.cache_length,
-                                   exported.executor_metadata, staged)
+                    write_litertlm(
+                        source_tflite, tokenizer, meta, request.cache_length, exported.executor_metadata, staged
+                    )
                 else:
                     write_task(source_tflite, tokenizer, meta, staged)
             table = recipe_named(quant)
-            record = ArtifactRecord(final.name, fmt, _size(staged), sha256_artifact(staged),
-                                    content_sha256(staged, fmt))
+            record = ArtifactRecord(
+                final.name, fmt, _size(staged), sha256_artifact(staged), content_sha256(staged, fmt)
+            )
             Manifest(
                 artifact=record,
                 source=source,
@@ -233,8 +241,11 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
                 libraries=versions,
                 golden=golden,
             ).write(work / manifest_path(final).name)
-            result.artifacts.append(WrittenArtifact(final, fmt, quant, record.size_bytes, record.sha256,
-                                                    record.content_sha256, manifest_path(final)))
+            result.artifacts.append(
+                WrittenArtifact(
+                    final, fmt, quant, record.size_bytes, record.sha256, record.content_sha256, manifest_path(final)
+                )
+            )
     result.seconds = time.monotonic() - started
     result.peak_rss_bytes = peak_rss_bytes()
     return result
@@ -322,4 +333,3 @@ def convert(request: ConvertRequest, stages: Stages) -> ConvertResult:
             child.kill()
             child.join()
         shutil.rmtree(work, ignore_errors=True)
-

@@ -36,8 +36,14 @@ class AutoPlan:
         }
 
 
-def choose_small_groups(groups: list[Group], costs: dict[str, float], keep_bytes: dict[str, int],
-                        small_bytes: dict[str, int], fixed_bytes: int, budget_bytes: int) -> AutoPlan:
+def choose_small_groups(
+    groups: list[Group],
+    costs: dict[str, float],
+    keep_bytes: dict[str, int],
+    small_bytes: dict[str, int],
+    fixed_bytes: int,
+    budget_bytes: int,
+) -> AutoPlan:
     total = fixed_bytes + sum(keep_bytes.values())
     savings = {g.label: sum(keep_bytes[k] - small_bytes[k] for k in g.keys) for g in groups}
     plan = AutoPlan(budget_bytes, total, costs=costs, savings=savings)

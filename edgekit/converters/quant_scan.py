@@ -38,8 +38,13 @@ def weight_groups(model, weights: list[Weight]) -> list[Group]:
     return found
 
 
-def scan_groups(model, groups: list[Group], int4_values: Callable[[str], np.ndarray], ids: list[int],
-                on_group: Callable[[int, int], None] | None = None) -> dict[str, float]:
+def scan_groups(
+    model,
+    groups: list[Group],
+    int4_values: Callable[[str], np.ndarray],
+    ids: list[int],
+    on_group: Callable[[int, int], None] | None = None,
+) -> dict[str, float]:
     """{group label: mean KL(source || group at int4)} over `ids`. int4_values(key) is in graph layout."""
     import onnx
 

@@ -52,14 +52,17 @@ def _float16() -> dict[str, Any]:
 def recipe(quant: str, block_size: int = 32) -> list[dict[str, Any]] | None:
     """The quantizer recipe for `quant`; None means keep float32 weights."""
     if block_size not in BLOCK_SIZES:
-        raise EdgekitError(f"block size {block_size} is not supported", f"use one of {', '.join(map(str, BLOCK_SIZES))}")
+        raise EdgekitError(
+            f"block size {block_size} is not supported", f"use one of {', '.join(map(str, BLOCK_SIZES))}"
+        )
     chosen = recipe_named(quant)
     if "litertlm" not in chosen.formats:
-        raise EdgekitError(f"--quant {quant} is not available for LiteRT bundles",
-                           f"use one of {', '.join(r.name for r in recipes_for('litertlm'))}")
+        raise EdgekitError(
+            f"--quant {quant} is not available for LiteRT bundles",
+            f"use one of {', '.join(r.name for r in recipes_for('litertlm'))}",
+        )
     if chosen.litert_float16:
         return [_float16()]
     if not chosen.litert_rules:
         return None
     return [_weights(rule, block_size) for rule in chosen.litert_rules]
-

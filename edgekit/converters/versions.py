@@ -5,9 +5,22 @@ from __future__ import annotations
 from importlib import metadata
 
 LIBRARIES = (
-    "edgekit", "torch", "transformers", "litert-torch", "ai-edge-litert", "ai-edge-quantizer",
-    "litert-converter", "litert-lm-builder", "litert-lm-api", "mediapipe", "tensorflow-cpu",
-    "sentencepiece", "gguf", "numpy", "onnx", "onnxruntime",
+    "edgekit",
+    "torch",
+    "transformers",
+    "litert-torch",
+    "ai-edge-litert",
+    "ai-edge-quantizer",
+    "litert-converter",
+    "litert-lm-builder",
+    "litert-lm-api",
+    "mediapipe",
+    "tensorflow-cpu",
+    "sentencepiece",
+    "gguf",
+    "numpy",
+    "onnx",
+    "onnxruntime",
 )
 
 

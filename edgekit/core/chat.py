@@ -37,8 +37,9 @@ class ChatFormat:
     def jinja_template(self) -> str:
         """The same format as a Jinja template, for runtimes that render one (LiteRT-LM's
         Conversation API); a leading system message is folded into the first user turn."""
-        up, us, mp, ms = (json.dumps(s) for s in (self.user_prefix, self.user_suffix, self.model_prefix,
-                                                    self.model_suffix))
+        up, us, mp, ms = (
+            json.dumps(s) for s in (self.user_prefix, self.user_suffix, self.model_prefix, self.model_suffix)
+        )
         return (
             "{{ bos_token }}"
             "{%- if messages[0]['role'] == 'system' -%}"
@@ -81,12 +82,15 @@ class ChatFormat:
                 model_suffix=str(data["model_suffix"]),
                 turn_markers=tuple(str(t) for t in data.get("turn_markers", ())),
                 system_role=bool(data.get("system_role", False)),
-                recommended_sampling=tuple((str(k), float(v)) for k, v in dict(
-                    data.get("recommended_sampling", dict(cls.recommended_sampling))).items()),
+                recommended_sampling=tuple(
+                    (str(k), float(v))
+                    for k, v in dict(data.get("recommended_sampling", dict(cls.recommended_sampling))).items()
+                ),
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise EdgekitError(f"chat format record is incomplete ({type(exc).__name__}: {exc})",
-                               "re-run `edgekit convert`") from None
+            raise EdgekitError(
+                f"chat format record is incomplete ({type(exc).__name__}: {exc})", "re-run `edgekit convert`"
+            ) from None
 
     def with_overrides(self, template_file: Path) -> ChatFormat:
         """`--chat-template FILE`: a JSON object overriding any field, for fine-tunes."""

@@ -20,14 +20,23 @@ class GoldenPrompt:
     first_token_margin: float  # the source's top-2 log-probability gap for the first new token
 
     def to_json(self) -> dict[str, Any]:
-        return {"prompt": self.prompt, "prompt_ids": self.prompt_ids, "continuation_ids": self.continuation_ids,
-                "continuation": self.continuation, "first_token_margin": self.first_token_margin}
+        return {
+            "prompt": self.prompt,
+            "prompt_ids": self.prompt_ids,
+            "continuation_ids": self.continuation_ids,
+            "continuation": self.continuation,
+            "first_token_margin": self.first_token_margin,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> GoldenPrompt:
-        return cls(str(data["prompt"]), [int(i) for i in data["prompt_ids"]],
-                   [int(i) for i in data["continuation_ids"]], str(data["continuation"]),
-                   float(data["first_token_margin"]))
+        return cls(
+            str(data["prompt"]),
+            [int(i) for i in data["prompt_ids"]],
+            [int(i) for i in data["continuation_ids"]],
+            str(data["continuation"]),
+            float(data["first_token_margin"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -40,13 +49,16 @@ class TeacherForcedReference:
     target_logprobs: list[float]
 
     def to_json(self) -> dict[str, Any]:
-        return {"ids": self.ids, "top_ids": self.top_ids, "top_logprobs": self.top_logprobs,
-                "target_logprobs": self.target_logprobs}
+        return {
+            "ids": self.ids,
+            "top_ids": self.top_ids,
+            "top_logprobs": self.top_logprobs,
+            "target_logprobs": self.target_logprobs,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TeacherForcedReference:
-        return cls(list(data["ids"]), list(data["top_ids"]), list(data["top_logprobs"]),
-                   list(data["target_logprobs"]))
+        return cls(list(data["ids"]), list(data["top_ids"]), list(data["top_logprobs"]), list(data["target_logprobs"]))
 
 
 @dataclass(frozen=True)
@@ -57,11 +69,18 @@ class GoldenOutputs:
     reference: TeacherForcedReference
 
     def to_json(self) -> dict[str, Any]:
-        return {"inputs_version": self.inputs_version, "new_tokens": self.new_tokens,
-                "prompts": [p.to_json() for p in self.prompts], "reference": self.reference.to_json()}
+        return {
+            "inputs_version": self.inputs_version,
+            "new_tokens": self.new_tokens,
+            "prompts": [p.to_json() for p in self.prompts],
+            "reference": self.reference.to_json(),
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> GoldenOutputs:
-        return cls(int(data["inputs_version"]), int(data["new_tokens"]),
-                   tuple(GoldenPrompt.from_json(p) for p in data["prompts"]),
-                   TeacherForcedReference.from_json(data["reference"]))
+        return cls(
+            int(data["inputs_version"]),
+            int(data["new_tokens"]),
+            tuple(GoldenPrompt.from_json(p) for p in data["prompts"]),
+            TeacherForcedReference.from_json(data["reference"]),
+        )

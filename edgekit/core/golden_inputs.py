@@ -13,7 +13,7 @@ TOP_K_RECORDED = 8
 GOLDEN_PROMPTS: tuple[str, ...] = (
     "The capital of France is",
     "Water boils at a temperature of",
-    "def fibonacci(n):\n    \"\"\"Return the n-th Fibonacci number.\"\"\"\n",
+    'def fibonacci(n):\n    """Return the n-th Fibonacci number."""\n',
     "The three primary colors are",
     "Translate to French: Good morning, how are you?\nFrench:",
     "1, 2, 3, 5, 8, 13,",

@@ -36,13 +36,23 @@ class ArtifactRecord:
     content_sha256: str  # of what the runtime reads (formats.content_digest)
 
     def to_json(self) -> dict[str, Any]:
-        return {"file": self.file, "format": self.format, "size_bytes": self.size_bytes, "sha256": self.sha256,
-                "content_sha256": self.content_sha256}
+        return {
+            "file": self.file,
+            "format": self.format,
+            "size_bytes": self.size_bytes,
+            "sha256": self.sha256,
+            "content_sha256": self.content_sha256,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ArtifactRecord:
-        return cls(str(data["file"]), str(data["format"]), int(data["size_bytes"]), str(data["sha256"]),
-                   str(data["content_sha256"]))
+        return cls(
+            str(data["file"]),
+            str(data["format"]),
+            int(data["size_bytes"]),
+            str(data["sha256"]),
+            str(data["content_sha256"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -58,16 +68,31 @@ class SourceRecord:
     converted_from: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "format": self.format, "default_model": self.default_model,
-                "weights_sha256": self.weights_sha256, "family": self.family, "architecture": self.architecture,
-                "parameters": self.parameters, "instruction_tuned": self.instruction_tuned,
-                "converted_from": self.converted_from}
+        return {
+            "path": self.path,
+            "format": self.format,
+            "default_model": self.default_model,
+            "weights_sha256": self.weights_sha256,
+            "family": self.family,
+            "architecture": self.architecture,
+            "parameters": self.parameters,
+            "instruction_tuned": self.instruction_tuned,
+            "converted_from": self.converted_from,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> SourceRecord:
-        return cls(str(data["path"]), str(data["format"]), bool(data["default_model"]), dict(data["weights_sha256"]),
-                   str(data["family"]), str(data["architecture"]), int(data["parameters"]),
-                   data.get("instruction_tuned"), str(data["converted_from"]))
+        return cls(
+            str(data["path"]),
+            str(data["format"]),
+            bool(data["default_model"]),
+            dict(data["weights_sha256"]),
+            str(data["family"]),
+            str(data["architecture"]),
+            int(data["parameters"]),
+            data.get("instruction_tuned"),
+            str(data["converted_from"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -83,16 +108,31 @@ class RecipeRecord:
     route: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"quant": self.quant, "block_size": self.block_size, "max_size_mib": self.max_size_mib,
-                "quantizer_recipe": self.quantizer_recipe, "prefill_lengths": list(self.prefill_lengths),
-                "cache_length": self.cache_length, "onnx_accuracy_level": self.onnx_accuracy_level,
-                "onnx_weights": self.onnx_weights, "route": self.route}
+        return {
+            "quant": self.quant,
+            "block_size": self.block_size,
+            "max_size_mib": self.max_size_mib,
+            "quantizer_recipe": self.quantizer_recipe,
+            "prefill_lengths": list(self.prefill_lengths),
+            "cache_length": self.cache_length,
+            "onnx_accuracy_level": self.onnx_accuracy_level,
+            "onnx_weights": self.onnx_weights,
+            "route": self.route,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RecipeRecord:
-        return cls(str(data["quant"]), data.get("block_size"), data.get("max_size_mib"), data.get("quantizer_recipe"),
-                   tuple(int(n) for n in data["prefill_lengths"]), int(data["cache_length"]),
-                   data.get("onnx_accuracy_level"), data.get("onnx_weights"), str(data["route"]))
+        return cls(
+            str(data["quant"]),
+            data.get("block_size"),
+            data.get("max_size_mib"),
+            data.get("quantizer_recipe"),
+            tuple(int(n) for n in data["prefill_lengths"]),
+            int(data["cache_length"]),
+            data.get("onnx_accuracy_level"),
+            data.get("onnx_weights"),
+            str(data["route"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -104,13 +144,23 @@ class ConversionRecord:
     host: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"seconds": self.seconds, "peak_rss_bytes": self.peak_rss_bytes,
-                "estimated_peak_bytes": self.estimated_peak_bytes, "created": self.created, "host": self.host}
+        return {
+            "seconds": self.seconds,
+            "peak_rss_bytes": self.peak_rss_bytes,
+            "estimated_peak_bytes": self.estimated_peak_bytes,
+            "created": self.created,
+            "host": self.host,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ConversionRecord:
-        return cls(float(data["seconds"]), int(data["peak_rss_bytes"]), int(data["estimated_peak_bytes"]),
-                   str(data["created"]), str(data["host"]))
+        return cls(
+            float(data["seconds"]),
+            int(data["peak_rss_bytes"]),
+            int(data["estimated_peak_bytes"]),
+            str(data["created"]),
+            str(data["host"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -154,8 +204,9 @@ class Manifest:
                 version=version,
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise EdgekitError(f"{where} is not a complete edgekit manifest ({type(exc).__name__}: {exc})",
-                               "re-run `edgekit convert`") from None
+            raise EdgekitError(
+                f"{where} is not a complete edgekit manifest ({type(exc).__name__}: {exc})", "re-run `edgekit convert`"
+            ) from None
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(self.to_json(), indent=1))

@@ -40,5 +40,3 @@ class Stages:
 
     def note(self, text: str) -> None:
         self.console.print(f"      {text}")
-
-

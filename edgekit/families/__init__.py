@@ -13,6 +13,13 @@ from edgekit.families.registry import (
 )
 
 __all__ = [
-    "FAMILIES", "GEMMA_CHAT", "Family", "family_for_architecture", "family_for_gguf_arch", "family_for_keras",
-    "family_named", "register", "supported_architectures",
+    "FAMILIES",
+    "GEMMA_CHAT",
+    "Family",
+    "family_for_architecture",
+    "family_for_gguf_arch",
+    "family_for_keras",
+    "family_named",
+    "register",
+    "supported_architectures",
 ]

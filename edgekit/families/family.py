@@ -149,7 +149,7 @@ class Family:
         for name, value in tensors.items():
             for prefix in self.text_tower_prefixes:
                 if name.startswith(prefix):
-                    renamed["model." + name[len(prefix):]] = value
+                    renamed["model." + name[len(prefix) :]] = value
             if name.startswith("lm_head."):
                 renamed[name] = value
         return renamed

@@ -26,8 +26,13 @@ class Gemma2(Family):
     model_type = "gemma2"
     gguf_arch = "gemma2"
     layer_weights = LAYER_WEIGHTS
-    config_fields = (*CORE_FIELDS, "sliding_window", "query_pre_attn_scalar", "attn_logit_softcapping",
-                     "final_logit_softcapping")
+    config_fields = (
+        *CORE_FIELDS,
+        "sliding_window",
+        "query_pre_attn_scalar",
+        "attn_logit_softcapping",
+        "final_logit_softcapping",
+    )
     gguf_keys = {
         **GGUF_CORE_KEYS,
         "attention.sliding_window": "sliding_window",

@@ -36,8 +36,7 @@ class Gemma3(Family):
     text_tower_prefixes = ("model.language_model.", "language_model.model.")
 
     def keras_core(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {**super().keras_core(args),
-                "rope_scaling_factor": float(args.get("global_rope_scaling_factor") or 1.0)}
+        return {**super().keras_core(args), "rope_scaling_factor": float(args.get("global_rope_scaling_factor") or 1.0)}
 
     def config_from_core(self, core: dict[str, Any]) -> dict[str, Any]:
         layers = int(core["num_hidden_layers"])

@@ -81,7 +81,7 @@ def _decode(gguf_type: str, raw: np.ndarray) -> tuple[int, int, np.ndarray, np.n
         return 4, 32, q, _f16(raw[:, 0:2])[:, None], 0, _f16(raw[:, 2:4])[:, None]
     if gguf_type in ("Q5_0", "Q5_1"):
         header = 2 if gguf_type == "Q5_0" else 4
-        q = _nibbles(raw[:, header + 4:]) | (_high_bits(raw[:, header:header + 4]) << 4)
+        q = _nibbles(raw[:, header + 4 :]) | (_high_bits(raw[:, header : header + 4]) << 4)
         if gguf_type == "Q5_0":
             return 5, 32, q, _f16(raw[:, 0:2])[:, None], 16, None
         return 5, 32, q, _f16(raw[:, 0:2])[:, None], 0, _f16(raw[:, 2:4])[:, None]
@@ -124,7 +124,11 @@ def decode_blocks(gguf: GGUFFile, tensor: GGUFTensor, rows: list[int] | None = N
     bits, block, q, scale, zero, bias = _decode(name, raw.reshape(-1, _BLOCK_BYTES[name]))
     subs = cols // block
     return Blocks(
-        origin=name, bits=bits, block=block, q=q.reshape(kept, cols).astype(np.uint8),
-        scale=scale.reshape(kept, subs).astype(np.float32), zero=zero,
+        origin=name,
+        bits=bits,
+        block=block,
+        q=q.reshape(kept, cols).astype(np.uint8),
+        scale=scale.reshape(kept, subs).astype(np.float32),
+        zero=zero,
         bias=None if bias is None else bias.reshape(kept, subs).astype(np.float32),
     )

@@ -69,6 +69,7 @@ def list_variables(folder: Path) -> dict[str, KerasVariable]:
     for file in weight_files(folder):
         try:
             with h5py.File(file, "r") as handle:
+
                 def visit(name: str, obj: Any, file: Path = file) -> None:
                     if isinstance(obj, h5py.Dataset):
                         is_bf16 = obj.attrs.get("dtype") in ("bfloat16", b"bfloat16")

@@ -58,7 +58,7 @@ def open_litertlm(path: Path) -> LitertLmFile:
         if len(head) < _HEADER_BEGIN:
             raise _damaged(path, "truncated header")
         major, minor, patch = struct.unpack("<III", head[8:20])
-        (header_end,) = struct.unpack("<Q", head[_HEADER_END_AT:_HEADER_END_AT + 8])
+        (header_end,) = struct.unpack("<Q", head[_HEADER_END_AT : _HEADER_END_AT + 8])
         if not _HEADER_BEGIN < header_end <= min(size, _HEADER_BEGIN + _MAX_HEADER):
             raise _damaged(path, f"header end {header_end} is outside the file")
         header = handle.read(header_end - _HEADER_BEGIN)

@@ -38,14 +38,14 @@ def decode(data: bytes, depth: int = 0) -> list[tuple[int, Any]]:
         if wire == 0:
             value, pos = _varint(data, pos)
         elif wire == 1:
-            value, pos = int.from_bytes(data[pos:pos + 8], "little"), pos + 8
+            value, pos = int.from_bytes(data[pos : pos + 8], "little"), pos + 8
         elif wire == 5:
-            value, pos = int.from_bytes(data[pos:pos + 4], "little"), pos + 4
+            value, pos = int.from_bytes(data[pos : pos + 4], "little"), pos + 4
         elif wire == 2:
             length, pos = _varint(data, pos)
             if pos + length > len(data):
                 raise WireError("length past the end")
-            value = _bytes_value(data[pos:pos + length], depth)
+            value = _bytes_value(data[pos : pos + length], depth)
             pos += length
         else:
             raise WireError(f"wire type {wire}")

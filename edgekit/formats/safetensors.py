@@ -17,8 +17,21 @@ import numpy as np
 from edgekit.core.errors import EdgekitError
 
 DTYPE_BYTES = {
-    "F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1,
-    "U8": 1, "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1, "U16": 2, "U32": 4, "U64": 8,
+    "F64": 8,
+    "F32": 4,
+    "F16": 2,
+    "BF16": 2,
+    "I64": 8,
+    "I32": 4,
+    "I16": 2,
+    "I8": 1,
+    "U8": 1,
+    "BOOL": 1,
+    "F8_E4M3": 1,
+    "F8_E5M2": 1,
+    "U16": 2,
+    "U32": 4,
+    "U64": 8,
 }
 _MAX_HEADER = 100 * 1024 * 1024
 
@@ -88,8 +101,11 @@ def read_header(path: Path) -> tuple[dict[str, TensorInfo], dict[str, str]]:
     return tensors, metadata
 
 
-def write(path: Path, tensors: Iterable[tuple[str, tuple[int, ...], Callable[[], np.ndarray]]],
-          metadata: dict[str, str] | None = None) -> None:
+def write(
+    path: Path,
+    tensors: Iterable[tuple[str, tuple[int, ...], Callable[[], np.ndarray]]],
+    metadata: dict[str, str] | None = None,
+) -> None:
     """Write float32 tensors given as (name, shape, producer): each producer runs just before
     its bytes are written, so only one tensor is in memory at a time."""
     items = list(tensors)

@@ -32,11 +32,19 @@ def describe_tflite_bytes(data: bytes, where: str = "model") -> dict[str, Any]:
     signatures = {}
     for name in model.get_signature_list():
         details = model.get_signature_runner(name).get_input_details()
-        signatures[name] = {key: [int(d) for d in value["shape"]] for key, value in sorted(details.items())
-                            if not key.startswith("kv_cache_") or key.endswith("_0")}
+        signatures[name] = {
+            key: [int(d) for d in value["shape"]]
+            for key, value in sorted(details.items())
+            if not key.startswith("kv_cache_") or key.endswith("_0")
+        }
     weight_types = Counter(t["dtype"].__name__ for t in model.get_tensor_details() if t["shape"].size == 2)
     return {"bytes": len(data), "signatures": signatures, "matrix_dtypes": dict(weight_types)}
 
 
 def describe_tflite(path: Path) -> dict[str, Any]:
-    return {"kind": "model", "format": "tflite", "path": str(path), **describe_tflite_bytes(path.read_bytes(), str(path))}
+    return {
+        "kind": "model",
+        "format": "tflite",
+        "path": str(path),
+        **describe_tflite_bytes(path.read_bytes(), str(path)),
+    }

@@ -188,7 +188,7 @@ def _load_hf(folder: Path) -> Checkpoint:
     if not architectures or not isinstance(architectures, list):
         raise EdgekitError(
             f"{folder / 'config.json'} names no `architectures`",
-            "add the model class, e.g. \"architectures\": [\"Gemma3ForCausalLM\"]",
+            'add the model class, e.g. "architectures": ["Gemma3ForCausalLM"]',
         )
     architecture = str(architectures[0])
     family = family_for_architecture(architecture)
@@ -224,7 +224,6 @@ def _load_hf(folder: Path) -> Checkpoint:
         tokenizer_files=tokenizer_files,
         files={p.name: p.stat().st_size for p in entries if p.is_file()},
     )
-
 
 
 def _check_weights(folder: Path, family: Family, config: dict[str, Any], tensors: dict[str, Any]) -> None:

@@ -107,11 +107,16 @@ def write_hf_folder(gguf: GGUFFile, folder: Path) -> None:
     config = hf_config_from_gguf(gguf, family)
     plan = _tensor_plan(gguf, family, config)
     (folder / "config.json").write_text(json.dumps(config, indent=2))
-    (folder / "generation_config.json").write_text(json.dumps({
-        "bos_token_id": config["bos_token_id"],
-        "eos_token_id": config["eos_token_id"],
-        "pad_token_id": config["pad_token_id"],
-    }, indent=2))
+    (folder / "generation_config.json").write_text(
+        json.dumps(
+            {
+                "bos_token_id": config["bos_token_id"],
+                "eos_token_id": config["eos_token_id"],
+                "pad_token_id": config["pad_token_id"],
+            },
+            indent=2,
+        )
+    )
     (folder / "tokenizer.model").write_bytes(sentencepiece_from_gguf(gguf, family.chat))
     (folder / "tokenizer_config.json").write_text(json.dumps(_tokenizer_config(gguf), indent=2))
     safetensors.write(folder / "model.safetensors", plan)
@@ -128,9 +133,14 @@ def hf_folder_for_gguf(path: Path, on_stage: Callable[[str], None] | None = None
         on_stage(f"dequantizing {path.name} into {folder}")
     with atomic_dir(folder, replace=True) as tmp:
         write_hf_folder(gguf, tmp)
-        (tmp / SOURCE_RECORD).write_text(json.dumps({
-            "gguf": str(path.resolve()),
-            "gguf_sha256": digest,
-            "gguf_tensor_types": gguf.tensor_types(),
-        }, indent=2))
+        (tmp / SOURCE_RECORD).write_text(
+            json.dumps(
+                {
+                    "gguf": str(path.resolve()),
+                    "gguf_sha256": digest,
+                    "gguf_tensor_types": gguf.tensor_types(),
+                },
+                indent=2,
+            )
+        )
     return folder

@@ -110,12 +110,13 @@ class KerasPreset:
             )
         embedding = self._variable(EMBEDDING + "0")
         final_norm = self._variable(FINAL_NORM)
-        named = {"model.embed_tokens.weight": ("embed_tokens", embedding),
-                 "model.norm.weight": ("norm", final_norm)}
+        named = {"model.embed_tokens.weight": ("embed_tokens", embedding), "model.norm.weight": ("norm", final_norm)}
         for i in range(layers):
             for hf_weight, keras_path in self.family.keras_layer_weights.items():
                 named[f"model.layers.{i}.{hf_weight}.weight"] = (
-                    hf_weight, self._variable(f"{blocks[i]}/{keras_path}/vars/0"))
+                    hf_weight,
+                    self._variable(f"{blocks[i]}/{keras_path}/vars/0"),
+                )
         head = self.variables.get(EMBEDDING + "1")  # an untied ReversibleEmbedding's (hidden, vocab)
         if head is not None:
             named["lm_head.weight"] = ("lm_head", head)
@@ -168,14 +169,25 @@ class KerasPreset:
     def write_hf_folder(self, folder: Path) -> None:
         config = self.hf_config()
         (folder / "config.json").write_text(json.dumps(config, indent=2))
-        (folder / "generation_config.json").write_text(json.dumps(
-            {k: config[k] for k in ("bos_token_id", "eos_token_id", "pad_token_id")}, indent=2))
+        (folder / "generation_config.json").write_text(
+            json.dumps({k: config[k] for k in ("bos_token_id", "eos_token_id", "pad_token_id")}, indent=2)
+        )
         (folder / "tokenizer.model").write_bytes((self.folder / VOCABULARY).read_bytes())
-        (folder / "tokenizer_config.json").write_text(json.dumps({
-            "tokenizer_class": "GemmaTokenizer",
-            "bos_token": "<bos>", "eos_token": "<eos>", "unk_token": "<unk>", "pad_token": "<pad>",
-            "add_bos_token": True, "add_eos_token": False, "model_max_length": 1_000_000,
-        }, indent=2))
+        (folder / "tokenizer_config.json").write_text(
+            json.dumps(
+                {
+                    "tokenizer_class": "GemmaTokenizer",
+                    "bos_token": "<bos>",
+                    "eos_token": "<eos>",
+                    "unk_token": "<unk>",
+                    "pad_token": "<pad>",
+                    "add_bos_token": True,
+                    "add_eos_token": False,
+                    "model_max_length": 1_000_000,
+                },
+                indent=2,
+            )
+        )
         plan = [
             (name, shape, lambda v=variable, t=transform: t(keras_weights.read_variable(v)))
             for name, (variable, transform, shape) in self._plan.items()
@@ -196,10 +208,14 @@ def hf_folder_for_keras(preset: KerasPreset, on_stage: Callable[[str], None] | N
         on_stage(f"reading Keras preset {preset.folder.name} into {folder}")
     with atomic_dir(folder, replace=True) as tmp:
         preset.write_hf_folder(tmp)
-        (tmp / SOURCE_RECORD).write_text(json.dumps({
-            "keras_preset": str(preset.folder.resolve()),
-            "backbone": preset.class_name,
-            "sha256": digests,
-        }, indent=2))
+        (tmp / SOURCE_RECORD).write_text(
+            json.dumps(
+                {
+                    "keras_preset": str(preset.folder.resolve()),
+                    "backbone": preset.class_name,
+                    "sha256": digests,
+                },
+                indent=2,
+            )
+        )
     return folder
-

@@ -23,8 +23,7 @@ def sentencepiece_from_gguf(gguf: GGUFFile, chat: ChatFormat) -> bytes:
 
     if gguf.metadata.get("tokenizer.ggml.model") != "llama":
         raise EdgekitError(
-            f"{gguf.path} has a {gguf.metadata.get('tokenizer.ggml.model')!r} tokenizer, "
-            "not SentencePiece",
+            f"{gguf.path} has a {gguf.metadata.get('tokenizer.ggml.model')!r} tokenizer, not SentencePiece",
             "use a Gemma GGUF written by llama.cpp's converter",
         )
     tokens = gguf.array("tokenizer.ggml.tokens")

@@ -18,7 +18,9 @@ def sniff(path: Path) -> str:
     if path.is_dir():
         if (path / ONNX_GRAPH).exists():
             return "onnx"
-        raise EdgekitError(f"{path} is a folder", "pass the artifact file itself, or an ONNX folder from `edgekit convert`")
+        raise EdgekitError(
+            f"{path} is a folder", "pass the artifact file itself, or an ONNX folder from `edgekit convert`"
+        )
     with open(path, "rb") as handle:
         head = handle.read(8)
     if b"PK\x03\x04" in head:  # MediaPipe's bundler writes 4 zero bytes before the zip

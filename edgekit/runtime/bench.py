@@ -30,10 +30,14 @@ def bench_onnx(artifact, threads: int, prefill_tokens: int, decode_tokens: int) 
         token = int(np.argmax(runner.decode_step(token)))
     done = time.perf_counter()
     return {
-        "artifact": str(artifact.path), "format": "onnx", "threads": threads, "runtime": "onnxruntime (CPU)",
+        "artifact": str(artifact.path),
+        "format": "onnx",
+        "threads": threads,
+        "runtime": "onnxruntime (CPU)",
         "load_seconds": round(loaded - started, 3),
         "time_to_first_token_seconds": round(first - loaded, 3),
-        "prefill_tokens": len(prompt), "prefill_tokens_per_second": round(len(prompt) / (first - loaded), 1),
+        "prefill_tokens": len(prompt),
+        "prefill_tokens_per_second": round(len(prompt) / (first - loaded), 1),
         "decode_tokens": decode_tokens - 1,
         "decode_tokens_per_second": round((decode_tokens - 1) / (done - first), 1) if decode_tokens > 1 else 0.0,
         "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,

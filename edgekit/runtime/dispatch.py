@@ -17,6 +17,8 @@ def open_runner(path: str | Path | Artifact, threads: int = 2) -> Runner:
     if artifact.format == "onnx":
         return OnnxRunner(artifact, threads)
     if artifact.format == "tflite":
-        raise EdgekitError(f"{artifact.path.name} is a bare LiteRT model with no tokenizer",
-                           "pass the .task or .litertlm bundle it came from")
+        raise EdgekitError(
+            f"{artifact.path.name} is a bare LiteRT model with no tokenizer",
+            "pass the .task or .litertlm bundle it came from",
+        )
     return LiteRtLmRunner(artifact, threads)

@@ -42,8 +42,13 @@ class LiteRtLm:
         xnn = cache_dir() / "xnnpack"
         xnn.mkdir(parents=True, exist_ok=True)
         self._log = tempfile.TemporaryFile("w+")
-        proc = subprocess.Popen([sys.executable, "-m", "edgekit.runtime.litert_lm_worker"], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=self._log, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "edgekit.runtime.litert_lm_worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+        )
         self._send(proc, {"model": str(self.model.resolve()), "threads": self.threads, "cache_dir": str(xnn)})
         return proc
 
@@ -67,8 +72,10 @@ class LiteRtLm:
                 event = json.loads(line)
                 if event["event"] == "error":
                     finished = True
-                    raise EdgekitError(f"LiteRT-LM could not run {self.model.name} ({event['message'][:200]})",
-                                       "check the file with `edgekit inspect`, or re-run `edgekit convert`")
+                    raise EdgekitError(
+                        f"LiteRT-LM could not run {self.model.name} ({event['message'][:200]})",
+                        "check the file with `edgekit inspect`, or re-run `edgekit convert`",
+                    )
                 yield event
                 if event["event"] == "result":
                     finished = True
@@ -91,8 +98,10 @@ class LiteRtLm:
         if code == -signal.SIGILL:
             # LiteRT-LM's aarch64 wheel is built for ARMv8.1+ (LSE atomics): a Raspberry Pi 4's
             # Cortex-A72 is ARMv8.0. The engine names the missing feature on stderr.
-            fatal = next((line.split("FATAL ERROR:", 1)[1].strip() for line in log.splitlines()
-                          if "FATAL ERROR:" in line), "no detail")
+            fatal = next(
+                (line.split("FATAL ERROR:", 1)[1].strip() for line in log.splitlines() if "FATAL ERROR:" in line),
+                "no detail",
+            )
             return EdgekitError(
                 f"LiteRT-LM cannot run on this CPU: its build uses an instruction the CPU lacks ({fatal[:160]})",
                 "use the ONNX artifact (`edgekit convert --target onnx`): onnxruntime runs on ARMv8.0 boards",
@@ -105,8 +114,10 @@ class LiteRtLm:
                 "re-run `edgekit convert`, or check the file with `edgekit inspect`",
             )
         detail = (log.strip().splitlines() or ["no message"])[-1]
-        return EdgekitError(f"LiteRT-LM could not run {self.model.name} ({detail[:200]})",
-                            "check the file with `edgekit inspect`, or re-run `edgekit convert`")
+        return EdgekitError(
+            f"LiteRT-LM could not run {self.model.name} ({detail[:200]})",
+            "check the file with `edgekit inspect`, or re-run `edgekit convert`",
+        )
 
     def close(self, kill: bool = False) -> None:
         """End the child: it exits when its stdin closes, or at once when `kill` (mid-answer)."""
@@ -153,8 +164,13 @@ class LiteRtLmRunner(Runner):
 
     def generate(self, prompt: str, max_tokens: int, sampling: Sampling = GREEDY) -> Iterator[str]:
         """Text streamed by the engine (it adds BOS and stops at the bundle's stop tokens)."""
-        op = {"op": "generate", "prompt": prompt, "max_tokens": max_tokens,
-              "sampler": sampling.engine_config(), "stream": True}
+        op = {
+            "op": "generate",
+            "prompt": prompt,
+            "max_tokens": max_tokens,
+            "sampler": sampling.engine_config(),
+            "stream": True,
+        }
         events = self.engine.call(op)
         try:
             for event in events:

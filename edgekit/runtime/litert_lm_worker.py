@@ -35,8 +35,9 @@ class Worker:
     @property
     def engine(self):
         if self._engine is None:
-            self._engine = self.lm.Engine(self.config["model"], backend=self._backend(),
-                                          cache_dir=self.config.get("cache_dir"))
+            self._engine = self.lm.Engine(
+                self.config["model"], backend=self._backend(), cache_dir=self.config.get("cache_dir")
+            )
         return self._engine
 
     def tokenize(self, op: dict[str, Any]) -> dict[str, Any]:
@@ -46,8 +47,12 @@ class Worker:
         spec = op.get("sampler", {})
         session = self.engine.create_session(
             apply_prompt_template=False,
-            sampler_config=self.lm.SamplerConfig(top_k=spec.get("top_k"), top_p=spec.get("top_p"),
-                                                 temperature=spec.get("temperature"), seed=spec.get("seed")),
+            sampler_config=self.lm.SamplerConfig(
+                top_k=spec.get("top_k"),
+                top_p=spec.get("top_p"),
+                temperature=spec.get("temperature"),
+                seed=spec.get("seed"),
+            ),
             max_output_tokens=op["max_tokens"],
         )
         try:
@@ -64,19 +69,33 @@ class Worker:
             t2 = time.perf_counter()
         finally:
             session.close()
-        return {"text": "".join(text), "prefill_seconds": t1 - t0,
-                "first_token_seconds": (first or t2) - t0, "total_seconds": t2 - t0}
+        return {
+            "text": "".join(text),
+            "prefill_seconds": t1 - t0,
+            "first_token_seconds": (first or t2) - t0,
+            "total_seconds": t2 - t0,
+        }
 
     def bench(self, op: dict[str, Any]) -> dict[str, Any]:
         """LiteRT-LM's own benchmark, which loads the model itself (so the engine stays unloaded)."""
         info = self.lm.Benchmark(
-            model_path=self.config["model"], backend=self._backend(),
-            prefill_tokens=op["prefill_tokens"], decode_tokens=op["decode_tokens"],
+            model_path=self.config["model"],
+            backend=self._backend(),
+            prefill_tokens=op["prefill_tokens"],
+            decode_tokens=op["decode_tokens"],
             cache_dir=self.config.get("cache_dir"),
         ).run()
-        return {k: getattr(info, k) for k in (
-            "init_time_in_second", "time_to_first_token_in_second", "last_prefill_token_count",
-            "last_prefill_tokens_per_second", "last_decode_token_count", "last_decode_tokens_per_second")}
+        return {
+            k: getattr(info, k)
+            for k in (
+                "init_time_in_second",
+                "time_to_first_token_in_second",
+                "last_prefill_token_count",
+                "last_prefill_tokens_per_second",
+                "last_decode_token_count",
+                "last_decode_tokens_per_second",
+            )
+        }
 
     def close(self) -> None:
         if self._engine is not None:

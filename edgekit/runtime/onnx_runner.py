@@ -35,8 +35,11 @@ def cpu_session(graph: Path, threads: int = 2):
 
 def empty_past(session) -> dict[str, np.ndarray]:
     """Zero-length past keys/values: the feeds of a sequence's first call."""
-    return {i.name: np.zeros((1, i.shape[1], 0, i.shape[3]), dtype=np.float32)
-            for i in session.get_inputs() if i.name.startswith(PAST_PREFIX)}
+    return {
+        i.name: np.zeros((1, i.shape[1], 0, i.shape[3]), dtype=np.float32)
+        for i in session.get_inputs()
+        if i.name.startswith(PAST_PREFIX)
+    }
 
 
 def decoder_feeds(ids: Sequence[int], start: int, past: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -58,8 +61,9 @@ class OnnxRunner(Runner):
         try:
             self.session = cpu_session(graph, threads)
         except Exception as exc:  # onnxruntime's own Fail / InvalidGraph / InvalidProtobuf
-            raise EdgekitError(f"{graph} does not load in onnxruntime ({type(exc).__name__})",
-                               "re-run `edgekit convert --target onnx`") from None
+            raise EdgekitError(
+                f"{graph} does not load in onnxruntime ({type(exc).__name__})", "re-run `edgekit convert --target onnx`"
+            ) from None
         if not empty_past(self.session):
             raise EdgekitError(f"{graph} has no past_key_values inputs", "use a graph made by `edgekit convert`")
         self._outputs = [o.name for o in self.session.get_outputs()]
@@ -68,8 +72,11 @@ class OnnxRunner(Runner):
 
     def _run(self, ids: Sequence[int], start: int, past: dict[str, np.ndarray]) -> np.ndarray:
         results = dict(zip(self._outputs, self.session.run(None, decoder_feeds(ids, start, past))))
-        self._past = {name.replace(PRESENT_PREFIX, PAST_PREFIX, 1): value
-                      for name, value in results.items() if name.startswith(PRESENT_PREFIX)}
+        self._past = {
+            name.replace(PRESENT_PREFIX, PAST_PREFIX, 1): value
+            for name, value in results.items()
+            if name.startswith(PRESENT_PREFIX)
+        }
         self._position = start + len(ids)
         return results[LOGITS][0]
 
@@ -77,7 +84,7 @@ class OnnxRunner(Runner):
         """Logits of `ids` as a new sequence, one call per `PREFILL_CHUNK` tokens."""
         past = empty_past(self.session)
         for start in range(0, len(ids), PREFILL_CHUNK):
-            yield self._run(ids[start:start + PREFILL_CHUNK], start, past)
+            yield self._run(ids[start : start + PREFILL_CHUNK], start, past)
             past = self._past
 
     def prefill(self, ids: Sequence[int]) -> np.ndarray:

@@ -18,9 +18,11 @@ def _kl_chart(values: list[float], width: int = 900, height: int = 220) -> str:
         f'height="{v / top * (height - 20):.2f}" fill="#d9534f"><title>position {i}: KL {v:.4g}</title></rect>'
         for i, v in enumerate(values)
     )
-    return (f'<svg viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="KL per position">'
-            f'<line x1="0" y1="{height}" x2="{width}" y2="{height}" stroke="#333"/>{bars}'
-            f'<text x="4" y="14" font-size="12">max {top:.3g} nats</text></svg>')
+    return (
+        f'<svg viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="KL per position">'
+        f'<line x1="0" y1="{height}" x2="{width}" y2="{height}" stroke="#333"/>{bars}'
+        f'<text x="4" y="14" font-size="12">max {top:.3g} nats</text></svg>'
+    )
 
 
 def _prompt_chart(prompts: tuple[PromptResult, ...], width: int = 900) -> str:
@@ -35,10 +37,12 @@ def _prompt_chart(prompts: tuple[PromptResult, ...], width: int = 900) -> str:
         rows.append(
             f'<text x="0" y="{y + 16}" font-size="12">{label}</text>'
             f'<rect x="360" y="{y}" width="{share * (width - 370):.1f}" height="{row - 8}" fill="{color}">'
-            f'<title>{share:.0%} of the greedy continuation reproduced</title></rect>'
+            f"<title>{share:.0%} of the greedy continuation reproduced</title></rect>"
         )
-    return (f'<svg viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="agreement per prompt">'
-            f'{"".join(rows)}</svg>')
+    return (
+        f'<svg viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="agreement per prompt">'
+        f"{''.join(rows)}</svg>"
+    )
 
 
 def render(report: ValidationReport) -> str:

@@ -96,10 +96,10 @@ class Runner(ABC):
             # Byte-fallback tokens spell a character over several steps: hold back the partial
             # character (decoded as U+FFFD) until its last byte arrives.
             if text != printed and not text.endswith("\ufffd"):
-                yield text[len(printed):]
+                yield text[len(printed) :]
                 printed = text
         if text != printed:
-            yield text[len(printed):]
+            yield text[len(printed) :]
 
     def score(self, text: str) -> Scores:
         ids = [self.bos, *self.tokenize(text)]
@@ -118,4 +118,3 @@ class Runner(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-

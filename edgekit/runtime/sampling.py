@@ -25,8 +25,12 @@ class Sampling:
         """LiteRT-LM's SamplerConfig fields (its defaults for sampled decoding: top-k 64, top-p 0.95)."""
         if self.greedy:
             return {"top_k": 1, "temperature": 0.0, "seed": self.seed}
-        return {"top_k": self.top_k or 64, "top_p": 0.95 if self.top_p is None else self.top_p,
-                "temperature": self.temperature, "seed": self.seed}
+        return {
+            "top_k": self.top_k or 64,
+            "top_p": 0.95 if self.top_p is None else self.top_p,
+            "temperature": self.temperature,
+            "seed": self.seed,
+        }
 
     def picker(self):
         """A function from logits to the next token id, with its own random state."""

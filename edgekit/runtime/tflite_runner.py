@@ -43,8 +43,10 @@ class TfliteRunner(Runner):
 
     def _feed(self, token: int) -> np.ndarray:
         if self._position >= self.cache_length:
-            raise EdgekitError(f"the sequence outgrew the bundle's KV cache of {self.cache_length} tokens",
-                               "use a shorter text or convert with a larger --max-tokens")
+            raise EdgekitError(
+                f"the sequence outgrew the bundle's KV cache of {self.cache_length} tokens",
+                "use a shorter text or convert with a larger --max-tokens",
+            )
         self._mask[..., self._position] = 0.0
         out = self._decode(
             tokens=np.array([[token]], dtype=np.int32),

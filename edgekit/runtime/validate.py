@@ -126,11 +126,17 @@ def _first_tokens(sp, prompts: tuple[GoldenPrompt, ...], texts: list[str]) -> tu
         first_expected = sp.decode(prompt.continuation_ids[:1])
         agree = text.startswith(first_expected) if first_expected else True
         tie = not agree and prompt.first_token_margin < TIE_MARGIN
-        per_prompt.append(PromptResult(
-            prompt=prompt.prompt, expected=prompt.continuation, got=text, first_token_agrees=agree, near_tie=tie,
-            source_margin=prompt.first_token_margin,
-            prefix_agreement=common_prefix_fraction(prompt.continuation, text),
-        ))
+        per_prompt.append(
+            PromptResult(
+                prompt=prompt.prompt,
+                expected=prompt.continuation,
+                got=text,
+                first_token_agrees=agree,
+                near_tie=tie,
+                source_margin=prompt.first_token_margin,
+                prefix_agreement=common_prefix_fraction(prompt.continuation, text),
+            )
+        )
     decided = [p for p in per_prompt if not p.near_tie]
     return per_prompt, sum(p.first_token_agrees for p in decided) / max(len(decided), 1)
 
@@ -144,7 +150,7 @@ def _teacher_forced(runner: Runner, reference: TeacherForcedReference) -> Teache
         logits,
         np.array(reference.top_ids[:n]),
         np.array(reference.top_logprobs[:n]),
-        np.array(ids[1:n + 1]),
+        np.array(ids[1 : n + 1]),
         np.array(reference.target_logprobs[:n]),
     )
 
@@ -157,8 +163,9 @@ def _quant(artifact: Artifact, override: str | None) -> str:
     raise EdgekitError(f"{artifact.path.name} has no manifest naming its quantization", "pass --quant")
 
 
-def validate(path: Path, expected: Expectation | None = None, quant: str | None = None,
-             threads: int = 2) -> ValidationReport:
+def validate(
+    path: Path, expected: Expectation | None = None, quant: str | None = None, threads: int = 2
+) -> ValidationReport:
     """Compare the artifact at `path` with `expected` (default: its manifest's golden outputs)."""
     artifact = open_artifact(path)
     checks: list[Check] = []
@@ -184,20 +191,37 @@ def validate(path: Path, expected: Expectation | None = None, quant: str | None 
         per_prompt, first_rate = _first_tokens(sp, prompts, texts)
         measured = [("", _teacher_forced(runner, expected.golden.reference))]
         if expected.text_reference is not None:
-            measured.append((f" over {Path(expected.text_file or 'text').name}",
-                             _teacher_forced(runner, expected.text_reference)))
+            measured.append(
+                (f" over {Path(expected.text_file or 'text').name}", _teacher_forced(runner, expected.text_reference))
+            )
     check("tokenizer identity (bundle vs golden ids)", tokenizer_ok, True, tokenizer_ok)
-    check(f"first-token agreement (greedy, {runner.backend})", round(first_rate, 4), limits.first_token_min,
-          first_rate >= limits.first_token_min)
+    check(
+        f"first-token agreement (greedy, {runner.backend})",
+        round(first_rate, 4),
+        limits.first_token_min,
+        first_rate >= limits.first_token_min,
+    )
 
     for where, tf in measured:
-        check(f"teacher-forced top-1 agreement{where}", round(tf.top1_agreement, 4), limits.top1_min,
-              tf.top1_agreement >= limits.top1_min)
-        check(f"mean KL(source || bundle){where}", round(tf.kl_mean, 5), limits.kl_mean_max,
-              tf.kl_mean <= limits.kl_mean_max)
+        check(
+            f"teacher-forced top-1 agreement{where}",
+            round(tf.top1_agreement, 4),
+            limits.top1_min,
+            tf.top1_agreement >= limits.top1_min,
+        )
+        check(
+            f"mean KL(source || bundle){where}",
+            round(tf.kl_mean, 5),
+            limits.kl_mean_max,
+            tf.kl_mean <= limits.kl_mean_max,
+        )
         ratio = tf.bundle_perplexity / tf.source_perplexity
-        check(f"perplexity ratio (bundle / source){where}", round(ratio, 4), limits.perplexity_ratio_max,
-              ratio <= limits.perplexity_ratio_max)
+        check(
+            f"perplexity ratio (bundle / source){where}",
+            round(ratio, 4),
+            limits.perplexity_ratio_max,
+            ratio <= limits.perplexity_ratio_max,
+        )
 
     return ValidationReport(
         artifact=str(path),

@@ -24,7 +24,7 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         clean = path.split("?", 1)[0].split("#", 1)[0]
         for prefix, root in (("/lib/", PACKAGE), ("/wasm/", PACKAGE / "wasm"), ("/models/", self.models)):
             if clean.startswith(prefix):
-                target = (root / clean[len(prefix):]).resolve()
+                target = (root / clean[len(prefix) :]).resolve()
                 return str(target) if target.is_relative_to(root.resolve()) else str(root / "__denied__")
         return super().translate_path(path)
 
@@ -38,8 +38,12 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-Handler.extensions_map = {**Handler.extensions_map, ".mjs": "text/javascript", ".js": "text/javascript",
-                          ".wasm": "application/wasm"}
+Handler.extensions_map = {
+    **Handler.extensions_map,
+    ".mjs": "text/javascript",
+    ".js": "text/javascript",
+    ".wasm": "application/wasm",
+}
 
 
 def main() -> None:
