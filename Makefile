@@ -26,5 +26,9 @@ demo: install
 	$(BIN)/edgekit convert --target android --out out/demo --force
 	$(BIN)/edgekit validate out/demo/gemma-3-270m-int8.litertlm --report out/demo/validation.html
 
+# Style and the direction of imports first (seconds), then the tests.
 test: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-logo
 	$(BIN)/python -m pytest

@@ -31,8 +31,17 @@ def test_jinja_template_renders_the_same_text():
     assert rendered == "<bos>" + render(GEMMA_CHAT, turns, system="Be brief.")
 
 
-def test_every_family_uses_the_registry_chat_format():
-    assert all(f.chat.stop_tokens == ("<eos>", "<end_of_turn>") for f in FAMILIES)
+@pytest.mark.parametrize("family", FAMILIES, ids=lambda f: f.name)
+def test_every_family_format_ends_its_turns_with_a_stop_token(family):
+    """A model answering in a family's format stops where its turn ends: the model suffix
+    starts with a stop token, and every turn marker the rendering uses is one the tokenizer
+    rebuild must keep whole."""
+    chat = family.chat
+    assert any(chat.model_suffix.startswith(stop) for stop in chat.stop_tokens)
+    text = render(chat, [Turn("user", "Hi"), Turn("model", "Hello"), Turn("user", "Sky?")])
+    used = [m for m in chat.turn_markers if m in text]
+    assert used == list(chat.turn_markers) and text.endswith(chat.model_prefix)
+    assert chat.start_token not in text  # the runtimes add it
 
 
 def test_chat_template_override_for_fine_tunes(tmp_path):

@@ -32,7 +32,7 @@ def test_fp32_bundle_matches_source_logits(converted, tiny_hf, family):
     from edgekit.converters.golden import load_source_model, source_logits
 
     artifact = open_artifact(converted[family][("fp32", "task")])
-    ids = artifact.manifest["golden"]["reference"]["ids"][:200]
+    ids = artifact.manifest.golden.reference.ids[:200]
     bundle = np.stack(list(TfliteRunner(artifact).logits(ids)))
     source = source_logits(load_source_model(tiny_hf[family]), ids)
     assert np.abs(bundle - source).max() < 1e-3
@@ -94,4 +94,5 @@ def test_bad_convert_options_fail_fast(tiny_hf, tmp_path):
         "memory",
         "--force",
     )
-    assert list(tmp_path.iterdir()) == [a_file] or all(not p.name.startswith(".edgekit") for p in tmp_path.rglob("*"))
+    # refused before any work: at most the empty output folder the memory check was asked for
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) in (["file"], ["file", "o"])

@@ -74,7 +74,7 @@ def test_default_fp32_bundle_matches_source_logits(default_bundles):
     from edgekit.runtime.tflite_runner import TfliteRunner
 
     artifact = open_artifact(default_bundles[("fp32", "litertlm")])
-    ids = artifact.manifest["golden"]["reference"]["ids"]
+    ids = artifact.manifest.golden.reference.ids
     source = source_logits(load_source_model(load_checkpoint(None).hf_folder()), ids)
     worst = 0.0
     for position, logits in enumerate(TfliteRunner(artifact).logits(ids)):

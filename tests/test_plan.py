@@ -107,4 +107,4 @@ def test_plan_runs_from_the_base_install_with_its_packaged_table(base_venv, tiny
     assert result.returncode == 0, result.stderr[-2000:]
     plan = json.loads(result.stdout)
     assert plan["recommendation"] is not None
-    assert all("estimate: the measured" in o["ram_source"] for o in plan["options"])
+    assert all(o["ram_provenance"] == "estimated" and "the measured" in o["ram_source"] for o in plan["options"])

@@ -54,7 +54,7 @@ def test_auto_respects_the_budget_and_beats_int4(onnx_converted, tiny_hf, tmp_pa
     assert kl(auto) < kl(int4)
     from edgekit.core.manifest import manifest_path, read_manifest
 
-    plan = read_manifest(manifest_path(auto))["recipe"]["onnx_weights"]["auto"]
+    plan = read_manifest(manifest_path(auto)).recipe.onnx_weights["auto"]
     assert plan["groups_at_int4"] and set(plan["groups_at_int4"]) <= set(plan["scan_kl_at_int4"])
 
 

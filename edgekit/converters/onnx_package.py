@@ -28,7 +28,7 @@ def genai_config(config: dict[str, Any], stop_ids: list[int], bos_id: int, conte
     layers = config["num_hidden_layers"]
     return {
         "model": {
-            "type": config.get("model_type", "gemma"),  # gemma, gemma2, gemma3_text
+            "type": config["model_type"],  # genai's model types are transformers' names
             "bos_token_id": bos_id,
             "eos_token_id": stop_ids,
             "pad_token_id": config.get("pad_token_id", 0),

@@ -10,55 +10,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from edgekit.core.records import JsonRecord
+
 
 @dataclass(frozen=True)
-class GoldenPrompt:
+class GoldenPrompt(JsonRecord):
     prompt: str
     prompt_ids: list[int]  # with the start token
     continuation_ids: list[int]
     continuation: str
     first_token_margin: float  # the source's top-2 log-probability gap for the first new token
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "prompt": self.prompt,
-            "prompt_ids": self.prompt_ids,
-            "continuation_ids": self.continuation_ids,
-            "continuation": self.continuation,
-            "first_token_margin": self.first_token_margin,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> GoldenPrompt:
-        return cls(
-            str(data["prompt"]),
-            [int(i) for i in data["prompt_ids"]],
-            [int(i) for i in data["continuation_ids"]],
-            str(data["continuation"]),
-            float(data["first_token_margin"]),
-        )
-
 
 @dataclass(frozen=True)
-class TeacherForcedReference:
+class TeacherForcedReference(JsonRecord):
     """Row i describes the source's prediction of `ids[i + 1]`."""
 
     ids: list[int]
     top_ids: list[list[int]]
     top_logprobs: list[list[float]]
     target_logprobs: list[float]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "ids": self.ids,
-            "top_ids": self.top_ids,
-            "top_logprobs": self.top_logprobs,
-            "target_logprobs": self.target_logprobs,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> TeacherForcedReference:
-        return cls(list(data["ids"]), list(data["top_ids"]), list(data["top_logprobs"]), list(data["target_logprobs"]))
 
 
 @dataclass(frozen=True)

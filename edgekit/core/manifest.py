@@ -17,6 +17,7 @@ from edgekit.core.chat import ChatFormat
 from edgekit.core.digest import sha256_artifact
 from edgekit.core.errors import EdgekitError
 from edgekit.core.golden import GoldenOutputs
+from edgekit.core.records import JsonRecord
 
 MANIFEST_VERSION = (1, 1)
 MANIFEST_KEY = "edgekit_manifest"
@@ -28,35 +29,16 @@ def manifest_path(artifact: Path) -> Path:
 
 
 @dataclass(frozen=True)
-class ArtifactRecord:
+class ArtifactRecord(JsonRecord):
     file: str
     format: str  # litertlm | task | onnx
     size_bytes: int
     sha256: str  # of the file; of a SHA256SUMS-style listing for a folder
     content_sha256: str  # of what the runtime reads (formats.content_digest)
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "file": self.file,
-            "format": self.format,
-            "size_bytes": self.size_bytes,
-            "sha256": self.sha256,
-            "content_sha256": self.content_sha256,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ArtifactRecord:
-        return cls(
-            str(data["file"]),
-            str(data["format"]),
-            int(data["size_bytes"]),
-            str(data["sha256"]),
-            str(data["content_sha256"]),
-        )
-
 
 @dataclass(frozen=True)
-class SourceRecord:
+class SourceRecord(JsonRecord):
     path: str
     format: str  # hf | gguf | keras
     default_model: bool
@@ -67,36 +49,9 @@ class SourceRecord:
     instruction_tuned: bool | None
     converted_from: str
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "format": self.format,
-            "default_model": self.default_model,
-            "weights_sha256": self.weights_sha256,
-            "family": self.family,
-            "architecture": self.architecture,
-            "parameters": self.parameters,
-            "instruction_tuned": self.instruction_tuned,
-            "converted_from": self.converted_from,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> SourceRecord:
-        return cls(
-            str(data["path"]),
-            str(data["format"]),
-            bool(data["default_model"]),
-            dict(data["weights_sha256"]),
-            str(data["family"]),
-            str(data["architecture"]),
-            int(data["parameters"]),
-            data.get("instruction_tuned"),
-            str(data["converted_from"]),
-        )
-
 
 @dataclass(frozen=True)
-class RecipeRecord:
+class RecipeRecord(JsonRecord):
     quant: str
     block_size: int | None
     max_size_mib: float | None
@@ -107,60 +62,14 @@ class RecipeRecord:
     onnx_weights: dict[str, Any] | None  # per-weight plan of an ONNX graph
     route: str
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "quant": self.quant,
-            "block_size": self.block_size,
-            "max_size_mib": self.max_size_mib,
-            "quantizer_recipe": self.quantizer_recipe,
-            "prefill_lengths": list(self.prefill_lengths),
-            "cache_length": self.cache_length,
-            "onnx_accuracy_level": self.onnx_accuracy_level,
-            "onnx_weights": self.onnx_weights,
-            "route": self.route,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> RecipeRecord:
-        return cls(
-            str(data["quant"]),
-            data.get("block_size"),
-            data.get("max_size_mib"),
-            data.get("quantizer_recipe"),
-            tuple(int(n) for n in data["prefill_lengths"]),
-            int(data["cache_length"]),
-            data.get("onnx_accuracy_level"),
-            data.get("onnx_weights"),
-            str(data["route"]),
-        )
-
 
 @dataclass(frozen=True)
-class ConversionRecord:
+class ConversionRecord(JsonRecord):
     seconds: float
     peak_rss_bytes: int
     estimated_peak_bytes: int
     created: str  # ISO 8601, UTC
     host: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "seconds": self.seconds,
-            "peak_rss_bytes": self.peak_rss_bytes,
-            "estimated_peak_bytes": self.estimated_peak_bytes,
-            "created": self.created,
-            "host": self.host,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ConversionRecord:
-        return cls(
-            float(data["seconds"]),
-            int(data["peak_rss_bytes"]),
-            int(data["estimated_peak_bytes"]),
-            str(data["created"]),
-            str(data["host"]),
-        )
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,104 @@
+"""Graph rewrites on hand-built graphs: the RMSNorm rewrite computes the same and lets
+onnxruntime fuse the norm into one kernel; weight blocks written as MatMulNBits compute
+like their dequantized floats."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+from edgekit.converters.block_quant import quantize_asymmetric, quantize_symmetric  # noqa: E402
+from edgekit.converters.onnx_fusions import rsqrt_as_division  # noqa: E402
+from edgekit.converters.onnx_weights import apply_blocks  # noqa: E402
+
+HIDDEN = 64
+
+
+def _rms_norm_graph() -> onnx.ModelProto:
+    """`x * Reciprocal(Sqrt(mean(x^2) + eps)) * (1 + w)`, as torch's exporter writes Gemma's norm."""
+    rng = np.random.default_rng(0)
+    nodes = [
+        helper.make_node("Pow", ["x", "two"], ["sq"]),
+        helper.make_node("ReduceMean", ["sq", "axes"], ["mean"], keepdims=1),
+        helper.make_node("Add", ["mean", "eps"], ["var"]),
+        helper.make_node("Sqrt", ["var"], ["std"]),
+        helper.make_node("Reciprocal", ["std"], ["inv"]),
+        helper.make_node("Mul", ["x", "inv"], ["normed"]),
+        helper.make_node("Mul", ["normed", "scale"], ["y"]),
+    ]
+    inits = [
+        numpy_helper.from_array(np.array(2.0, np.float32), "two"),
+        numpy_helper.from_array(np.array([-1], np.int64), "axes"),
+        numpy_helper.from_array(np.array(1e-6, np.float32), "eps"),
+        numpy_helper.from_array((1 + rng.normal(0, 0.1, HIDDEN)).astype(np.float32), "scale"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "norm",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, HIDDEN])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, HIDDEN])],
+        inits,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)], ir_version=10)
+
+
+def _run(model: onnx.ModelProto, feeds: dict[str, np.ndarray], optimized: Path | None = None) -> np.ndarray:
+    options = ort.SessionOptions()
+    if optimized is not None:
+        options.optimized_model_filepath = str(optimized)
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    return session.run(None, feeds)[0]
+
+
+def test_rms_norm_as_division_computes_the_same_and_fuses(tmp_path):
+    x = np.random.default_rng(1).normal(size=(1, 3, HIDDEN)).astype(np.float32)
+    model = _rms_norm_graph()
+    before = _run(model, {"x": x})
+    assert rsqrt_as_division(model) == 1
+    assert "Reciprocal" not in {n.op_type for n in model.graph.node}
+    optimized = tmp_path / "optimized.onnx"
+    after = _run(model, {"x": x}, optimized)
+    np.testing.assert_allclose(after, before, rtol=1e-5, atol=1e-6)
+    fused = {n.op_type for n in onnx.load(str(optimized)).graph.node}
+    assert "SimplifiedLayerNormalization" in fused and "Sqrt" not in fused
+
+
+def test_a_reciprocal_with_other_users_is_left_alone():
+    model = _rms_norm_graph()
+    model.graph.node.append(helper.make_node("Identity", ["inv"], ["also"]))
+    assert rsqrt_as_division(model) == 0
+
+
+def _matmul_graph(weight: np.ndarray) -> onnx.ModelProto:
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])],
+        "mm",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, weight.shape[0]])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, weight.shape[1]])],
+        [numpy_helper.from_array(weight, "w")],
+    )
+    return helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 20), helper.make_opsetid("com.microsoft", 1)], ir_version=10
+    )
+
+
+@pytest.mark.parametrize("form", ["int8 symmetric", "int4 asymmetric"])
+def test_weight_blocks_compute_like_their_dequantized_floats(form):
+    rng = np.random.default_rng(2)
+    rows, cols = 48, 128  # HF layout (out, in); the graph multiplies by its transpose
+    weight = rng.normal(0, 0.05, (rows, cols)).astype(np.float32)
+    blocks = quantize_symmetric(weight, 8, 32) if form.startswith("int8") else quantize_asymmetric(weight, 4, 32)
+    x = rng.normal(size=(2, cols)).astype(np.float32)
+    model = _matmul_graph(np.ascontiguousarray(weight.T))
+    from edgekit.converters.onnx_weights import find_weights
+
+    (found,) = find_weights(model)
+    apply_blocks(model, {found.key: blocks}, accuracy_level=0)
+    assert "MatMulNBits" in {n.op_type for n in model.graph.node}
+    np.testing.assert_allclose(_run(model, {"x": x}), x @ blocks.dequantize().T, rtol=1e-4, atol=1e-4)

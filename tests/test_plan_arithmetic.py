@@ -1,0 +1,97 @@
+"""`edgekit plan`'s arithmetic on synthetic rows: KV cache, size, RAM and speed estimates, and
+the guide's order of recommendation."""
+
+from __future__ import annotations
+
+import pytest
+
+from edgekit.app.devices import device
+from edgekit.app.plan import (
+    DEFAULT_MODEL_SHAPE,
+    RUNTIME_BASE_BYTES,
+    Option,
+    Provenance,
+    _ram,
+    _speed,
+    kv_cache_bytes,
+    recommend,
+)
+
+MIB = 2**20
+ROW = {
+    "format": "litertlm",
+    "quant": "int8",
+    "mib": 272.0,
+    "run_peak_mib": 566.0,
+    "run_kv_tokens": 1024,
+    "decode_tok_s": 80.0,
+}
+
+
+def test_kv_cache_is_keys_and_values_of_every_layer_in_float32():
+    assert kv_cache_bytes(DEFAULT_MODEL_SHAPE, 1024) == 2 * 18 * 1 * 256 * 1024 * 4
+
+
+def test_ram_moves_the_kv_cache_and_scales_the_weights_part():
+    same = _ram(ROW, int(272 * MIB), DEFAULT_MODEL_SHAPE, 1024)
+    assert same == pytest.approx(566 * MIB, rel=1e-6)  # the measured row itself
+    longer = _ram(ROW, int(272 * MIB), DEFAULT_MODEL_SHAPE, 4096)
+    assert longer - same == kv_cache_bytes(DEFAULT_MODEL_SHAPE, 4096 - 1024)
+    half = _ram(ROW, int(136 * MIB), DEFAULT_MODEL_SHAPE, 1024)
+    weights_part = 566 * MIB - RUNTIME_BASE_BYTES["litert"] - kv_cache_bytes(DEFAULT_MODEL_SHAPE, 1024)
+    assert same - half == pytest.approx(weights_part / 2, rel=1e-6)
+
+
+def test_speed_scales_down_with_bytes_but_never_up():
+    assert _speed(ROW, ROW, int(272 * MIB), "litertlm", "here")[:2] == (80.0, Provenance.MEASURED)
+    bigger, provenance, _ = _speed(None, ROW, int(544 * MIB), "litertlm", "here")
+    assert (bigger, provenance) == (40.0, Provenance.ESTIMATED)
+    smaller, _, why = _speed(None, ROW, int(100 * MIB), "litertlm", "here")
+    assert smaller == 80.0 and "at least" in why
+    assert _speed(None, None, 1, "onnx", "here")[:2] == (None, Provenance.NOT_MEASURED)
+
+
+def _option(quant: str, fmt: str, ram_mib: float, fits: bool = True) -> Option:
+    return Option(
+        fmt,
+        quant,
+        int(ram_mib * MIB),
+        Provenance.ESTIMATED,
+        "",
+        int(ram_mib * MIB),
+        Provenance.ESTIMATED,
+        "",
+        None,
+        Provenance.NOT_MEASURED,
+        "",
+        None,
+        None,
+        Provenance.NOT_MEASURED,
+        "",
+        fits,
+        "" if fits else "needs more",
+    )
+
+
+def test_full_precision_first_then_fewer_bits_then_the_device_format_order():
+    pi = device("pi")
+    options = [
+        _option("int4", "litertlm", 300),
+        _option("int8", "onnx", 400),
+        _option("int8", "litertlm", 450),
+        _option("fp32", "litertlm", 1200, fits=False),
+        _option("fp16", "litertlm", 3000, fits=False),
+    ]
+    best, why = recommend(options, pi)
+    assert (best.quant, best.format) == ("int8", "litertlm")  # int8 before int4; litertlm first on a Pi
+    assert "nothing more precise fits" in why
+    options[3].fits = True
+    best, why = recommend(options, pi)
+    assert best.quant == "fp32" and "full precision fits" in why
+
+
+def test_nothing_fits_names_the_smallest():
+    best, why = recommend(
+        [_option("int4", "onnx", 900, fits=False), _option("int8", "onnx", 1200, fits=False)], device("pi4")
+    )
+    assert best is None and "int4 onnx" in why

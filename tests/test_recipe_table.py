@@ -1,0 +1,72 @@
+"""The recipe table is the one place recipes are defined: the CLI, the LiteRT quantizer
+settings and the memory guard read it, and its memory lines cover what was measured."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from edgekit.converters.memory import disk_bytes, estimate_peak_bytes
+from edgekit.converters.recipes import recipe
+from edgekit.core.recipes import RECIPE_NAMES, RECIPES, recipe_named, recipes_for
+from tests.cli import edgekit
+
+REPO = Path(__file__).resolve().parent.parent
+V1_0_LITERT = REPO / "tests" / "fixtures" / "manifests" / "v1.0-litertlm-int8.edgekit.json"
+
+
+def test_names_are_unique_and_every_format_has_recipes():
+    assert len(set(RECIPE_NAMES)) == len(RECIPES)
+    for fmt in ("litertlm", "task", "onnx"):
+        assert recipes_for(fmt)
+    assert [r.precision_rank for r in RECIPES if r.is_float] == [0, 0]
+
+
+def test_the_cli_offers_exactly_the_table(tmp_path):
+    refused = edgekit("convert", "--quant", "int3", "--out", tmp_path)
+    assert refused.code == 2
+    offered = re.search(r"use one or more of ([\w,]+)", refused.stderr).group(1)
+    assert tuple(offered.split(",")) == RECIPE_NAMES
+    validate_help = edgekit("validate", "--help").stdout
+    assert all(name in validate_help for name in RECIPE_NAMES)
+
+
+def test_litert_int8_settings_are_those_the_first_release_recorded():
+    """The quantizer recipe an int8 bundle was made with is pinned by a manifest of that release."""
+    recorded = json.loads(V1_0_LITERT.read_text())["recipe"]["quantizer_recipe"]
+    assert recipe("int8", 32) == recorded
+
+
+@pytest.mark.parametrize("name", [r.name for r in recipes_for("litertlm")])
+def test_litert_settings_follow_the_rules(name):
+    settings = recipe(name, 64)
+    table = recipe_named(name)
+    if table.litert_float16:
+        assert settings[0]["algorithm_key"] == "float_casting"
+    elif not table.litert_rules:
+        assert settings is None
+    else:
+        bits = [s["op_config"]["weight_tensor_config"]["num_bits"] for s in settings]
+        assert bits == [rule.bits for rule in table.litert_rules]
+        blockwise = [s["op_config"]["weight_tensor_config"]["granularity"] == "BLOCKWISE_64" for s in settings]
+        assert any(blockwise) == table.block_size_applies
+
+
+def test_memory_estimates_cover_every_measured_conversion():
+    """Each measured peak (benchmarks/conversion_memory.json) is at most the guard's estimate,
+    and the estimate is not so loose that it refuses what fits (within 1.6x)."""
+    measured = json.loads((REPO / "benchmarks" / "conversion_memory.json").read_text())["rows"]
+    assert measured
+    for row in measured:
+        fmt, quant = row["run"].split()
+        estimate = estimate_peak_bytes(row["parameters"], [(fmt, quant)])
+        peak = row["peak_gib"] * 2**30
+        assert peak <= estimate <= 1.6 * peak, row
+
+
+def test_disk_estimate_adds_the_float_export():
+    params = 10**8
+    assert disk_bytes(params, ["int8", "int4"]) == int(params * (1.1 + 0.6) + params * 4)
