@@ -238,7 +238,7 @@ def fuse_attention(model, layers: list[LayerAttention]) -> int:
                 total,
             ],
             domain=MS_DOMAIN,
-            names=[fused, present_key, present_value],
+            names=[fused, PRESENT_KEY % index, PRESENT_VALUE % index],
             **attrs,
         )
         for node in (key_concat, value_concat):
