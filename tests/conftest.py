@@ -40,6 +40,21 @@ def tiny_hf(tmp_path_factory: pytest.TempPathFactory, tiny_tokenizer_model: byte
 
 
 @pytest.fixture(scope="session")
+def tiny_gemma4(tmp_path_factory: pytest.TempPathFactory, tiny_tokenizer_model: bytes) -> Path:
+    """A tiny random Gemma 4 text model (per-layer embeddings, shared KV layers) with a BPE tokenizer.json."""
+    return write_tiny_checkpoint("gemma4", tmp_path_factory.mktemp("tiny-gemma4") / "gemma4", tiny_tokenizer_model)
+
+
+@pytest.fixture(scope="session")
+def gemma4_onnx(tiny_gemma4, tmp_path_factory) -> dict[str, Path]:
+    """The tiny Gemma 4 as ONNX folders: {quant: folder}."""
+    folder = tmp_path_factory.mktemp("onnx-gemma4")
+    result = edgekit("convert", tiny_gemma4, "--target", "onnx", "--quant", "fp32,int8,int4", "--out", folder, "--json")
+    assert result.code == 0, result.stderr[-3000:]
+    return {a["quant"]: Path(a["artifact"]) for a in result.json()["artifacts"]}
+
+
+@pytest.fixture(scope="session")
 def tiny_keras(tmp_path_factory: pytest.TempPathFactory, tiny_tokenizer_model: bytes) -> dict[str, Path]:
     """KerasHub presets saved by keras-hub itself, named as KerasHub names instruction-tuned ones."""
     from tests.fixtures.keras_presets import write_keras_preset

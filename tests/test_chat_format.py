@@ -40,7 +40,7 @@ def test_every_family_format_ends_its_turns_with_a_stop_token(family):
     assert any(chat.model_suffix.startswith(stop) for stop in chat.stop_tokens)
     text = render(chat, [Turn("user", "Hi"), Turn("model", "Hello"), Turn("user", "Sky?")])
     used = [m for m in chat.turn_markers if m in text]
-    assert used == list(chat.turn_markers) and text.endswith(chat.model_prefix)
+    assert used == list(chat.turn_markers) and text.endswith(chat.generation_prompt)
     assert chat.start_token not in text  # the runtimes add it
 
 

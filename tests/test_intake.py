@@ -86,7 +86,7 @@ def test_calibration_of_a_gguf_source_starts_with_bos(tiny_gguf):
     from edgekit.converters.pipeline import calibration_ids
 
     folder = load_checkpoint(tiny_gguf["gemma3"]).hf_folder()
-    ids = calibration_ids(folder / "tokenizer.model", "<bos>")
+    ids = calibration_ids(folder, "<bos>")
     assert ids[0] == 2 and min(ids) >= 0
 
 

@@ -29,8 +29,8 @@ def test_manifests_of_format_1_0_read_field_for_field(path):
     again = manifest.to_json()
     for key in ("artifact", "source", "recipe", "libraries", "golden", "conversion"):
         assert again[key] == raw[key], key
-    # 1.0 had no turn markers; everything else of the chat format is kept, sampling included
-    assert {k: v for k, v in again["chat_format"].items() if k != "turn_markers"} == raw["chat_format"]
+    # 1.0 had fewer chat-format fields (turn markers, system turn): what it had is kept, sampling included
+    assert {k: again["chat_format"][k] for k in raw["chat_format"]} == raw["chat_format"]
     assert manifest.chat_format.recommended_sampling == (("temperature", 1.0), ("top_k", 64), ("top_p", 0.95))
 
 

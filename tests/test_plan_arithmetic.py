@@ -7,7 +7,7 @@ import pytest
 
 from edgekit.app.devices import device
 from edgekit.app.plan import (
-    DEFAULT_MODEL_SHAPE,
+    DEFAULT_MODEL_KV_BYTES_PER_TOKEN,
     RUNTIME_BASE_BYTES,
     Option,
     Provenance,
@@ -16,7 +16,10 @@ from edgekit.app.plan import (
     kv_cache_bytes,
     recommend,
 )
+from edgekit.families import family_named
 
+GEMMA3 = family_named("gemma3")
+DEFAULT_MODEL_SHAPE = {"num_hidden_layers": 18, "num_key_value_heads": 1, "head_dim": 256}
 MIB = 2**20
 ROW = {
     "format": "litertlm",
@@ -28,17 +31,29 @@ ROW = {
 }
 
 
-def test_kv_cache_is_keys_and_values_of_every_layer_in_float32():
-    assert kv_cache_bytes(DEFAULT_MODEL_SHAPE, 1024) == 2 * 18 * 1 * 256 * 1024 * 4
+def test_kv_cache_is_keys_and_values_of_every_caching_layer_in_float32():
+    assert kv_cache_bytes(GEMMA3, DEFAULT_MODEL_SHAPE, 1024) == 2 * 18 * 1 * 256 * 1024 * 4
+    assert kv_cache_bytes(GEMMA3, DEFAULT_MODEL_SHAPE, 1) == DEFAULT_MODEL_KV_BYTES_PER_TOKEN
+    gemma4 = family_named("gemma4")
+    config = {
+        "num_hidden_layers": 4,
+        "num_kv_shared_layers": 1,
+        "num_key_value_heads": 2,
+        "head_dim": 32,
+        "layer_types": ["sliding_attention", "full_attention", "sliding_attention", "full_attention"],
+        "per_layer_config": {"1": {"head_dim": 64}, "3": {"head_dim": 64}},
+    }
+    # layers 0-2 keep a cache (the last reuses one): heads x head size 2x32 + 2x64 + 2x32
+    assert kv_cache_bytes(gemma4, config, 10) == 2 * (64 + 128 + 64) * 10 * 4
 
 
 def test_ram_moves_the_kv_cache_and_scales_the_weights_part():
-    same = _ram(ROW, int(272 * MIB), DEFAULT_MODEL_SHAPE, 1024)
+    same = _ram(ROW, int(272 * MIB), GEMMA3, DEFAULT_MODEL_SHAPE, 1024)
     assert same == pytest.approx(566 * MIB, rel=1e-6)  # the measured row itself
-    longer = _ram(ROW, int(272 * MIB), DEFAULT_MODEL_SHAPE, 4096)
-    assert longer - same == kv_cache_bytes(DEFAULT_MODEL_SHAPE, 4096 - 1024)
-    half = _ram(ROW, int(136 * MIB), DEFAULT_MODEL_SHAPE, 1024)
-    weights_part = 566 * MIB - RUNTIME_BASE_BYTES["litert"] - kv_cache_bytes(DEFAULT_MODEL_SHAPE, 1024)
+    longer = _ram(ROW, int(272 * MIB), GEMMA3, DEFAULT_MODEL_SHAPE, 4096)
+    assert longer - same == kv_cache_bytes(GEMMA3, DEFAULT_MODEL_SHAPE, 4096 - 1024)
+    half = _ram(ROW, int(136 * MIB), GEMMA3, DEFAULT_MODEL_SHAPE, 1024)
+    weights_part = 566 * MIB - RUNTIME_BASE_BYTES["litert"] - kv_cache_bytes(GEMMA3, DEFAULT_MODEL_SHAPE, 1024)
     assert same - half == pytest.approx(weights_part / 2, rel=1e-6)
 
 

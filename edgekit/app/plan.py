@@ -27,6 +27,7 @@ from typing import Any
 
 from edgekit.app.devices import Device
 from edgekit.core.recipes import recipe_named, recipes_for
+from edgekit.families import Family
 from edgekit.intake.checkpoint import Checkpoint
 
 # The runtime's own peak RSS with edgekit's Python runtime around it and no model weights:
@@ -34,8 +35,9 @@ from edgekit.intake.checkpoint import Checkpoint
 RUNTIME_BASE_BYTES = {"litert": 337 * 2**20, "onnx": 568 * 2**20}
 TOKENIZER_JSON_BYTES_PER_TOKEN = 126  # the ONNX folder's tokenizer.json (33 MB for Gemma 3's 262k)
 KV_BYTES = 4
-# The benchmark table's model (Gemma 3 270M): its KV-cache shape, to take the measured cache out.
-DEFAULT_MODEL_SHAPE = {"num_hidden_layers": 18, "num_key_value_heads": 1, "head_dim": 256}
+# The benchmark table's model (Gemma 3 270M: 18 layers, one KV head of 256, every layer caching):
+# its KV-cache bytes per token, to take the measured cache out of a measured peak.
+DEFAULT_MODEL_KV_BYTES_PER_TOKEN = 2 * 18 * 1 * 256 * KV_BYTES
 
 
 # .task and .litertlm carry the same LiteRT model and run in the same engine.
@@ -95,15 +97,8 @@ def _parameter_groups(ckpt: Checkpoint) -> tuple[int, int, int]:
     return embedding, matrices, vectors
 
 
-def kv_cache_bytes(config: dict[str, Any], context: int) -> int:
-    return (
-        2
-        * int(config["num_hidden_layers"])
-        * int(config["num_key_value_heads"])
-        * int(config["head_dim"])
-        * context
-        * KV_BYTES
-    )
+def kv_cache_bytes(family: Family, config: dict[str, Any], context: int) -> int:
+    return family.kv_cache_bytes(config, context, KV_BYTES)
 
 
 def _estimated_size(ckpt: Checkpoint, fmt: str, quant: str) -> int:
@@ -125,7 +120,7 @@ def options(ckpt: Checkpoint, dev: Device, ram_gb: float, context: int) -> list[
     measured = rows if ckpt.is_default else {}  # the table is the default model's
     usable = dev.usable_bytes(ram_gb)
     result = []
-    for fmt in dev.formats:
+    for fmt in (f for f in dev.formats if f in ckpt.family.formats):
         # recipes whose size follows from the parameters, and any other the table measured (`auto`)
         quants = [r.name for r in recipes_for(fmt) if r.bits is not None or (fmt, r.name) in measured]
         for quant in quants:
@@ -139,7 +134,7 @@ def options(ckpt: Checkpoint, dev: Device, ram_gb: float, context: int) -> list[
                 size, size_source = _estimated_size(ckpt, fmt, quant), "parameters x bits per weight"
             size_provenance = Provenance.MEASURED if row else Provenance.ESTIMATED
             reference = row or _same_recipe(rows, fmt, quant) or rows.get((fmt, "int8"))
-            ram = _ram(reference, size, ckpt.config, context)
+            ram = _ram(reference, size, ckpt.family, ckpt.config, context)
             ram_provenance = Provenance.MEASURED if row and dev.cpu_runtime else Provenance.ESTIMATED
             ram_source = (
                 "LiteRT-LM's CPU peak; the GPU engine's memory was not measured"
@@ -207,14 +202,14 @@ def _same_recipe(rows: dict[tuple[str, str], dict[str, Any]], fmt: str, quant: s
     return rows.get((fmt, quant)) or rows.get((TWIN.get(fmt, ""), quant))
 
 
-def _ram(reference: dict[str, Any] | None, size: int, config: dict[str, Any], context: int) -> int:
+def _ram(reference: dict[str, Any] | None, size: int, family: Family, config: dict[str, Any], context: int) -> int:
     """Peak RSS: the reference's memory beyond the runtime base and its KV cache, scaled by size."""
     if reference is None:
-        return size + kv_cache_bytes(config, context)
+        return size + kv_cache_bytes(family, config, context)
     base = RUNTIME_BASE_BYTES[runtime_of(reference["format"])]
-    reference_kv = kv_cache_bytes(DEFAULT_MODEL_SHAPE, reference["run_kv_tokens"])
+    reference_kv = DEFAULT_MODEL_KV_BYTES_PER_TOKEN * reference["run_kv_tokens"]
     weights_part = reference["run_peak_mib"] * 2**20 - base - reference_kv
-    return int(base + weights_part * size / (reference["mib"] * 2**20) + kv_cache_bytes(config, context))
+    return int(base + weights_part * size / (reference["mib"] * 2**20) + kv_cache_bytes(family, config, context))
 
 
 def _speed(

@@ -3,7 +3,6 @@ source checkpoint on this machine (needs the converter stack), instead of the ma
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 from edgekit.core.errors import EdgekitError
@@ -32,20 +31,15 @@ def reference_expectation(bundle: Path, reference: Path, text: Path | None = Non
             "--reference needs the converter stack (torch, transformers)",
             "install `edgekit[convert]`, or validate against the manifest without --reference",
         ) from None
-    import sentencepiece as spm
-
     from edgekit.intake.checkpoint import load_checkpoint
 
     artifact = open_artifact(bundle)
     model = load_source_model(load_checkpoint(reference).hf_folder())
     start_token = artifact.chat.start_token
-    with tempfile.TemporaryDirectory() as tmp:
-        tokenizer = Path(tmp) / "tokenizer.model"
-        tokenizer.write_bytes(artifact.tokenizer_bytes())
-        golden = record_golden(model, tokenizer, start_token)
+    tokenizer = artifact.tokenizer()
+    golden = record_golden(model, tokenizer, start_token)
     against = f"reference checkpoint {reference}"
     if user_text is None:
         return Expectation(golden, against)
-    sp = spm.SentencePieceProcessor(model_proto=artifact.tokenizer_bytes())
-    text_reference = record_reference(model, reference_ids(sp, sp.piece_to_id(start_token), user_text))
+    text_reference = record_reference(model, reference_ids(tokenizer, tokenizer.piece_to_id(start_token), user_text))
     return Expectation(golden, against, text_reference, str(text))

@@ -154,6 +154,9 @@ def convert_command(
     signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     ckpt = load_checkpoint(checkpoint)
+    refusal = ckpt.family.refusal(ckpt.config, ckpt.architecture, TARGET_FORMATS[target])
+    if refusal:
+        raise EdgekitError(*refusal)
     chat = ckpt.family.chat.with_overrides(chat_template) if chat_template else None
     request = ConvertRequest(
         checkpoint=ckpt,

@@ -18,6 +18,7 @@ from edgekit.core.golden_inputs import (
     REFERENCE_TEXT,
     TOP_K_RECORDED,
 )
+from edgekit.formats.tokenizer import Tokenizer, folder_tokenizer
 from edgekit.runtime.metrics import log_softmax
 
 REFERENCE_MAX_TOKENS = 600
@@ -81,10 +82,7 @@ def _greedy(model, ids: list[int], new_tokens: int) -> list[int]:
     return out[0, len(ids) :].tolist()
 
 
-def record_golden(model, tokenizer_model: Path, bos_token: str) -> GoldenOutputs:
-    import sentencepiece as spm
-
-    sp = spm.SentencePieceProcessor(model_file=str(tokenizer_model))
+def record_golden(model, sp: Tokenizer, bos_token: str) -> GoldenOutputs:
     bos = sp.piece_to_id(bos_token)
     prompts = []
     for text in GOLDEN_PROMPTS:
@@ -98,7 +96,8 @@ def record_golden(model, tokenizer_model: Path, bos_token: str) -> GoldenOutputs
     )
 
 
-def record_source_golden(hf_dir: Path, tokenizer_model: Path, bos_token: str) -> GoldenOutputs:
-    """Load the source model and record its golden outputs; `edgekit convert` runs this in a
-    child (`edgekit.converters.isolated`), so the float model's memory goes with it."""
-    return record_golden(load_source_model(hf_dir), tokenizer_model, bos_token)
+def record_source_golden(hf_dir: Path, bos_token: str) -> GoldenOutputs:
+    """Load the source model and record its golden outputs through the checkpoint's tokenizer;
+    `edgekit convert` runs this in a child (`edgekit.converters.isolated`), so the float
+    model's memory goes with it."""
+    return record_golden(load_source_model(hf_dir), folder_tokenizer(hf_dir), bos_token)

@@ -10,10 +10,12 @@ decode; inputs and outputs use onnxruntime-genai's names (`formats.onnx_graph`).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from edgekit.converters.onnx_attention import layer_attention
 from edgekit.converters.onnx_fusions import fuse_for_onnxruntime
+from edgekit.families import family_for_architecture
 from edgekit.formats.onnx_graph import io_names
 
 MAX_DIM = 8192
@@ -28,8 +30,9 @@ def export_onnx(hf_dir: Path, out: Path) -> Path:
     model = transformers.AutoModelForCausalLM.from_pretrained(
         str(hf_dir), dtype=torch.float32, attn_implementation="eager"
     ).eval()
-    config = model.config
-    layers, kv_heads, head_dim = config.num_hidden_layers, config.num_key_value_heads, config.head_dim
+    family = family_for_architecture(model.config.architectures[0])
+    shapes = family.cache_shapes(json.loads((hf_dir / "config.json").read_text()))
+    layers = len(shapes)  # layers that reuse another's keys and values keep no cache
 
     class Decoder(torch.nn.Module):
         def __init__(self) -> None:
@@ -45,13 +48,13 @@ def export_onnx(hf_dir: Path, out: Path) -> Path:
                 past_key_values=cache,
                 use_cache=True,
             )
-            present = [t for layer in result.past_key_values.layers for t in (layer.keys, layer.values)]
+            present = [t for layer in result.past_key_values.layers[:layers] for t in (layer.keys, layer.values)]
             return (result.logits, *present)
 
     seq = torch.export.Dim("sequence", min=1, max=MAX_DIM)
     total = torch.export.Dim("total_sequence", min=1, max=2 * MAX_DIM)
     past_len = torch.export.Dim("past_sequence", min=0, max=MAX_DIM)
-    sample_past = tuple(torch.zeros(1, kv_heads, 2, head_dim) for _ in range(2 * layers))
+    sample_past = tuple(torch.zeros(1, kv_heads, 2, head_dim) for kv_heads, head_dim in shapes for _ in range(2))
     inputs, outputs = io_names(layers)
     with torch.no_grad():
         program = torch.onnx.export(
@@ -70,5 +73,5 @@ def export_onnx(hf_dir: Path, out: Path) -> Path:
             output_names=outputs,
         )
     program.save(str(out), external_data=True)
-    fuse_for_onnxruntime(out, layer_attention(model))
+    fuse_for_onnxruntime(out, layer_attention(model) if family.fuse_onnx_attention else [])
     return out

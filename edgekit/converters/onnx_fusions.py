@@ -46,5 +46,6 @@ def fuse_for_onnxruntime(graph_path: Path, attention: list[LayerAttention]) -> N
 
     model = onnx.load(str(graph_path), load_external_data=False)
     rsqrt_as_division(model)
-    fuse_attention(model, attention)
+    if attention:
+        fuse_attention(model, attention)
     onnx.save(model, str(graph_path))

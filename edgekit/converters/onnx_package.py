@@ -22,6 +22,7 @@ from edgekit.formats.onnx_graph import (
     PRESENT_KEY,
     PRESENT_VALUE,
 )
+from edgekit.formats.tokenizer import SENTENCEPIECE_FILE, TOKENIZER_JSON_FILE, folder_tokenizer
 
 
 def genai_config(config: dict[str, Any], stop_ids: list[int], bos_id: int, context_length: int) -> dict[str, Any]:
@@ -127,16 +128,20 @@ def write_tokenizer_json(tokenizer_model: Path, chat: ChatFormat, folder: Path) 
 def write_onnx_folder(graph: Path, hf_dir: Path, chat: ChatFormat, context_length: int, folder: Path) -> None:
     """`graph` (with `<graph>.data`) plus tokenizer files and genai_config.json into `folder`."""
     import onnx
-    import sentencepiece as spm
 
     folder.mkdir()
     # Re-saved, not copied: the graph records its external data file's name.
     onnx.save(
         onnx.load(str(graph)), str(folder / ONNX_GRAPH), save_as_external_data=True, location=ONNX_GRAPH + ".data"
     )
-    shutil.copy2(hf_dir / "tokenizer.model", folder / "tokenizer.model")
-    sp = spm.SentencePieceProcessor(model_file=str(hf_dir / "tokenizer.model"))
-    write_tokenizer_json(hf_dir / "tokenizer.model", chat, folder)
+    if (hf_dir / SENTENCEPIECE_FILE).exists():
+        shutil.copy2(hf_dir / SENTENCEPIECE_FILE, folder / SENTENCEPIECE_FILE)
+        write_tokenizer_json(hf_dir / SENTENCEPIECE_FILE, chat, folder)
+    else:  # a BPE checkpoint (Gemma 4): its own tokenizer.json is the truth
+        for name in (TOKENIZER_JSON_FILE, "tokenizer_config.json"):
+            if (hf_dir / name).exists():
+                shutil.copy2(hf_dir / name, folder / name)
+    sp = folder_tokenizer(folder)
     config = json.loads((hf_dir / "config.json").read_text())
     config = config.get("text_config", config)
     stops = [sp.piece_to_id(t) for t in chat.stop_tokens]

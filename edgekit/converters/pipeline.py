@@ -33,6 +33,7 @@ from edgekit.core.progress import Stages, peak_rss_bytes
 from edgekit.core.recipes import LITERT_FORMATS, recipe_named
 from edgekit.core.targets import TARGET_FORMATS
 from edgekit.formats.content_digest import content_sha256
+from edgekit.formats.tokenizer import SENTENCEPIECE_FILE, folder_tokenizer
 from edgekit.intake.checkpoint import Checkpoint
 
 ROUTES = {
@@ -55,6 +56,10 @@ class ConvertRequest:
     chat: ChatFormat | None = None
     onnx_accuracy_level: int = 4
     max_size_mib: float | None = None  # --quant auto: the ONNX graph's budget
+
+    @property
+    def formats(self) -> set[str]:
+        return set(TARGET_FORMATS[self.target])
 
 
 @dataclass
@@ -132,14 +137,12 @@ def source_record(ckpt: Checkpoint, hf_dir: Path) -> SourceRecord:
     )
 
 
-def calibration_ids(tokenizer: Path, start_token: str) -> list[int]:
+def calibration_ids(hf_dir: Path, start_token: str) -> list[int]:
     """BOS by the chat format's start piece, as the golden outputs take it (`reference_ids`)."""
-    import sentencepiece as spm
-
     from edgekit.core.golden_inputs import CALIBRATION_TEXT
 
-    sp = spm.SentencePieceProcessor(model_file=str(tokenizer))
-    return [sp.piece_to_id(start_token)] + sp.encode(CALIBRATION_TEXT)
+    tokenizer = folder_tokenizer(hf_dir)
+    return [tokenizer.piece_to_id(start_token)] + tokenizer.encode(CALIBRATION_TEXT)
 
 
 def _size(path: Path) -> int:
@@ -166,16 +169,16 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
     result = ConvertResult()
     with stages.stage(f"reading {ckpt.family.display_name} checkpoint {ckpt.path.name}"):
         hf_dir = ckpt.hf_folder(on_stage=stages.note)
-        tokenizer = hf_dir / "tokenizer.model"
-        if not tokenizer.exists():
+        tokenizer = hf_dir / SENTENCEPIECE_FILE
+        if not tokenizer.exists() and request.formats & set(LITERT_FORMATS):
             raise EdgekitError(
                 f"{hf_dir} has no SentencePiece tokenizer.model, which .task and .litertlm bundles need",
                 "copy tokenizer.model from the base Gemma checkpoint into the folder",
             )
         source = source_record(ckpt, hf_dir)
     with stages.stage("recording golden outputs from the source model"):
-        golden = run_isolated(record_source_golden, hf_dir, tokenizer, chat.start_token)
-    formats = {fmt for _, fmt, _ in planned_outputs(request)}
+        golden = run_isolated(record_source_golden, hf_dir, chat.start_token)
+    formats = request.formats
     if formats & set(LITERT_FORMATS):
         with stages.stage(
             f"exporting the float LiteRT model (prefill {','.join(map(str, request.prefill_lengths))}, "
@@ -204,7 +207,7 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
                         request.onnx_accuracy_level,
                         gguf_source,
                         max_size_bytes=int(request.max_size_mib * 2**20) if request.max_size_mib else None,
-                        calibration_ids=calibration_ids(tokenizer, chat.start_token),
+                        calibration_ids=calibration_ids(hf_dir, chat.start_token),
                         on_stage=stages.note,
                     )
                 write_onnx_folder(graph, hf_dir, chat, request.cache_length, staged)

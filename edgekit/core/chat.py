@@ -31,19 +31,41 @@ class ChatFormat:
     # Special tokens that users' text may contain and the tokenizer must match whole.
     turn_markers: tuple[str, ...] = ()
     system_role: bool = False
+    system_prefix: str = ""  # with a system role: its turn is system_prefix + text + user_suffix
+    # Written after the model prefix when the model is asked to answer (Gemma 4: an empty
+    # thinking channel, so it answers without thinking).
+    generation_suffix: str = ""
     # Sampling the model card recommends for chat use (LLM Inference API names).
     recommended_sampling: tuple[tuple[str, float], ...] = (("temperature", 1.0), ("top_k", 64), ("top_p", 0.95))
 
+    @property
+    def generation_prompt(self) -> str:
+        return self.model_prefix + self.generation_suffix
+
     def jinja_template(self) -> str:
         """The same format as a Jinja template, for runtimes that render one (LiteRT-LM's
-        Conversation API); a leading system message is folded into the first user turn."""
-        up, us, mp, ms = (
-            json.dumps(s) for s in (self.user_prefix, self.user_suffix, self.model_prefix, self.model_suffix)
+        Conversation API); without a system role a leading system message is folded into the
+        first user turn."""
+        up, us, mp, ms, sp, gp = (
+            json.dumps(s)
+            for s in (
+                self.user_prefix,
+                self.user_suffix,
+                self.model_prefix,
+                self.model_suffix,
+                self.system_prefix,
+                self.generation_prompt,
+            )
+        )
+        system = (
+            f"{{{{ {sp} + messages[0]['content'] | trim + {us} }}}}{{%- set first_user_prefix = '' -%}}"
+            if self.system_role
+            else "{%- set first_user_prefix = messages[0]['content'] + '\\n\\n' -%}"
         )
         return (
             "{{ bos_token }}"
             "{%- if messages[0]['role'] == 'system' -%}"
-            "{%- set first_user_prefix = messages[0]['content'] + '\\n\\n' -%}"
+            f"{system}"
             "{%- set loop_messages = messages[1:] -%}"
             "{%- else -%}{%- set first_user_prefix = '' -%}{%- set loop_messages = messages -%}{%- endif -%}"
             "{%- for message in loop_messages -%}"
@@ -53,7 +75,7 @@ class ChatFormat:
             f"{{{{ {mp} + message['content'] | trim + {ms} }}}}"
             "{%- endif -%}"
             "{%- endfor -%}"
-            f"{{%- if add_generation_prompt -%}}{{{{ {mp} }}}}{{%- endif -%}}"
+            f"{{%- if add_generation_prompt -%}}{{{{ {gp} }}}}{{%- endif -%}}"
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -66,6 +88,8 @@ class ChatFormat:
             "model_suffix": self.model_suffix,
             "turn_markers": list(self.turn_markers),
             "system_role": self.system_role,
+            "system_prefix": self.system_prefix,
+            "generation_suffix": self.generation_suffix,
             "recommended_sampling": dict(self.recommended_sampling),
         }
 
@@ -82,6 +106,8 @@ class ChatFormat:
                 model_suffix=str(data["model_suffix"]),
                 turn_markers=tuple(str(t) for t in data.get("turn_markers", ())),
                 system_role=bool(data.get("system_role", False)),
+                system_prefix=str(data.get("system_prefix", "")),
+                generation_suffix=str(data.get("generation_suffix", "")),
                 recommended_sampling=tuple(
                     (str(k), float(v))
                     for k, v in dict(data.get("recommended_sampling", dict(cls.recommended_sampling))).items()
@@ -116,7 +142,7 @@ class Turn:
 
 
 def fold_system(turns: Sequence[Turn], system: str | None) -> list[Turn]:
-    """Without a system role, the instruction becomes the head of the first user turn."""
+    """Without a system role the instruction becomes the head of the first user turn."""
     turns = list(turns)
     if not system:
         return turns
@@ -133,11 +159,13 @@ def render(
 ) -> str:
     """The prompt text without the start token (the runtimes add it themselves)."""
     parts = []
-    for turn in fold_system(turns, system):
+    if system and chat.system_role:
+        parts.append(f"{chat.system_prefix}{system.strip()}{chat.user_suffix}")
+    for turn in turns if chat.system_role else fold_system(turns, system):
         if turn.role == "user":
             parts.append(f"{chat.user_prefix}{turn.text}{chat.user_suffix}")
         else:
             parts.append(f"{chat.model_prefix}{turn.text}{chat.model_suffix}")
     if add_generation_prompt:
-        parts.append(chat.model_prefix)
+        parts.append(chat.generation_prompt)
     return "".join(parts)

@@ -100,9 +100,31 @@ class Family:
     litert_lm_model_type: ClassVar[str] = "generic_model"
     # Where a multimodal checkpoint keeps its text tower, across transformers versions.
     text_tower_prefixes: ClassVar[tuple[str, ...]] = ()
+    # Artifact formats edgekit writes for this generation.
+    formats: ClassVar[tuple[str, ...]] = ("litertlm", "task", "onnx")
+    # Whether each exported ONNX attention becomes one GroupQueryAttention (`onnx_attention`).
+    fuse_onnx_attention: ClassVar[bool] = True
 
     def __repr__(self) -> str:
         return f"<family {self.name}>"
+
+    def refusal(self, config: dict[str, Any], architecture: str, formats: tuple[str, ...]) -> tuple[str, str] | None:
+        """(problem, fix) when edgekit cannot convert this checkpoint to `formats`, else None."""
+        missing = [f for f in formats if f not in self.formats]
+        if missing:
+            return (
+                f"{self.display_name} does not convert to {', '.join(missing)}",
+                f"pass --target {' or --target '.join(self.formats)}",
+            )
+        return None
+
+    def cache_shapes(self, config: dict[str, Any]) -> list[tuple[int, int]]:
+        """(KV heads, head size) of every layer that keeps a KV cache, in order."""
+        return [(int(config["num_key_value_heads"]), int(config["head_dim"]))] * int(config["num_hidden_layers"])
+
+    def kv_cache_bytes(self, config: dict[str, Any], context: int, bytes_per_value: int = 4) -> int:
+        """Keys and values of every caching layer at full length (as the converters export them)."""
+        return 2 * sum(heads * dim for heads, dim in self.cache_shapes(config)) * context * bytes_per_value
 
     def config_from_core(self, core: dict[str, Any]) -> dict[str, Any]:
         """The full HF config from the core fields an intake (GGUF, Keras) read."""

@@ -10,6 +10,7 @@ from edgekit.core.errors import EdgekitError
 from edgekit.core.manifest import Manifest, manifest_path, read_manifest
 from edgekit.families import GEMMA_CHAT
 from edgekit.formats.onnx_graph import ONNX_GRAPH
+from edgekit.formats.tokenizer import Tokenizer, folder_tokenizer, sentencepiece
 
 
 def sniff(path: Path) -> str:
@@ -67,11 +68,15 @@ class Artifact:
     def onnx_graph(self) -> Path:
         return self.path / ONNX_GRAPH if self.path.is_dir() else self.path
 
-    def tokenizer_bytes(self) -> bytes:
+    def tokenizer(self) -> Tokenizer:
+        """The artifact's own tokenizer: an ONNX folder's SentencePiece model or tokenizer.json,
+        a bundle's SentencePiece model."""
         if self.format == "onnx":
-            tokenizer = self.onnx_graph.parent / "tokenizer.model"
-            if tokenizer.exists():
-                return tokenizer.read_bytes()
+            return folder_tokenizer(self.onnx_graph.parent)
+        return sentencepiece(self.tokenizer_bytes(), f"{self.path.name}'s tokenizer")
+
+    def tokenizer_bytes(self) -> bytes:
+        """The SentencePiece model a `.task` or `.litertlm` bundle carries."""
         if self.format == "task":
             from edgekit.formats.task_bundle import TOKENIZER_ENTRY, open_task
 

@@ -43,9 +43,7 @@ class Runner(ABC):
     @cached_property
     def tokenizer(self):
         """Read on first use: a bare graph without tokenizer still gives logits."""
-        import sentencepiece as spm
-
-        return spm.SentencePieceProcessor(model_proto=self.artifact.tokenizer_bytes())
+        return self.artifact.tokenizer()
 
     @cached_property
     def bos(self) -> int:

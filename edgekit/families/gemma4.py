@@ -1,0 +1,132 @@
+"""Gemma 4 (E2B, E4B, 12B, 26B-A4B, 31B): per-layer embeddings (PLE) added at every decoder
+layer, global layers with their own head size and proportional RoPE, the last layers reusing
+earlier layers' keys and values, and turns written `<|turn>role ... <turn|>` with a system role.
+
+edgekit converts the dense text decoder to ONNX; the mixture-of-experts 26B-A4B and the
+LiteRT bundles are refused in one line (`Family.refusal`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from edgekit.core.chat import ChatFormat
+from edgekit.core.errors import EdgekitError
+from edgekit.families.family import ATTENTION_WEIGHTS, CORE_FIELDS, MLP_WEIGHTS, Family
+from edgekit.families.registry import register
+
+GEMMA4_CHAT = ChatFormat(
+    start_token="<bos>",
+    stop_tokens=("<turn|>", "<eos>"),
+    user_prefix="<|turn>user\n",
+    user_suffix="<turn|>\n",
+    model_prefix="<|turn>model\n",
+    model_suffix="<turn|>\n",
+    turn_markers=("<|turn>", "<turn|>"),
+    system_role=True,
+    system_prefix="<|turn>system\n",
+    generation_suffix="<|channel>thought\n<channel|>",
+)
+
+_NORMS = ("input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm", "post_feedforward_layernorm")
+_PER_LAYER_INPUT = ("per_layer_input_gate", "per_layer_projection", "post_per_layer_input_norm")
+
+
+@register
+class Gemma4(Family):
+    name = "gemma4"
+    display_name = "Gemma 4"
+    architectures = ("Gemma4ForCausalLM", "Gemma4ForConditionalGeneration")
+    model_type = "gemma4_text"
+    gguf_arch = "gemma4"
+    layer_weights = (*_NORMS, *ATTENTION_WEIGHTS, *MLP_WEIGHTS, "self_attn.q_norm", "self_attn.k_norm")
+    config_fields = (*CORE_FIELDS, "sliding_window", "hidden_size_per_layer_input", "num_kv_shared_layers")
+    keras_backbone = "Gemma4Backbone"
+    keras_layer_weights: dict[str, str] = {}
+    default_context = 131072
+    chat = GEMMA4_CHAT
+    gguf_norm_offset = 0.0  # Gemma 4's RMSNorm multiplies by w itself, not (1 + w)
+    litert_lm_model_type = "gemma4"
+    text_tower_prefixes = ("model.language_model.",)
+    formats = ("onnx",)
+    fuse_onnx_attention = False
+
+    def refusal(self, config: dict[str, Any], architecture: str, formats: tuple[str, ...]) -> tuple[str, str] | None:
+        if config.get("enable_moe_block"):
+            return (
+                "the mixture-of-experts Gemma 4 (26B-A4B) is not converted: edgekit writes no expert "
+                "routing for its 128-expert layers",
+                "convert a dense Gemma 4 (E2B, E4B) instead, or run the GGUF in llama.cpp",
+            )
+        if self.is_multimodal(architecture):
+            return (
+                "edgekit converts Gemma 4's text decoder from a Gemma4ForCausalLM folder; this one is the "
+                "multimodal Gemma4ForConditionalGeneration",
+                "save its text model with transformers (`model.model.language_model` as Gemma4ForCausalLM) "
+                "and convert that folder",
+            )
+        missing = [f for f in formats if f not in self.formats]
+        if missing:
+            return (
+                f"Gemma 4 converts to ONNX only in this release ({', '.join(missing)} not yet: litert-torch's "
+                "Gemma 4 export is not wired into edgekit)",
+                "pass --target onnx",
+            )
+        return None
+
+    def config_from_core(self, core: dict[str, Any]) -> dict[str, Any]:
+        raise EdgekitError(
+            "Gemma 4 GGUF weights are not read yet (only its tokenizer is: edgekit.intake.bpe_from_gguf)",
+            "convert the Hugging Face folder (Gemma4ForCausalLM) with --target onnx",
+        )
+
+    def _shared_from(self, config: dict[str, Any]) -> int:
+        return int(config["num_hidden_layers"]) - int(config.get("num_kv_shared_layers") or 0)
+
+    def cache_shapes(self, config: dict[str, Any]) -> list[tuple[int, int]]:
+        """(KV heads, head size) of every layer that keeps a cache: the layers that reuse another
+        layer's keys and values (the last `num_kv_shared_layers`) keep none."""
+        shapes = []
+        for i in range(self._shared_from(config)):
+            layer = self._layer_config(config, i)
+            shapes.append((int(layer["num_key_value_heads"]), int(layer["head_dim"])))
+        return shapes
+
+    def _layer_config(self, config: dict[str, Any], index: int) -> dict[str, Any]:
+        """The layer's head size and KV heads: global layers override the text config's."""
+        overrides = (config.get("per_layer_config") or {}).get(str(index)) or {}
+        full = (config.get("layer_types") or [])[index] == "full_attention"
+        head_dim = overrides.get("head_dim", config.get("global_head_dim") if full else None) or config["head_dim"]
+        heads = overrides.get("num_key_value_heads")
+        if heads is None and full and config.get("attention_k_eq_v"):
+            heads = config.get("num_global_key_value_heads")
+        return {"head_dim": head_dim, "num_key_value_heads": heads or config["num_key_value_heads"]}
+
+    def weight_names(self, config: dict[str, Any]) -> list[str]:
+        names = ["model.embed_tokens.weight", "model.norm.weight"]
+        if config.get("hidden_size_per_layer_input"):
+            names += [
+                "model.embed_tokens_per_layer.weight",
+                "model.per_layer_model_projection.weight",
+                "model.per_layer_projection_norm.weight",
+            ]
+        shared_from = self._shared_from(config)
+        for i in range(int(config["num_hidden_layers"])):
+            prefix = f"model.layers.{i}."
+            weights = [*_NORMS, "self_attn.q_proj", "self_attn.o_proj", "self_attn.q_norm", *MLP_WEIGHTS]
+            if i < shared_from:
+                weights += ["self_attn.k_proj", "self_attn.k_norm"]
+                full = (config.get("layer_types") or [])[i] == "full_attention"
+                if not (config.get("attention_k_eq_v") and full):
+                    weights.append("self_attn.v_proj")
+            if config.get("hidden_size_per_layer_input"):
+                weights += list(_PER_LAYER_INPUT)
+            names += [prefix + w + ".weight" for w in weights] + [prefix + "layer_scalar"]
+        if not config.get("tie_word_embeddings", True):
+            names.append("lm_head.weight")
+        return names
+
+    def tensor_role(self, name: str) -> str:
+        if "embed_tokens_per_layer" in name or "per_layer" in name:
+            return "per_layer_embedding" if "embed_tokens_per_layer" in name else "per_layer"
+        return super().tensor_role(name)
