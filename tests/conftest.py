@@ -14,6 +14,7 @@ from tests.fixtures.tiny_models import write_tiny_checkpoint
 from tests.fixtures.tiny_tokenizer import train_tokenizer
 
 FAMILIES = ("gemma", "gemma2", "gemma3")
+NEXT_FAMILIES = ("gemma3n", "gemma4")  # ONNX only, so far
 # Every recipe a LiteRT bundle can be written with, but the one that needs a size budget.
 QUANTS = tuple(r.name for r in recipes_for("litertlm") if not r.needs_budget)
 REPO = Path(__file__).resolve().parent.parent
@@ -40,18 +41,25 @@ def tiny_hf(tmp_path_factory: pytest.TempPathFactory, tiny_tokenizer_model: byte
 
 
 @pytest.fixture(scope="session")
-def tiny_gemma4(tmp_path_factory: pytest.TempPathFactory, tiny_tokenizer_model: bytes) -> Path:
-    """A tiny random Gemma 4 text model (per-layer embeddings, shared KV layers) with a BPE tokenizer.json."""
-    return write_tiny_checkpoint("gemma4", tmp_path_factory.mktemp("tiny-gemma4") / "gemma4", tiny_tokenizer_model)
+def tiny_next(tmp_path_factory: pytest.TempPathFactory, tiny_tokenizer_model: bytes) -> dict[str, Path]:
+    """Tiny random Gemma 3n and Gemma 4 text models (per-layer embeddings, shared KV layers);
+    the Gemma 4 one with a BPE tokenizer.json only, as Gemma 4 checkpoints ship."""
+    root = tmp_path_factory.mktemp("tiny-next")
+    return {f: write_tiny_checkpoint(f, root / f, tiny_tokenizer_model) for f in NEXT_FAMILIES}
 
 
 @pytest.fixture(scope="session")
-def gemma4_onnx(tiny_gemma4, tmp_path_factory) -> dict[str, Path]:
-    """The tiny Gemma 4 as ONNX folders: {quant: folder}."""
-    folder = tmp_path_factory.mktemp("onnx-gemma4")
-    result = edgekit("convert", tiny_gemma4, "--target", "onnx", "--quant", "fp32,int8,int4", "--out", folder, "--json")
-    assert result.code == 0, result.stderr[-3000:]
-    return {a["quant"]: Path(a["artifact"]) for a in result.json()["artifacts"]}
+def next_onnx(tiny_next, tmp_path_factory) -> dict[str, dict[str, Path]]:
+    """Gemma 3n and 4 as ONNX folders: {family: {quant: folder}}."""
+    out = {}
+    for family, checkpoint in tiny_next.items():
+        folder = tmp_path_factory.mktemp(f"onnx-{family}")
+        result = edgekit(
+            "convert", checkpoint, "--target", "onnx", "--quant", "fp32,int8,int4", "--out", folder, "--json"
+        )
+        assert result.code == 0, result.stderr[-3000:]
+        out[family] = {a["quant"]: Path(a["artifact"]) for a in result.json()["artifacts"]}
+    return out
 
 
 @pytest.fixture(scope="session")

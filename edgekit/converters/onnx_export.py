@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from edgekit.converters.export_patches import patched
 from edgekit.converters.onnx_attention import layer_attention
 from edgekit.converters.onnx_fusions import fuse_for_onnxruntime
 from edgekit.families import family_for_architecture
@@ -56,7 +57,7 @@ def export_onnx(hf_dir: Path, out: Path) -> Path:
     past_len = torch.export.Dim("past_sequence", min=0, max=MAX_DIM)
     sample_past = tuple(torch.zeros(1, kv_heads, 2, head_dim) for kv_heads, head_dim in shapes for _ in range(2))
     inputs, outputs = io_names(layers)
-    with torch.no_grad():
+    with torch.no_grad(), patched(family.export_patches):
         program = torch.onnx.export(
             Decoder(),
             (

@@ -14,6 +14,7 @@ from edgekit.converters.onnx_blocks import GraphEditor, SharedWeight, drop_unuse
 from edgekit.formats.gguf_blocks import Blocks
 
 EMBEDDING = "embedding"
+SMALLEST_BLOCK = 16  # MatMulNBits' smallest block: a row must split into whole blocks
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,8 @@ def find_weights(model) -> list[Weight]:
             found[node.input[0]] = Weight(node.input[0], rows, cols, True)
         elif node.op_type == "MatMul" and node.input[1] in initializers:
             k, n = initializers[node.input[1]].dims
-            found.setdefault(node.input[1], Weight(node.input[1], n, k, False))
+            if k % SMALLEST_BLOCK == 0:  # rows shorter than a block (Gemma 3n's AltUp mixers) stay float
+                found.setdefault(node.input[1], Weight(node.input[1], n, k, False))
     return list(found.values())
 
 

@@ -1,6 +1,6 @@
 """The Gemma generations edgekit knows, one module each, in one registry."""
 
-from edgekit.families import gemma1, gemma2, gemma3, gemma4  # noqa: F401 - each registers itself
+from edgekit.families import gemma1, gemma2, gemma3, gemma3n, gemma4  # noqa: F401 - each registers itself
 from edgekit.families.family import GEMMA_CHAT, Family
 from edgekit.families.registry import (
     FAMILIES,

@@ -104,6 +104,8 @@ class Family:
     formats: ClassVar[tuple[str, ...]] = ("litertlm", "task", "onnx")
     # Whether each exported ONNX attention becomes one GroupQueryAttention (`onnx_attention`).
     fuse_onnx_attention: ClassVar[bool] = True
+    # Named changes to upstream code the torch exports need (`converters.export_patches`).
+    export_patches: ClassVar[tuple[str, ...]] = ()
 
     def __repr__(self) -> str:
         return f"<family {self.name}>"
@@ -118,9 +120,14 @@ class Family:
             )
         return None
 
+    def caching_layers(self, config: dict[str, Any]) -> int:
+        """How many layers keep a KV cache: the last `num_kv_shared_layers` (Gemma 3n, 4) reuse
+        earlier layers' keys and values and keep none."""
+        return int(config["num_hidden_layers"]) - int(config.get("num_kv_shared_layers") or 0)
+
     def cache_shapes(self, config: dict[str, Any]) -> list[tuple[int, int]]:
         """(KV heads, head size) of every layer that keeps a KV cache, in order."""
-        return [(int(config["num_key_value_heads"]), int(config["head_dim"]))] * int(config["num_hidden_layers"])
+        return [(int(config["num_key_value_heads"]), int(config["head_dim"]))] * self.caching_layers(config)
 
     def kv_cache_bytes(self, config: dict[str, Any], context: int, bytes_per_value: int = 4) -> int:
         """Keys and values of every caching layer at full length (as the converters export them)."""

@@ -41,7 +41,7 @@ class Gemma4(Family):
     gguf_arch = "gemma4"
     layer_weights = (*_NORMS, *ATTENTION_WEIGHTS, *MLP_WEIGHTS, "self_attn.q_norm", "self_attn.k_norm")
     config_fields = (*CORE_FIELDS, "sliding_window", "hidden_size_per_layer_input", "num_kv_shared_layers")
-    keras_backbone = "Gemma4Backbone"
+    keras_backbone = ""  # no KerasHub preset intake for Gemma 4
     keras_layer_weights: dict[str, str] = {}
     default_context = 131072
     chat = GEMMA4_CHAT
@@ -50,6 +50,9 @@ class Gemma4(Family):
     text_tower_prefixes = ("model.language_model.",)
     formats = ("onnx",)
     fuse_onnx_attention = False
+
+    def keras_matches(self, class_name: str, args: dict[str, Any]) -> bool:
+        return False
 
     def refusal(self, config: dict[str, Any], architecture: str, formats: tuple[str, ...]) -> tuple[str, str] | None:
         if config.get("enable_moe_block"):
@@ -80,14 +83,10 @@ class Gemma4(Family):
             "convert the Hugging Face folder (Gemma4ForCausalLM) with --target onnx",
         )
 
-    def _shared_from(self, config: dict[str, Any]) -> int:
-        return int(config["num_hidden_layers"]) - int(config.get("num_kv_shared_layers") or 0)
-
     def cache_shapes(self, config: dict[str, Any]) -> list[tuple[int, int]]:
-        """(KV heads, head size) of every layer that keeps a cache: the layers that reuse another
-        layer's keys and values (the last `num_kv_shared_layers`) keep none."""
+        """Global layers have their own head size (and KV heads where keys are values)."""
         shapes = []
-        for i in range(self._shared_from(config)):
+        for i in range(self.caching_layers(config)):
             layer = self._layer_config(config, i)
             shapes.append((int(layer["num_key_value_heads"]), int(layer["head_dim"])))
         return shapes
@@ -110,7 +109,7 @@ class Gemma4(Family):
                 "model.per_layer_model_projection.weight",
                 "model.per_layer_projection_norm.weight",
             ]
-        shared_from = self._shared_from(config)
+        shared_from = self.caching_layers(config)
         for i in range(int(config["num_hidden_layers"])):
             prefix = f"model.layers.{i}."
             weights = [*_NORMS, "self_attn.q_proj", "self_attn.o_proj", "self_attn.q_norm", *MLP_WEIGHTS]

@@ -52,7 +52,7 @@ def family_for_keras(class_name: str, args: dict[str, Any]) -> Family:
     for family in FAMILIES:
         if family.keras_matches(class_name, args):
             return family
-    backbones = sorted({f.keras_backbone for f in FAMILIES})
+    backbones = sorted({f.keras_backbone for f in FAMILIES if f.keras_backbone})
     raise EdgekitError(
         f"Keras backbone {class_name!r} is not a Gemma text model",
         f"pass a KerasHub preset of {' or '.join(backbones)}",

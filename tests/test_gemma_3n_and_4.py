@@ -1,7 +1,7 @@
-"""Gemma 4: a tiny random text model converts to ONNX that matches transformers past the
-sliding window, validates, runs in its own chat format and benches; what is not converted yet
-is refused in one line; the tokenizer rebuilt from the real Gemma 4 GGUF vocabulary gives
-llama.cpp's ids; the chat format renders like transformers with the real template."""
+"""Gemma 3n and Gemma 4: tiny random text models convert to ONNX that matches transformers
+past the sliding window, validate, run in their chat format and bench; what is not converted
+yet is refused in one line; the tokenizer rebuilt from the real Gemma 4 GGUF vocabulary gives
+llama.cpp's ids; Gemma 4's chat format renders like transformers with the real template."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from edgekit.families import family_named
 from edgekit.runtime import GREEDY, open_runner
 from edgekit.runtime.artifact import open_artifact
 from tests.cli import assert_one_line_error, edgekit
+from tests.conftest import NEXT_FAMILIES
 from tests.fixtures.llama_cpp_vocab import gemma4_vocab_files, vocab_test_vectors
 from tests.fixtures.tokenizer_corpus import tokenizer_corpus
 
@@ -29,53 +30,56 @@ def _source_logits(folder, ids):
     return source_logits(load_source_model(folder), ids)
 
 
-def test_fp32_onnx_matches_transformers_over_the_reference_text(gemma4_onnx, tiny_gemma4):
-    artifact = open_artifact(gemma4_onnx["fp32"])
+@pytest.mark.parametrize("family", NEXT_FAMILIES)
+def test_fp32_onnx_matches_transformers_over_the_reference_text(next_onnx, tiny_next, family):
+    artifact = open_artifact(next_onnx[family]["fp32"])
     ids = artifact.manifest.golden.reference.ids
     assert len(ids) - 1 >= WINDOW + 64
     with open_runner(artifact) as runner:
         graph = np.stack(list(runner.logits(ids)))
-    assert np.abs(graph - _source_logits(tiny_gemma4, ids)).max() < 1e-3
+    assert np.abs(graph - _source_logits(tiny_next[family], ids)).max() < 1e-3
 
 
-def test_decode_steps_carry_the_cache_past_the_window_and_the_shared_layers(gemma4_onnx, tiny_gemma4):
+@pytest.mark.parametrize("family", NEXT_FAMILIES)
+def test_decode_steps_carry_the_cache_past_the_window_and_the_shared_layers(next_onnx, tiny_next, family):
     """Prefill 8 tokens, then one decode step per token for 80 more (five windows): the caching
     layers' KV outputs, fed back, give the source's logits; the last two layers keep none."""
     import onnx
 
-    folder = gemma4_onnx["fp32"]
+    folder = next_onnx[family]["fp32"]
     graph = onnx.load(str(folder / "model.onnx"), load_external_data=False)
-    config = json.loads((tiny_gemma4 / "config.json").read_text())
-    assert (
-        len([i for i in graph.graph.input if i.name.startswith("past_key_values.")])
-        == 2 * len(GEMMA4.cache_shapes(config))
-        == 2 * (config["num_hidden_layers"] - config["num_kv_shared_layers"])
-    )
+    config = json.loads((tiny_next[family] / "config.json").read_text())
+    caching = family_named(family).cache_shapes(config)
+    assert len([i for i in graph.graph.input if i.name.startswith("past_key_values.")]) == 2 * len(caching)
+    assert len(caching) == config["num_hidden_layers"] - config["num_kv_shared_layers"]
     ids = open_artifact(folder).manifest.golden.reference.ids[:88]
     with open_runner(folder) as runner:
         steps = [runner.prefill(ids[:8])] + [runner.decode_step(token) for token in ids[8:]]
-    assert np.abs(np.stack(steps) - _source_logits(tiny_gemma4, ids)[7:]).max() < 1e-3
+    assert np.abs(np.stack(steps) - _source_logits(tiny_next[family], ids)[7:]).max() < 1e-3
 
 
-def test_int8_validates_and_int4_is_measured_lossier(gemma4_onnx):
-    int8 = edgekit("validate", gemma4_onnx["int8"], "--json")
+@pytest.mark.parametrize("family", NEXT_FAMILIES)
+def test_int8_validates_and_int4_is_measured_lossier(next_onnx, family):
+    """int4 on these tiny random models does not hold int4's limits (rows of 64 are two blocks):
+    the check is that it is measured as lossier than int8, and the exit code says so."""
+    int8 = edgekit("validate", next_onnx[family]["int8"], "--json")
     assert int8.code == 0, int8.json()["checks"]
-    int4 = edgekit("validate", gemma4_onnx["int4"], "--json")
+    int4 = edgekit("validate", next_onnx[family]["int4"], "--json")
     report = int4.json()
     assert int4.code == (0 if report["passed"] else 1)
     assert report["teacher_forced"]["kl_mean"] > int8.json()["teacher_forced"]["kl_mean"]
 
 
-def test_the_onnx_folder_carries_the_bpe_tokenizer_and_gemma4_turns(gemma4_onnx, tiny_gemma4):
-    folder = gemma4_onnx["int8"]
-    assert (folder / "tokenizer.json").read_bytes() == (tiny_gemma4 / "tokenizer.json").read_bytes()
+def test_the_onnx_folder_carries_the_bpe_tokenizer_and_gemma4_turns(next_onnx, tiny_next):
+    folder = next_onnx["gemma4"]["int8"]
+    assert (folder / "tokenizer.json").read_bytes() == (tiny_next["gemma4"] / "tokenizer.json").read_bytes()
     assert not (folder / "tokenizer.model").exists()
     chat = open_artifact(folder).chat
     assert (chat.user_prefix, chat.stop_tokens, chat.system_role) == ("<|turn>user\n", ("<turn|>", "<eos>"), True)
 
 
-def test_run_streams_the_engine_text_of_the_gemma4_turns(gemma4_onnx):
-    folder = gemma4_onnx["int8"]
+def test_run_streams_the_engine_text_of_the_gemma4_turns(next_onnx):
+    folder = next_onnx["gemma4"]["int8"]
     result = edgekit("run", folder, "the capital of france", "--system", "Be brief.", "--max-tokens", "6")
     assert result.code == 0, result.stderr[-2000:]
     with open_runner(folder) as runner:
@@ -85,22 +89,26 @@ def test_run_streams_the_engine_text_of_the_gemma4_turns(gemma4_onnx):
     assert result.stdout == expected + "\n"
 
 
-def test_bench_measures_the_onnx_folder(gemma4_onnx):
-    data = edgekit("bench", gemma4_onnx["int8"], "--prefill-tokens", "32", "--decode-tokens", "8", "--json").json()
+@pytest.mark.parametrize("family", NEXT_FAMILIES)
+def test_bench_measures_the_onnx_folder(next_onnx, family):
+    data = edgekit(
+        "bench", next_onnx[family]["int8"], "--prefill-tokens", "32", "--decode-tokens", "8", "--json"
+    ).json()
     assert data["prefill_tokens"] == 32 and data["decode_tokens_per_second"] > 0 and data["peak_rss_bytes"] > 0
 
 
-def test_plan_offers_onnx_only_with_the_kv_of_the_caching_layers(tiny_gemma4):
-    plan = edgekit("plan", "--device", "desktop", "--checkpoint", tiny_gemma4, "--json").json()
+@pytest.mark.parametrize("family", NEXT_FAMILIES)
+def test_plan_offers_onnx_only(tiny_next, family):
+    plan = edgekit("plan", "--device", "desktop", "--checkpoint", tiny_next[family], "--json").json()
     assert {o["format"] for o in plan["options"]} == {"onnx"}
     assert plan["recommendation"]["format"] == "onnx"
 
 
-def test_what_is_not_converted_yet_is_refused_in_one_line(tiny_gemma4, tmp_path):
-    assert_one_line_error(
-        edgekit("convert", tiny_gemma4, "--target", "android", "--out", tmp_path / "o"), "ONNX only", "--target onnx"
-    )
-    moe = shutil.copytree(tiny_gemma4, tmp_path / "moe")
+def test_what_is_not_converted_yet_is_refused_in_one_line(tiny_next, tmp_path):
+    for checkpoint in tiny_next.values():
+        refused = edgekit("convert", checkpoint, "--target", "android", "--out", tmp_path / "o")
+        assert_one_line_error(refused, "ONNX only", "--target onnx")
+    moe = shutil.copytree(tiny_next["gemma4"], tmp_path / "moe")
     config = json.loads((moe / "config.json").read_text())
     (moe / "config.json").write_text(json.dumps({**config, "enable_moe_block": True}))
     assert_one_line_error(edgekit("convert", moe, "--target", "onnx", "--out", tmp_path / "o"), "mixture-of-experts")
@@ -155,6 +163,33 @@ def _transformers_render(template: str, messages: list[dict[str, str]], tokenize
     )
     tokenizer.chat_template = template
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+
+def test_gemma3n_export_needs_its_sparsity_cutoff_as_a_constant(tmp_path):
+    """Without `constant_sparsity_cutoff` torch's ONNX exporter stops on erfinv; with it the
+    sparse MLP exports and computes what transformers computes."""
+    import torch
+    import transformers
+
+    from edgekit.converters.export_patches import patched
+
+    config = transformers.Gemma3nTextConfig(
+        hidden_size=64, intermediate_size=[128], num_hidden_layers=1, activation_sparsity_pattern=[0.95], vocab_size=512
+    )
+    mlp = transformers.models.gemma3n.modeling_gemma3n.Gemma3nTextMLP(config, layer_idx=0).eval()
+    x = torch.randn(1, 5, 64)
+    with torch.no_grad():
+        expected = mlp(x)
+        with pytest.raises(Exception, match="erf_inv"):
+            torch.onnx.export(mlp, (x,), str(tmp_path / "plain.onnx"), dynamo=True)
+        with patched(family_named("gemma3n").export_patches):
+            assert torch.allclose(mlp(x), expected, atol=1e-6)
+            torch.onnx.export(mlp, (x,), str(tmp_path / "patched.onnx"), dynamo=True)
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(tmp_path / "patched.onnx"), providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    np.testing.assert_allclose(got, expected.numpy(), atol=1e-5)
 
 
 @pytest.mark.parametrize("system", [None, "You are terse."])

@@ -1,0 +1,102 @@
+"""Gemma 3n (E2B, E4B): Gemma 3's turns and attention pattern, plus per-layer embeddings
+(PLE), AltUp's four parallel residual streams, LAuReL's low-rank side branch, activation
+sparsity in the first layers' MLPs, and the last layers reusing earlier keys and values.
+
+edgekit converts the text decoder to ONNX (the sparsity cutoff is made a constant for the
+exporter: `converters.export_patches`); LiteRT bundles are refused in one line.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from edgekit.core.errors import EdgekitError
+from edgekit.families.family import CORE_FIELDS, MLP_WEIGHTS, Family
+from edgekit.families.registry import register
+
+_NORMS = ("input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm", "post_feedforward_layernorm")
+_PER_LAYER = (
+    "altup.correction_coefs",
+    "altup.prediction_coefs",
+    "altup.modality_router",
+    "altup.router_norm",
+    "laurel.linear_left",
+    "laurel.linear_right",
+    "laurel.post_laurel_norm",
+    "per_layer_input_gate",
+    "per_layer_projection",
+    "post_per_layer_input_norm",
+)
+
+
+@register
+class Gemma3n(Family):
+    name = "gemma3n"
+    display_name = "Gemma 3n"
+    architectures = ("Gemma3nForCausalLM", "Gemma3nForConditionalGeneration")
+    model_type = "gemma3n_text"
+    gguf_arch = "gemma3n"
+    layer_weights = (*_NORMS, "self_attn.q_proj", "self_attn.o_proj", "self_attn.q_norm", *MLP_WEIGHTS)
+    config_fields = (*CORE_FIELDS, "sliding_window", "hidden_size_per_layer_input", "num_kv_shared_layers")
+    keras_backbone = ""  # no KerasHub preset intake for Gemma 3n
+    keras_layer_weights: dict[str, str] = {}
+    default_context = 32768
+    gguf_norm_offset = 0.0  # Gemma 3n's RMSNorm multiplies by w itself
+    litert_lm_model_type = "gemma3n"
+    text_tower_prefixes = ("model.language_model.",)
+    formats = ("onnx",)
+    fuse_onnx_attention = False
+    export_patches = ("constant_sparsity_cutoff",)
+
+    def keras_matches(self, class_name: str, args: dict[str, Any]) -> bool:
+        return False
+
+    def refusal(self, config: dict[str, Any], architecture: str, formats: tuple[str, ...]) -> tuple[str, str] | None:
+        if self.is_multimodal(architecture):
+            return (
+                "edgekit converts Gemma 3n's text decoder from a Gemma3nForCausalLM folder; this one is the "
+                "multimodal Gemma3nForConditionalGeneration",
+                "save its text model with transformers as Gemma3nForCausalLM and convert that folder",
+            )
+        missing = [f for f in formats if f not in self.formats]
+        if missing:
+            return (
+                f"Gemma 3n converts to ONNX only in this release ({', '.join(missing)} not yet: litert-torch's "
+                "Gemma 3n export is not wired into edgekit)",
+                "pass --target onnx",
+            )
+        return None
+
+    def config_from_core(self, core: dict[str, Any]) -> dict[str, Any]:
+        raise EdgekitError(
+            "Gemma 3n GGUF weights are not read yet",
+            "convert the Hugging Face folder (Gemma3nForCausalLM) with --target onnx",
+        )
+
+    def weight_names(self, config: dict[str, Any]) -> list[str]:
+        names = [
+            "model.embed_tokens.weight",
+            "model.norm.weight",
+            "model.embed_tokens_per_layer.weight",
+            "model.per_layer_model_projection.weight",
+            "model.per_layer_projection_norm.weight",
+        ]
+        for stream in range(int(config.get("altup_num_inputs", 4)) - 1):
+            names += [f"model.altup_projections.{stream}.weight", f"model.altup_unembed_projections.{stream}.weight"]
+        caching = self.caching_layers(config)
+        for i in range(int(config["num_hidden_layers"])):
+            weights = [*self.layer_weights, *_PER_LAYER]
+            if i < caching:
+                weights += ["self_attn.k_proj", "self_attn.v_proj", "self_attn.k_norm"]
+            names += [f"model.layers.{i}.{w}.weight" for w in weights]
+            names.append(f"model.layers.{i}.altup.correct_output_scale")
+        if not config.get("tie_word_embeddings", True):
+            names.append("lm_head.weight")
+        return names
+
+    def tensor_role(self, name: str) -> str:
+        if "embed_tokens_per_layer" in name:
+            return "per_layer_embedding"
+        if "altup" in name or "laurel" in name or "per_layer" in name:
+            return "per_layer"
+        return super().tensor_role(name)
