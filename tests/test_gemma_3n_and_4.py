@@ -201,3 +201,13 @@ def test_the_chat_format_renders_like_transformers_with_the_real_template(real_v
     ]
     expected = _transformers_render(template, messages, rebuilt.to_str())
     assert "<bos>" + render(GEMMA4.chat, turns, system=system) == expected
+
+
+def test_a_torch_free_install_validates_the_gemma4_folder(base_venv, next_onnx, tmp_path):
+    """The base install reads the BPE tokenizer.json too (no torch, no transformers)."""
+    import subprocess
+
+    result = subprocess.run([str(base_venv / "bin" / "edgekit"), "validate", str(next_onnx["gemma4"]["int8"]),
+                             "--json"], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout)["passed"] is True

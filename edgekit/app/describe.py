@@ -33,6 +33,7 @@ def describe_checkpoint(ckpt: Checkpoint) -> dict[str, Any]:
         "instruction_tuned": ckpt.variant()[0],
         "variant_evidence": ckpt.variant()[1],
         "parameters": ckpt.parameter_count,
+        "effective_parameters": ckpt.effective_parameter_count,
         "layers": config.get("num_hidden_layers"),
         "hidden_size": config.get("hidden_size"),
         "intermediate_size": config.get("intermediate_size"),

@@ -314,6 +314,7 @@ def plan(ckpt: Checkpoint, dev: Device, ram_gb: float | None, context: int, app:
             "path": str(ckpt.path),
             "family": ckpt.family.display_name,
             "parameters": ckpt.parameter_count,
+            "effective_parameters": ckpt.effective_parameter_count,
             "instruction_tuned": tuned,
             "variant_evidence": evidence,
             "default_model": ckpt.is_default,

@@ -9,6 +9,7 @@ tensor roles and the chat format from here, and never branch on a family's name.
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 from edgekit.core.chat import ChatFormat
@@ -162,6 +163,12 @@ class Family:
             if any(n in name for n in needles):
                 return role
         return "other"
+
+    def effective_parameters(self, tensors: dict[str, tuple[str, tuple[int, ...]]]) -> int:
+        """Parameters as the model cards count them: per-layer embedding tables (Gemma 3n, 4: a
+        lookup per token, not compute) are left out."""
+        return sum(math.prod(shape) for name, (_, shape) in tensors.items()
+                   if self.tensor_role(name) != "per_layer_embedding")
 
     def is_multimodal(self, architecture: str) -> bool:
         return bool(self.text_tower_prefixes) and architecture != self.architectures[0]

@@ -52,6 +52,10 @@ class Checkpoint:
         return total
 
     @property
+    def effective_parameter_count(self) -> int:
+        return self.family.effective_parameters(self.tensors)
+
+    @property
     def instruction_tuned(self) -> bool | None:
         return self.variant()[0]
 
