@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -200,14 +201,67 @@ def test_the_chat_format_renders_like_transformers_with_the_real_template(real_v
         {"role": "assistant" if t.role == "model" else "user", "content": t.text} for t in turns
     ]
     expected = _transformers_render(template, messages, rebuilt.to_str())
+    # the family's format, and the template itself rendered in edgekit's sandbox
     assert "<bos>" + render(GEMMA4.chat, turns, system=system) == expected
+    assert "<bos>" + render(replace(GEMMA4.chat, template=template), turns, system=system) == expected
+
+
+def test_the_checkpoints_own_template_travels_and_run_renders_it(tiny_next, tmp_path):
+    """A fine-tune's own chat_template.jinja (here one in another turn format than Gemma 4's, with
+    its system instruction as a line of its own) is carried in the manifest, and `edgekit run`
+    renders it exactly as transformers' apply_chat_template does."""
+    template = (
+        "{{ bos_token }}{% for m in messages %}{% if m['role'] == 'system' %}### System: {{ m['content'] }}\n"
+        "{% else %}<start_of_turn>{{ 'model' if m['role'] == 'assistant' else m['role'] }}\n{{ m['content'] }}"
+        "<end_of_turn>\n{% endif %}{% endfor %}{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
+    )
+    checkpoint = shutil.copytree(tiny_next["gemma4"], tmp_path / "tuned")
+    (checkpoint / "chat_template.jinja").write_text(template)
+    converted = edgekit("convert", checkpoint, "--target", "onnx", "--quant", "int8", "--out", tmp_path / "o", "--json")
+    assert converted.code == 0, converted.stderr[-2000:]
+    folder = tmp_path / "o" / "tuned-int8-onnx"
+    chat = open_artifact(folder).chat
+    assert (chat.template, chat.template_source) == (template, "chat_template.jinja")
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "the capital of france"}]
+    prompt = _transformers_render(template, messages, (checkpoint / "tokenizer.json").read_text())
+    assert prompt.startswith("<bos>### System: Be brief.\n<start_of_turn>user\n")
+    result = edgekit("run", folder, "the capital of france", "--system", "Be brief.", "--max-tokens", "6")
+    assert result.code == 0, result.stderr[-2000:]
+    with open_runner(folder) as runner:
+        expected = "".join(runner.generate(prompt.removeprefix("<bos>"), 6, GREEDY))
+    assert result.stdout == expected + "\n"
+
+
+@pytest.mark.parametrize("where", ["chat_template.jinja", "tokenizer_config.json"])
+@pytest.mark.parametrize(
+    "attack",
+    [
+        "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+        "{{ cycler.__init__.__globals__.os.popen('id').read() }}",
+        "{% set ns = namespace(_class=1) %}",
+    ],
+)
+def test_a_hostile_template_is_refused_and_nothing_is_written(tiny_next, tmp_path, where, attack):
+    checkpoint = shutil.copytree(tiny_next["gemma4"], tmp_path / "hostile")
+    if where == "chat_template.jinja":
+        (checkpoint / where).write_text(attack)
+    else:
+        config = json.loads((checkpoint / where).read_text())
+        (checkpoint / where).write_text(json.dumps({**config, "chat_template": attack}))
+    result = edgekit("convert", checkpoint, "--target", "onnx", "--quant", "int8", "--out", tmp_path / "o")
+    assert_one_line_error(result, "unsafe", where.split(".")[0])
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
 
 
 def test_a_torch_free_install_validates_the_gemma4_folder(base_venv, next_onnx, tmp_path):
     """The base install reads the BPE tokenizer.json too (no torch, no transformers)."""
     import subprocess
 
-    result = subprocess.run([str(base_venv / "bin" / "edgekit"), "validate", str(next_onnx["gemma4"]["int8"]),
-                             "--json"], capture_output=True, text=True, cwd=tmp_path)
+    result = subprocess.run(
+        [str(base_venv / "bin" / "edgekit"), "validate", str(next_onnx["gemma4"]["int8"]), "--json"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout)["passed"] is True

@@ -45,7 +45,7 @@ def describe_checkpoint(ckpt: Checkpoint) -> dict[str, Any]:
         "tied_embeddings": config.get("tie_word_embeddings", True),
         "dtypes": {group: dict(counts) for group, counts in sorted(dtypes.items())},
         "tokenizer": {"files": ckpt.tokenizer_files, "special_tokens": special},
-        "chat_format": ckpt.family.chat.to_json(),
+        "chat_format": ckpt.chat_format().to_json(),
         "files": ckpt.files,
         "size_bytes": sum(ckpt.files.values()),
     }

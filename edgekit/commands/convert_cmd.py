@@ -126,6 +126,7 @@ def convert_command(
     as_json,
 ) -> None:
     """Convert a Gemma checkpoint (HF folder or .gguf; default: embedded Gemma 3 270M)."""
+    from edgekit.core.chat import Turn, render
     from edgekit.core.progress import Stages
     from edgekit.intake.checkpoint import load_checkpoint
 
@@ -157,7 +158,8 @@ def convert_command(
     refusal = ckpt.family.refusal(ckpt.config, ckpt.architecture, TARGET_FORMATS[target])
     if refusal:
         raise EdgekitError(*refusal)
-    chat = ckpt.family.chat.with_overrides(chat_template) if chat_template else None
+    chat = ckpt.chat_format().with_overrides(chat_template) if chat_template else ckpt.chat_format()
+    render(chat, [Turn("user", "Hi")], system="Be brief.")  # a template that cannot render is refused now
     request = ConvertRequest(
         checkpoint=ckpt,
         out_dir=out_dir,

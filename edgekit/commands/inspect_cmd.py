@@ -25,6 +25,8 @@ def _human(info: dict[str, Any], indent: str = "") -> str:
                 "prompts": len(value.get("prompts", [])),
                 "reference_tokens": len(value.get("reference", {}).get("ids", [])),
             }
+        if key == "template" and isinstance(value, str) and len(value) > 80:
+            value = f"<{len(value):,} characters of Jinja>"
         if isinstance(value, dict) and value:
             lines.append(f"{indent}{key}:")
             lines.append(_human(value, indent + "  "))

@@ -23,7 +23,11 @@ def _human(result: dict[str, Any]) -> str:
     tuned = {True: "instruction-tuned", False: "pretrained", None: "IT/PT unknown"}[ck["instruction_tuned"]]
     lines = [
         f"{ck['family']}, {ck['parameters'] / 1e6:.0f}M parameters"
-        + (f" ({ck['effective_parameters'] / 1e6:.0f}M effective)" if ck["effective_parameters"] != ck["parameters"] else "")
+        + (
+            f" ({ck['effective_parameters'] / 1e6:.0f}M effective)"
+            if ck["effective_parameters"] != ck["parameters"]
+            else ""
+        )
         + f", {tuned} ({ck['variant_evidence']})",
         f"device {result['device']}: {result['ram_gb']:g} GB RAM ({result['ram_note']}); the app may use "
         f"{result['usable_mib']} MiB; KV cache for {result['context']} tokens"

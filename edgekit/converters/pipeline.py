@@ -163,7 +163,7 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
     from edgekit.converters.versions import library_versions
 
     ckpt = request.checkpoint
-    chat = request.chat or ckpt.family.chat
+    chat = request.chat or ckpt.chat_format()
     meta = ChatMetadata(chat, ckpt.family.litert_lm_model_type)
     started = time.monotonic()
     result = ConvertResult()

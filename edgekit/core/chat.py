@@ -37,15 +37,21 @@ class ChatFormat:
     generation_suffix: str = ""
     # Sampling the model card recommends for chat use (LLM Inference API names).
     recommended_sampling: tuple[tuple[str, float], ...] = (("temperature", 1.0), ("top_k", 64), ("top_p", 0.95))
+    # The checkpoint's own Jinja template, where it has one: it wins over the fields above
+    # wherever a runtime renders Jinja (`edgekit run`, LiteRT-LM), and says where it came from.
+    template: str | None = None
+    template_source: str = "the family's default format"
 
     @property
     def generation_prompt(self) -> str:
         return self.model_prefix + self.generation_suffix
 
     def jinja_template(self) -> str:
-        """The same format as a Jinja template, for runtimes that render one (LiteRT-LM's
-        Conversation API); without a system role a leading system message is folded into the
-        first user turn."""
+        """The checkpoint's template, else the format above as a Jinja template, for runtimes
+        that render one (LiteRT-LM's Conversation API); without a system role a leading system
+        message is folded into the first user turn."""
+        if self.template is not None:
+            return self.template
         up, us, mp, ms, sp, gp = (
             json.dumps(s)
             for s in (
@@ -91,6 +97,8 @@ class ChatFormat:
             "system_prefix": self.system_prefix,
             "generation_suffix": self.generation_suffix,
             "recommended_sampling": dict(self.recommended_sampling),
+            "template": self.template,
+            "template_source": self.template_source,
         }
 
     @classmethod
@@ -108,6 +116,8 @@ class ChatFormat:
                 system_role=bool(data.get("system_role", False)),
                 system_prefix=str(data.get("system_prefix", "")),
                 generation_suffix=str(data.get("generation_suffix", "")),
+                template=data.get("template"),
+                template_source=str(data.get("template_source", cls.template_source)),
                 recommended_sampling=tuple(
                     (str(k), float(v))
                     for k, v in dict(data.get("recommended_sampling", dict(cls.recommended_sampling))).items()
@@ -157,7 +167,23 @@ def render(
     system: str | None = None,
     add_generation_prompt: bool = True,
 ) -> str:
-    """The prompt text without the start token (the runtimes add it themselves)."""
+    """The prompt text without the start token (the runtimes add it themselves): through the
+    checkpoint's own template where the format carries one, rendered in jinja2's sandbox."""
+    if chat.template is not None:
+        from edgekit.core.chat_template import render_chat_template
+
+        messages = ([{"role": "system", "content": system}] if system else []) + [
+            {"role": "assistant" if t.role == "model" else "user", "content": t.text} for t in turns
+        ]
+        text = render_chat_template(
+            chat.template,
+            messages,
+            chat.start_token,
+            chat.stop_tokens[0],
+            add_generation_prompt,
+            where=f"the chat template ({chat.template_source})",
+        )
+        return text.removeprefix(chat.start_token)
     parts = []
     if system and chat.system_role:
         parts.append(f"{chat.system_prefix}{system.strip()}{chat.user_suffix}")

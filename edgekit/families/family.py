@@ -167,8 +167,9 @@ class Family:
     def effective_parameters(self, tensors: dict[str, tuple[str, tuple[int, ...]]]) -> int:
         """Parameters as the model cards count them: per-layer embedding tables (Gemma 3n, 4: a
         lookup per token, not compute) are left out."""
-        return sum(math.prod(shape) for name, (_, shape) in tensors.items()
-                   if self.tensor_role(name) != "per_layer_embedding")
+        return sum(
+            math.prod(shape) for name, (_, shape) in tensors.items() if self.tensor_role(name) != "per_layer_embedding"
+        )
 
     def is_multimodal(self, architecture: str) -> bool:
         return bool(self.text_tower_prefixes) and architecture != self.architectures[0]

@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from edgekit.core.chat import ChatFormat
 from edgekit.core.errors import EdgekitError
 from edgekit.families import Family, family_for_architecture, family_for_gguf_arch
 from edgekit.formats import safetensors
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 # "gemma-3-1b-it", "gemma_it_2b", KerasHub's "gemma3_instruct_1b": a separate -it/_it word, or "instruct".
 INSTRUCTION_TUNED_NAME = re.compile(r"(?i)(?:^|[-_ ])it(?:$|[-_. ])|instruct")
+CHAT_TEMPLATE_FILE = "chat_template.jinja"
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 
 
@@ -70,6 +72,32 @@ class Checkpoint:
         if self.gguf is not None and "tokenizer.chat_template" not in self.gguf.metadata:
             return False, "the GGUF carries no chat template"
         return None, "the checkpoint does not say (no -it/instruct in its name)"
+
+    def chat_template(self) -> tuple[str, str] | None:
+        """The checkpoint's own Jinja chat template and where it was found, if it has one."""
+        if self.gguf is not None:
+            template = self.gguf.metadata.get("tokenizer.chat_template")
+            return (template, "the GGUF's tokenizer.chat_template") if isinstance(template, str) else None
+        if self.kind != "hf":
+            return None
+        if (self.path / CHAT_TEMPLATE_FILE).is_file():
+            return (self.path / CHAT_TEMPLATE_FILE).read_text(encoding="utf-8"), CHAT_TEMPLATE_FILE
+        tokenizer_config = self.path / "tokenizer_config.json"
+        if tokenizer_config.is_file():
+            try:
+                template = json.loads(tokenizer_config.read_text()).get("chat_template")
+            except (UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+                return None
+            if isinstance(template, str):
+                return template, "tokenizer_config.json's chat_template"
+        return None
+
+    def chat_format(self) -> ChatFormat:
+        """The family's format, carrying the checkpoint's own template where it has one."""
+        found = self.chat_template()
+        if found is None:
+            return self.family.chat
+        return replace(self.family.chat, template=found[0], template_source=found[1])
 
     def weight_files(self) -> list[Path]:
         """The files that hold the weights (what a manifest's checksums cover)."""
