@@ -71,8 +71,8 @@ class Gemma4(Family):
         missing = [f for f in formats if f not in self.formats]
         if missing:
             return (
-                f"Gemma 4 converts to ONNX only in this release ({', '.join(missing)} not yet: litert-torch's "
-                "Gemma 4 export is not wired into edgekit)",
+                f"Gemma 4 converts to ONNX only in this release ({', '.join(missing)} not yet: litert-torch 0.10's "
+                "Gemma 4 export runs in LiteRT-LM, but its float logits differ from transformers')",
                 "pass --target onnx",
             )
         return None
