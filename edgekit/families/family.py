@@ -13,6 +13,7 @@ import math
 from typing import Any, ClassVar
 
 from edgekit.core.chat import ChatFormat
+from edgekit.core.errors import EdgekitError
 
 # Instruction-tuned Gemma 1-3's turn format (no system role).
 GEMMA_CHAT = ChatFormat(
@@ -68,6 +69,8 @@ KERAS_COMMON = {
     "mlp.down_proj": "ffw_linear",
 }
 
+FORMAT_NAMES = {"litertlm": ".litertlm", "task": ".task", "onnx": "ONNX"}
+
 # Tensor roles by a fragment of the name, HF and GGUF spellings; first match wins.
 _ROLES = (
     ("embedding", ("embed_tokens", "token_embd")),
@@ -103,6 +106,10 @@ class Family:
     text_tower_prefixes: ClassVar[tuple[str, ...]] = ()
     # Artifact formats edgekit writes for this generation.
     formats: ClassVar[tuple[str, ...]] = ("litertlm", "task", "onnx")
+    # Why the formats this generation does not write are not written yet (said in the refusal).
+    other_formats_reason: ClassVar[str] = ""
+    # Whether a multimodal checkpoint's text tower is read in place (else: save the text model first).
+    converts_multimodal: ClassVar[bool] = True
     # Whether each exported ONNX attention becomes one GroupQueryAttention (`onnx_attention`).
     fuse_onnx_attention: ClassVar[bool] = True
     # Named changes to upstream code the torch exports need (`converters.export_patches`).
@@ -113,10 +120,20 @@ class Family:
 
     def refusal(self, config: dict[str, Any], architecture: str, formats: tuple[str, ...]) -> tuple[str, str] | None:
         """(problem, fix) when edgekit cannot convert this checkpoint to `formats`, else None."""
+        text_model = self.architectures[0]
+        if self.is_multimodal(architecture) and not self.converts_multimodal:
+            return (
+                f"edgekit converts {self.display_name}'s text decoder from a {text_model} folder; this one "
+                f"is the multimodal {architecture}",
+                f"save its text model with transformers as {text_model} and convert that folder",
+            )
         missing = [f for f in formats if f not in self.formats]
         if missing:
+            written = " and ".join(FORMAT_NAMES[f] for f in self.formats)
+            reason = f": {self.other_formats_reason}" if self.other_formats_reason else ""
             return (
-                f"{self.display_name} does not convert to {', '.join(missing)}",
+                f"{self.display_name} converts to {written} only in this release ({', '.join(missing)} not "
+                f"yet{reason})",
                 f"pass --target {' or --target '.join(self.formats)}",
             )
         return None
@@ -136,7 +153,10 @@ class Family:
 
     def config_from_core(self, core: dict[str, Any]) -> dict[str, Any]:
         """The full HF config from the core fields an intake (GGUF, Keras) read."""
-        raise NotImplementedError
+        raise EdgekitError(
+            f"{self.display_name} GGUF weights are not read yet",
+            f"convert the Hugging Face folder ({self.architectures[0]}) with --target {self.formats[0]}",
+        )
 
     def keras_matches(self, class_name: str, args: dict[str, Any]) -> bool:
         """Whether a KerasHub backbone of `class_name` with `args` is this generation."""

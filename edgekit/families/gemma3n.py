@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from edgekit.core.errors import EdgekitError
 from edgekit.families.family import CORE_FIELDS, MLP_WEIGHTS, Family
 from edgekit.families.registry import register
 
@@ -45,33 +44,13 @@ class Gemma3n(Family):
     litert_lm_model_type = "gemma3n"
     text_tower_prefixes = ("model.language_model.",)
     formats = ("onnx",)
+    other_formats_reason = "litert-torch's Gemma 3n export is not wired into edgekit"
+    converts_multimodal = False
     fuse_onnx_attention = False
     export_patches = ("constant_sparsity_cutoff",)
 
     def keras_matches(self, class_name: str, args: dict[str, Any]) -> bool:
         return False
-
-    def refusal(self, config: dict[str, Any], architecture: str, formats: tuple[str, ...]) -> tuple[str, str] | None:
-        if self.is_multimodal(architecture):
-            return (
-                "edgekit converts Gemma 3n's text decoder from a Gemma3nForCausalLM folder; this one is the "
-                "multimodal Gemma3nForConditionalGeneration",
-                "save its text model with transformers as Gemma3nForCausalLM and convert that folder",
-            )
-        missing = [f for f in formats if f not in self.formats]
-        if missing:
-            return (
-                f"Gemma 3n converts to ONNX only in this release ({', '.join(missing)} not yet: litert-torch's "
-                "Gemma 3n export is not wired into edgekit)",
-                "pass --target onnx",
-            )
-        return None
-
-    def config_from_core(self, core: dict[str, Any]) -> dict[str, Any]:
-        raise EdgekitError(
-            "Gemma 3n GGUF weights are not read yet",
-            "convert the Hugging Face folder (Gemma3nForCausalLM) with --target onnx",
-        )
 
     def weight_names(self, config: dict[str, Any]) -> list[str]:
         names = [

@@ -49,6 +49,10 @@ class Gemma4(Family):
     litert_lm_model_type = "gemma4"
     text_tower_prefixes = ("model.language_model.",)
     formats = ("onnx",)
+    other_formats_reason = (
+        "litert-torch 0.10's Gemma 4 export runs in LiteRT-LM, but its float logits differ from transformers'"
+    )
+    converts_multimodal = False
     fuse_onnx_attention = False
 
     def keras_matches(self, class_name: str, args: dict[str, Any]) -> bool:
@@ -61,21 +65,7 @@ class Gemma4(Family):
                 "routing for its 128-expert layers",
                 "convert a dense Gemma 4 (E2B, E4B) instead, or run the GGUF in llama.cpp",
             )
-        if self.is_multimodal(architecture):
-            return (
-                "edgekit converts Gemma 4's text decoder from a Gemma4ForCausalLM folder; this one is the "
-                "multimodal Gemma4ForConditionalGeneration",
-                "save its text model with transformers (`model.model.language_model` as Gemma4ForCausalLM) "
-                "and convert that folder",
-            )
-        missing = [f for f in formats if f not in self.formats]
-        if missing:
-            return (
-                f"Gemma 4 converts to ONNX only in this release ({', '.join(missing)} not yet: litert-torch 0.10's "
-                "Gemma 4 export runs in LiteRT-LM, but its float logits differ from transformers')",
-                "pass --target onnx",
-            )
-        return None
+        return super().refusal(config, architecture, formats)
 
     def config_from_core(self, core: dict[str, Any]) -> dict[str, Any]:
         raise EdgekitError(
