@@ -26,6 +26,7 @@ from importlib import resources
 from typing import Any
 
 from edgekit.app.devices import Device
+from edgekit.core.errors import EdgekitError
 from edgekit.core.recipes import recipe_named, recipes_for
 from edgekit.families import Family
 from edgekit.intake.checkpoint import Checkpoint
@@ -300,6 +301,12 @@ def chat_warning(ckpt: Checkpoint, app: str) -> str | None:
 
 def plan(ckpt: Checkpoint, dev: Device, ram_gb: float | None, context: int, app: str) -> dict[str, Any]:
     ram = ram_gb if ram_gb is not None else dev.default_ram_gb
+    if not set(dev.formats) & set(ckpt.family.formats):
+        raise EdgekitError(
+            f"{ckpt.family.display_name} converts to {', '.join(ckpt.family.formats)} only, and {dev.name}'s runtimes "
+            f"load {', '.join(dev.formats)}",
+            f"plan for a device that loads {', '.join(ckpt.family.formats)} (e.g. --device desktop)",
+        )
     opts = options(ckpt, dev, ram, context)
     best, why = recommend(opts, dev)
     tuned, evidence = ckpt.variant()
