@@ -114,8 +114,10 @@ def test_what_is_not_converted_yet_is_refused_in_one_line(tiny_next, tmp_path):
     config = json.loads((moe / "config.json").read_text())
     (moe / "config.json").write_text(json.dumps({**config, "enable_moe_block": True}))
     assert_one_line_error(edgekit("convert", moe, "--target", "onnx", "--out", tmp_path / "o"), "mixture-of-experts")
-    gguf = gemma4_vocab_files() / "ggml-vocab-gemma-4.gguf"
-    assert_one_line_error(edgekit("convert", gguf, "--target", "onnx", "--out", tmp_path / "o"), "Gemma 4 GGUF")
+    moe_gguf = gemma4_vocab_files() / "ggml-vocab-gemma-4.gguf"  # the 26B-A4B's metadata
+    assert_one_line_error(
+        edgekit("convert", moe_gguf, "--target", "onnx", "--out", tmp_path / "o"), "mixture-of-experts"
+    )
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
 
 
@@ -266,3 +268,25 @@ def test_a_torch_free_install_validates_the_gemma4_folder(base_venv, next_onnx, 
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout)["passed"] is True
+
+
+def test_a_gemma4_gguf_written_by_llama_cpps_rules_converts_exactly(tiny_next, tmp_path):
+    """A GGUF written as llama.cpp's Gemma4Model converter writes one (float32 tensors) becomes
+    an ONNX graph whose logits are the original checkpoint's, through a tokenizer.json rebuilt
+    from the GGUF's vocabulary and merges that encodes as the original tokenizer does."""
+    from tokenizers import Tokenizer
+
+    from tests.fixtures.gguf_writer import write_gemma4_gguf
+
+    gguf = write_gemma4_gguf(tiny_next["gemma4"], tmp_path / "tiny-gemma4.gguf")
+    result = edgekit("convert", gguf, "--target", "onnx", "--quant", "fp32", "--out", tmp_path / "o", "--json")
+    assert result.code == 0, result.stderr[-2000:]
+    folder = tmp_path / "o" / "tiny-gemma4-fp32-onnx"
+    ids = open_artifact(folder).manifest.golden.reference.ids
+    with open_runner(folder) as runner:
+        graph = np.stack(list(runner.logits(ids)))
+    assert np.abs(graph - _source_logits(tiny_next["gemma4"], ids)).max() < 1e-3
+    original = Tokenizer.from_file(str(tiny_next["gemma4"] / "tokenizer.json"))
+    rebuilt = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    for text in tokenizer_corpus(600):
+        assert rebuilt.encode(text, add_special_tokens=False).ids == original.encode(text, add_special_tokens=False).ids

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from edgekit.core.chat import ChatFormat
 from edgekit.core.errors import EdgekitError
+from edgekit.formats.gguf import GGUFFile
 
 # Instruction-tuned Gemma 1-3's turn format (no system role).
 GEMMA_CHAT = ChatFormat(
@@ -157,6 +158,10 @@ class Family:
             f"{self.display_name} GGUF weights are not read yet",
             f"convert the Hugging Face folder ({self.architectures[0]}) with --target {self.formats[0]}",
         )
+
+    def gguf_core_extras(self, gguf: GGUFFile) -> dict[str, Any]:
+        """Config fields a GGUF holds other than in `gguf_keys` (arrays, tensors)."""
+        return {}
 
     def keras_matches(self, class_name: str, args: dict[str, Any]) -> bool:
         """Whether a KerasHub backbone of `class_name` with `args` is this generation."""

@@ -74,7 +74,7 @@ class Gemma3n(Family):
         return names
 
     def tensor_role(self, name: str) -> str:
-        if "embed_tokens_per_layer" in name:
+        if "embed_tokens_per_layer" in name or "per_layer_token_embd" in name:  # HF, GGUF
             return "per_layer_embedding"
         if "altup" in name or "laurel" in name or "per_layer" in name:
             return "per_layer"

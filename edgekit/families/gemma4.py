@@ -2,8 +2,9 @@
 layer, global layers with their own head size and proportional RoPE, the last layers reusing
 earlier layers' keys and values, and turns written `<|turn>role ... <turn|>` with a system role.
 
-edgekit converts the dense text decoder to ONNX; the mixture-of-experts 26B-A4B and the
-LiteRT bundles are refused in one line (`Family.refusal`).
+edgekit converts the dense text decoder to ONNX, from Hugging Face folders and from GGUFs
+written by llama.cpp's converter; the mixture-of-experts 26B-A4B and the LiteRT bundles are
+refused in one line (`Family.refusal`).
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from edgekit.core.chat import ChatFormat
-from edgekit.core.errors import EdgekitError
-from edgekit.families.family import ATTENTION_WEIGHTS, CORE_FIELDS, MLP_WEIGHTS, Family
+from edgekit.families.family import ATTENTION_WEIGHTS, CORE_FIELDS, GGUF_CORE_KEYS, MLP_WEIGHTS, Family
 from edgekit.families.registry import register
+from edgekit.formats.gguf import GGUFFile
 
 GEMMA4_CHAT = ChatFormat(
     start_token="<bos>",
@@ -41,6 +42,17 @@ class Gemma4(Family):
     gguf_arch = "gemma4"
     layer_weights = (*_NORMS, *ATTENTION_WEIGHTS, *MLP_WEIGHTS, "self_attn.q_norm", "self_attn.k_norm")
     config_fields = (*CORE_FIELDS, "sliding_window", "hidden_size_per_layer_input", "num_kv_shared_layers")
+    gguf_keys = {
+        **GGUF_CORE_KEYS,
+        "attention.key_length": "global_head_dim",  # llama.cpp: the full-attention layers' head size
+        "attention.key_length_swa": "head_dim",
+        "attention.sliding_window": "sliding_window",
+        "attention.shared_kv_layers": "num_kv_shared_layers",
+        "embedding_length_per_layer_input": "hidden_size_per_layer_input",
+        "rope.freq_base_swa": "rope_local_base_freq",
+        "final_logit_softcapping": "final_logit_softcapping",
+        "expert_count": "num_experts",
+    }
     keras_backbone = ""  # no KerasHub preset intake for Gemma 4
     keras_layer_weights: dict[str, str] = {}
     default_context = 131072
@@ -67,11 +79,57 @@ class Gemma4(Family):
             )
         return super().refusal(config, architecture, formats)
 
+    def gguf_core_extras(self, gguf: GGUFFile) -> dict[str, Any]:
+        """What llama.cpp's converter writes for Gemma 4 beyond plain keys: per-layer KV heads and
+        the sliding pattern as arrays, and the global layers' partial rotary as a ROPE_FREQS
+        tensor (1 for rotated frequency pairs, 1e30 for the rest)."""
+        extras: dict[str, Any] = {}
+        heads = gguf.arch_value("attention.head_count_kv")
+        pattern = gguf.arch_value("attention.sliding_window_pattern")
+        if isinstance(pattern, list):
+            extras["layer_types"] = ["sliding_attention" if s else "full_attention" for s in pattern]
+            if isinstance(heads, list):
+                extras["num_key_value_heads"] = int(next(h for h, s in zip(heads, pattern) if s))
+                extras["num_global_key_value_heads"] = int(next(h for h, s in zip(heads, pattern) if not s))
+        freqs = next((t for t in gguf.tensors if t.name == "rope_freqs.weight"), None)
+        if freqs is not None:
+            values = gguf.dequantize(freqs)
+            extras["partial_rotary_factor"] = float((values < 1e29).sum()) / len(values)
+        return extras
+
     def config_from_core(self, core: dict[str, Any]) -> dict[str, Any]:
-        raise EdgekitError(
-            "Gemma 4 GGUF weights are not read yet (only its tokenizer is: edgekit.intake.bpe_from_gguf)",
-            "convert the Hugging Face folder (Gemma4ForCausalLM) with --target onnx",
-        )
+        global_head_dim = int(core.pop("global_head_dim", core["head_dim"]))
+        global_kv = core.pop("num_global_key_value_heads", core.get("num_key_value_heads"))
+        local_theta = core.pop("rope_local_base_freq", 10_000.0)
+        rope_parameters = {
+            "sliding_attention": {"rope_type": "default", "rope_theta": local_theta},
+            "full_attention": {
+                "rope_type": "proportional",
+                "rope_theta": core.pop("rope_theta", 1_000_000.0),
+                "partial_rotary_factor": core.pop("partial_rotary_factor", 0.25),
+            },
+        }
+        layers = int(core["num_hidden_layers"])
+        layer_types = core.pop("layer_types", None) or [
+            "full_attention" if (i + 1) % 6 == 0 else "sliding_attention" for i in range(layers)
+        ]
+        overrides = {"head_dim": global_head_dim}
+        if global_kv is not None and global_kv != core.get("num_key_value_heads"):
+            overrides["num_key_value_heads"] = int(global_kv)
+        return {
+            "architectures": ["Gemma4ForCausalLM"],
+            "model_type": "gemma4_text",
+            "hidden_activation": "gelu_pytorch_tanh",
+            "rope_parameters": rope_parameters,
+            "layer_types": layer_types,
+            "per_layer_config": {
+                str(i): dict(overrides) for i, kind in enumerate(layer_types) if kind == "full_attention"
+            },
+            "vocab_size_per_layer_input": core["vocab_size"],
+            "attention_k_eq_v": False,
+            "enable_moe_block": bool(core.get("num_experts")),
+            **core,
+        }
 
     def cache_shapes(self, config: dict[str, Any]) -> list[tuple[int, int]]:
         """Global layers have their own head size (and KV heads where keys are values)."""
@@ -116,6 +174,8 @@ class Gemma4(Family):
         return names
 
     def tensor_role(self, name: str) -> str:
-        if "embed_tokens_per_layer" in name or "per_layer" in name:
-            return "per_layer_embedding" if "embed_tokens_per_layer" in name else "per_layer"
+        if "embed_tokens_per_layer" in name or "per_layer_token_embd" in name:  # HF, GGUF
+            return "per_layer_embedding"
+        if "per_layer" in name:
+            return "per_layer"
         return super().tensor_role(name)

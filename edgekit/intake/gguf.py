@@ -21,6 +21,8 @@ from edgekit.core.paths import cache_dir
 from edgekit.families import Family, family_for_gguf_arch
 from edgekit.formats import safetensors
 from edgekit.formats.gguf import GGUFFile, open_gguf
+from edgekit.formats.tokenizer import SENTENCEPIECE_FILE, TOKENIZER_JSON_FILE
+from edgekit.intake.bpe_from_gguf import GEMMA4_TOKENIZER, tokenizer_json_from_gguf
 from edgekit.intake.sentencepiece import sentencepiece_from_gguf
 
 SOURCE_RECORD = "edgekit-source.json"
@@ -34,6 +36,7 @@ def hf_config_from_gguf(gguf: GGUFFile, family: Family) -> dict[str, Any]:
         value = gguf.arch_value(key)
         if value is not None:
             core[field] = value.item() if hasattr(value, "item") else value
+    core.update(family.gguf_core_extras(gguf))
     missing = [f for f in ("hidden_size", "num_hidden_layers", "num_attention_heads") if f not in core]
     if missing:
         raise EdgekitError(f"{gguf.path} lacks {', '.join(missing)} in its metadata", "re-export the GGUF")
@@ -68,7 +71,8 @@ def _tensor_plan(gguf: GGUFFile, family: Family, config: dict[str, Any]):
     plan: list[tuple[str, tuple[int, ...], Callable[[], np.ndarray]]] = []
     for hf_name in family.weight_names(config):
         gguf_name = name_map.get_name(hf_name, try_suffixes=(".weight",))
-        tensor = by_name.get(gguf_name or "")
+        # llama.cpp's converter names scalars as weights too (`blk.N.layer_output_scale.weight`)
+        tensor = by_name.get(gguf_name or "") or by_name.get(f"{gguf_name}.weight")
         if tensor is None:
             raise EdgekitError(
                 f"{gguf.path} has no tensor {gguf_name} (HF {hf_name})",
@@ -117,7 +121,10 @@ def write_hf_folder(gguf: GGUFFile, folder: Path) -> None:
             indent=2,
         )
     )
-    (folder / "tokenizer.model").write_bytes(sentencepiece_from_gguf(gguf, family.chat))
+    if gguf.metadata.get("tokenizer.ggml.model") == GEMMA4_TOKENIZER:  # BPE: a tokenizer.json
+        (folder / TOKENIZER_JSON_FILE).write_text(tokenizer_json_from_gguf(gguf))
+    else:
+        (folder / SENTENCEPIECE_FILE).write_bytes(sentencepiece_from_gguf(gguf, family.chat))
     (folder / "tokenizer_config.json").write_text(json.dumps(_tokenizer_config(gguf), indent=2))
     safetensors.write(folder / "model.safetensors", plan)
 
