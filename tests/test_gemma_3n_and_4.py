@@ -290,3 +290,15 @@ def test_a_gemma4_gguf_written_by_llama_cpps_rules_converts_exactly(tiny_next, t
     rebuilt = Tokenizer.from_file(str(folder / "tokenizer.json"))
     for text in tokenizer_corpus(600):
         assert rebuilt.encode(text, add_special_tokens=False).ids == original.encode(text, add_special_tokens=False).ids
+
+
+def test_onnxruntime_genai_runs_the_gemma4_graph(next_onnx):
+    """onnxruntime-genai 0.18 loads edgekit's Gemma 4 folder and gives onnxruntime's greedy
+    ids (it refuses Gemma 3n's model type, `gemma3n_text`: README)."""
+    from tests.test_convert_onnx import genai_greedy, greedy_steps
+
+    folder = next_onnx["gemma4"]["int8"]
+    prompt = open_artifact(folder).manifest.golden.prompts[0].prompt_ids
+    with open_runner(folder) as runner:
+        expected = greedy_steps(runner, prompt, 8)
+    assert genai_greedy(folder, prompt, 8) == expected
