@@ -164,8 +164,9 @@ class Family:
         return {}
 
     def keras_matches(self, class_name: str, args: dict[str, Any]) -> bool:
-        """Whether a KerasHub backbone of `class_name` with `args` is this generation."""
-        return class_name == self.keras_backbone
+        """Whether a KerasHub backbone of `class_name` with `args` is this generation (none where
+        the generation has no KerasHub preset intake: an empty `keras_backbone`)."""
+        return bool(self.keras_backbone) and class_name == self.keras_backbone
 
     def keras_core(self, args: dict[str, Any]) -> dict[str, Any]:
         """Config fields beyond the core ones, read from a KerasHub backbone's arguments."""

@@ -49,9 +49,6 @@ class Gemma3n(Family):
     fuse_onnx_attention = False
     export_patches = ("constant_sparsity_cutoff",)
 
-    def keras_matches(self, class_name: str, args: dict[str, Any]) -> bool:
-        return False
-
     def weight_names(self, config: dict[str, Any]) -> list[str]:
         names = [
             "model.embed_tokens.weight",

@@ -67,9 +67,6 @@ class Gemma4(Family):
     converts_multimodal = False
     fuse_onnx_attention = False
 
-    def keras_matches(self, class_name: str, args: dict[str, Any]) -> bool:
-        return False
-
     def refusal(self, config: dict[str, Any], architecture: str, formats: tuple[str, ...]) -> tuple[str, str] | None:
         if config.get("enable_moe_block"):
             return (
