@@ -103,7 +103,7 @@ def test_plan_offers_onnx_only(tiny_next, family):
     plan = edgekit("plan", "--device", "desktop", "--checkpoint", tiny_next[family], "--json").json()
     assert {o["format"] for o in plan["options"]} == {"onnx"}
     assert plan["recommendation"]["format"] == "onnx"
-    assert_one_line_error(edgekit("plan", "--device", "web", "--checkpoint", tiny_next[family]), "loads task")
+    assert_one_line_error(edgekit("plan", "--device", "web", "--checkpoint", tiny_next[family]), "load task")
 
 
 def test_what_is_not_converted_yet_is_refused_in_one_line(tiny_next, tmp_path):
