@@ -88,6 +88,8 @@ def test_run_streams_the_engine_text_of_the_gemma4_turns(next_onnx):
         assert prompt.startswith("<|turn>system\nBe brief.<turn|>\n<|turn>user\n")
         expected = "".join(runner.generate(prompt, 6, GREEDY))
     assert result.stdout == expected + "\n"
+    sent = edgekit("run", folder, "the capital of france", "--system", "Be brief.", "--max-tokens", "6", "--json")
+    assert sent.json()["prompt"] == prompt
 
 
 @pytest.mark.parametrize("family", NEXT_FAMILIES)

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from edgekit.core.chat import Turn, render
+from edgekit.families import GEMMA_CHAT
 from edgekit.runtime import GREEDY, open_runner
 from tests.cli import assert_one_line_error, edgekit
 from tests.fixtures.perturb import perturb_task_weights
@@ -95,7 +96,14 @@ def test_run_streams_text(converted, fmt):
         expected_chat = "".join(runner.generate(render(runner.chat, turns, system="Be brief."), 6, GREEDY))
         expected_raw = "".join(runner.generate("the capital of france", 6, GREEDY))
     assert (chat.stdout, raw.stdout) == (expected_chat + "\n", expected_raw + "\n")
-    assert expected_chat != expected_raw
+    # and the prompt it sent: the system instruction folded into the first user turn
+    sent = edgekit("run", bundle, "the capital of france", "--max-tokens", "6", "--system", "Be brief.", "--json")
+    assert sent.json() == {
+        "prompt": render(GEMMA_CHAT, turns, system="Be brief."),
+        "answer": expected_chat,
+        "backend": "LiteRT-LM",
+    }
+    assert "Be brief.\n\nthe capital of france" in sent.json()["prompt"]
 
 
 def test_run_refuses_prompt_longer_than_the_cache(converted):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from edgekit.commands.output import emit
 from edgekit.core.errors import EdgekitError
 
 
@@ -20,7 +21,10 @@ def _cache_length(artifact) -> int | None:
 @click.argument("bundle", type=click.Path(path_type=Path))
 @click.argument("prompt", required=False)
 @click.option("--raw", is_flag=True, help="Send the prompt as is, without the chat format.")
-@click.option("--system", help="System instruction (folded into the first user turn: Gemma has no system role).")
+@click.option(
+    "--system",
+    help="System instruction (its own turn where the format has a system role, else folded into the first user turn).",
+)
 @click.option("--chat", "interactive", is_flag=True, help="Multi-turn chat in the terminal (empty line ends).")
 @click.option("--max-tokens", type=int, default=256, show_default=True, help="Tokens to generate per answer.")
 @click.option("--temperature", type=float, default=0.0, show_default=True, help="0 = greedy.")
@@ -28,7 +32,12 @@ def _cache_length(artifact) -> int | None:
 @click.option("--top-p", type=float, default=None)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--threads", type=int, default=2, show_default=True)
-def run_command(bundle, prompt, raw, system, interactive, max_tokens, temperature, top_k, top_p, seed, threads):
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the prompt as rendered and the answer as JSON, not a stream."
+)
+def run_command(
+    bundle, prompt, raw, system, interactive, max_tokens, temperature, top_k, top_p, seed, threads, as_json
+):
     """Generate text from a .task or .litertlm bundle, or an ONNX folder."""
     from edgekit.core.manifest import verify_checksum
     from edgekit.runtime import Sampling, open_runner
@@ -36,6 +45,8 @@ def run_command(bundle, prompt, raw, system, interactive, max_tokens, temperatur
 
     if raw and (system or interactive):
         raise EdgekitError("--raw cannot be combined with --system or --chat", "drop --raw to use the chat format")
+    if as_json and interactive:
+        raise EdgekitError("--json answers one prompt, not a --chat session", "drop --chat or --json")
     if prompt is None and not interactive:
         raise EdgekitError("no prompt given", 'pass a prompt, e.g. edgekit run model.task "Hello", or use --chat')
     if temperature < 0 or (top_p is not None and not 0 <= top_p <= 1) or (top_k is not None and top_k < 1):
@@ -57,10 +68,15 @@ def run_command(bundle, prompt, raw, system, interactive, max_tokens, temperatur
         chunks: list[str] = []
         for chunk in runner.generate(text, max_tokens, sampling):
             chunks.append(chunk)
-            sys.stdout.write(chunk)
-            sys.stdout.flush()
-        sys.stdout.write("\n")
-        return "".join(chunks)
+            if not as_json:
+                sys.stdout.write(chunk)
+                sys.stdout.flush()
+        reply = "".join(chunks)
+        if as_json:
+            emit({"prompt": text, "answer": reply, "backend": runner.backend}, True, "")
+        else:
+            sys.stdout.write("\n")
+        return reply
 
     with runner:
         if raw:
