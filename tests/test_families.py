@@ -61,6 +61,10 @@ def test_unknown_architectures_name_the_supported_ones():
         ("blk.3.attn_q.weight", "attention"),
         ("model.layers.0.mlp.down_proj.weight", "mlp"),
         ("blk.0.ffn_down.weight", "mlp"),
+        ("model.embed_tokens_per_layer.weight", "per_layer_embedding"),
+        ("per_layer_token_embd.weight", "per_layer_embedding"),
+        ("model.layers.2.post_per_layer_input_norm.weight", "per_layer"),
+        ("model.layers.2.altup.router_norm.weight", "per_layer"),
     ],
 )
 def test_tensor_roles_for_hf_and_gguf_names(name, role):

@@ -36,14 +36,14 @@ from edgekit.converters.activation_energy import input_energy
 from edgekit.converters.block_quant import quantize_asymmetric, quantize_symmetric
 from edgekit.converters.gguf_match import carried_blocks
 from edgekit.converters.onnx_blocks import storage_bytes
-from edgekit.converters.onnx_weights import Weight, apply_blocks, find_weights, float_weight
+from edgekit.converters.onnx_weights import SMALLEST_BLOCK, Weight, apply_blocks, find_weights, float_weight
 from edgekit.converters.quant_auto import AutoPlan, choose_small_groups
 from edgekit.converters.quant_scan import Group, scan_groups, weight_groups
 from edgekit.core.errors import EdgekitError
 from edgekit.core.recipes import OnnxForms, recipe_named, recipes_for
 from edgekit.formats.gguf_blocks import Blocks
 
-_FALLBACK_BLOCKS = (128, 64, 32, 16)
+_FALLBACK_BLOCKS = (128, 64, 32, SMALLEST_BLOCK)
 EMBEDDING_INT4_BLOCK = 16
 
 

@@ -191,6 +191,7 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
     versions = library_versions()
     gguf_source = ckpt.path if ckpt.kind == "gguf" else None
     onnx_weights: dict[str, Any] = {}
+    calibration = calibration_ids(hf_dir, chat.start_token) if "onnx" in formats else None
     for quant, fmt, final in planned_outputs(request):
         with stages.stage(f"{quant} {fmt}: {final.name}"):
             staged = work / final.name
@@ -207,7 +208,7 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
                         request.onnx_accuracy_level,
                         gguf_source,
                         max_size_bytes=int(request.max_size_mib * 2**20) if request.max_size_mib else None,
-                        calibration_ids=calibration_ids(hf_dir, chat.start_token),
+                        calibration_ids=calibration,
                         on_stage=stages.note,
                     )
                 write_onnx_folder(graph, hf_dir, chat, request.cache_length, staged)

@@ -74,6 +74,9 @@ FORMAT_NAMES = {"litertlm": ".litertlm", "task": ".task", "onnx": "ONNX"}
 
 # Tensor roles by a fragment of the name, HF and GGUF spellings; first match wins.
 _ROLES = (
+    # per-layer embedding tables (Gemma 3n, 4): a lookup per token, not compute
+    ("per_layer_embedding", ("embed_tokens_per_layer", "per_layer_token_embd")),
+    ("per_layer", ("per_layer", "altup", "laurel")),
     ("embedding", ("embed_tokens", "token_embd")),
     ("lm_head", ("lm_head",)),
     ("norm", ("norm",)),
@@ -93,9 +96,10 @@ class Family:
     layer_weights: ClassVar[tuple[str, ...]]
     config_fields: ClassVar[tuple[str, ...]] = CORE_FIELDS
     gguf_keys: ClassVar[dict[str, str]] = GGUF_CORE_KEYS
-    keras_backbone: ClassVar[str]
+    # KerasHub backbone class ("": no KerasHub preset intake for this generation).
+    keras_backbone: ClassVar[str] = ""
     # HF per-layer weight name -> sublayer path inside the KerasHub decoder block.
-    keras_layer_weights: ClassVar[dict[str, str]]
+    keras_layer_weights: ClassVar[dict[str, str]] = {}
     # Context length where the source does not record one (Keras presets).
     default_context: ClassVar[int]
     chat: ClassVar[ChatFormat] = GEMMA_CHAT

@@ -37,8 +37,6 @@ class Gemma3n(Family):
     gguf_arch = "gemma3n"
     layer_weights = (*_NORMS, "self_attn.q_proj", "self_attn.o_proj", "self_attn.q_norm", *MLP_WEIGHTS)
     config_fields = (*CORE_FIELDS, "sliding_window", "hidden_size_per_layer_input", "num_kv_shared_layers")
-    keras_backbone = ""  # no KerasHub preset intake for Gemma 3n
-    keras_layer_weights: dict[str, str] = {}
     default_context = 32768
     gguf_norm_offset = 0.0  # Gemma 3n's RMSNorm multiplies by w itself
     litert_lm_model_type = "gemma3n"
@@ -69,10 +67,3 @@ class Gemma3n(Family):
         if not config.get("tie_word_embeddings", True):
             names.append("lm_head.weight")
         return names
-
-    def tensor_role(self, name: str) -> str:
-        if "embed_tokens_per_layer" in name or "per_layer_token_embd" in name:  # HF, GGUF
-            return "per_layer_embedding"
-        if "altup" in name or "laurel" in name or "per_layer" in name:
-            return "per_layer"
-        return super().tensor_role(name)

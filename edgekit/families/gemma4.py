@@ -53,8 +53,6 @@ class Gemma4(Family):
         "final_logit_softcapping": "final_logit_softcapping",
         "expert_count": "num_experts",
     }
-    keras_backbone = ""  # no KerasHub preset intake for Gemma 4
-    keras_layer_weights: dict[str, str] = {}
     default_context = 131072
     chat = GEMMA4_CHAT
     gguf_norm_offset = 0.0  # Gemma 4's RMSNorm multiplies by w itself, not (1 + w)
@@ -169,10 +167,3 @@ class Gemma4(Family):
         if not config.get("tie_word_embeddings", True):
             names.append("lm_head.weight")
         return names
-
-    def tensor_role(self, name: str) -> str:
-        if "embed_tokens_per_layer" in name or "per_layer_token_embd" in name:  # HF, GGUF
-            return "per_layer_embedding"
-        if "per_layer" in name:
-            return "per_layer"
-        return super().tensor_role(name)

@@ -101,6 +101,18 @@ def read_header(path: Path) -> tuple[dict[str, TensorInfo], dict[str, str]]:
     return tensors, metadata
 
 
+def read_float32(path: Path, info: TensorInfo) -> np.ndarray:
+    """One tensor (F32, F16 or BF16) as float32, read through a memory map."""
+    raw = np.memmap(path, dtype=np.uint8, mode="r", offset=info.start, shape=(info.end - info.start,))
+    if info.dtype == "F32":
+        return np.array(raw.view(np.float32)).reshape(info.shape)
+    if info.dtype == "F16":
+        return raw.view(np.float16).astype(np.float32).reshape(info.shape)
+    if info.dtype == "BF16":
+        return (raw.view(np.uint16).astype(np.uint32) << 16).view(np.float32).reshape(info.shape)
+    raise _bad(path, f"tensor {info.name!r} is {info.dtype}, not a float type")
+
+
 def write(
     path: Path,
     tensors: Iterable[tuple[str, tuple[int, ...], Callable[[], np.ndarray]]],
