@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 
@@ -30,6 +31,13 @@ def edgekit(*args: str, timeout: float = 900, env: dict[str, str] | None = None)
         stdin=subprocess.DEVNULL,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def convert(*args: Any) -> dict[str, Path]:
+    """`edgekit convert ARGS --json`, which must succeed: {quant: artifact} (one format)."""
+    result = edgekit("convert", *args, "--json")
+    assert result.code == 0, result.stderr[-3000:]
+    return {a["quant"]: Path(a["artifact"]) for a in result.json()["artifacts"]}
 
 
 def assert_one_line_error(result: Result, *needles: str, code: int = 2) -> None:

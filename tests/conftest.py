@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from edgekit.core.recipes import recipes_for
-from tests.cli import edgekit
+from tests.cli import convert, edgekit
 from tests.fixtures.gguf_writer import write_gguf
 from tests.fixtures.tiny_models import write_tiny_checkpoint
 from tests.fixtures.tiny_tokenizer import train_tokenizer
 
 FAMILIES = ("gemma", "gemma2", "gemma3")
-NEXT_FAMILIES = ("gemma3n", "gemma4")  # ONNX only, so far
+NEXT_FAMILIES = ("gemma3n", "gemma4")
 # Every recipe a LiteRT bundle can be written with, but the one that needs a size budget.
 QUANTS = tuple(r.name for r in recipes_for("litertlm") if not r.needs_budget)
 REPO = Path(__file__).resolve().parent.parent
@@ -54,12 +54,17 @@ def next_onnx(tiny_next, tmp_path_factory) -> dict[str, dict[str, Path]]:
     out = {}
     for family, checkpoint in tiny_next.items():
         folder = tmp_path_factory.mktemp(f"onnx-{family}")
-        result = edgekit(
-            "convert", checkpoint, "--target", "onnx", "--quant", "fp32,int8,int4", "--out", folder, "--json"
-        )
-        assert result.code == 0, result.stderr[-3000:]
-        out[family] = {a["quant"]: Path(a["artifact"]) for a in result.json()["artifacts"]}
+        out[family] = convert(checkpoint, "--target", "onnx", "--quant", "fp32,int8,int4", "--out", folder)
     return out
+
+
+@pytest.fixture(scope="session")
+def gemma4_bundles(tiny_next, tmp_path_factory) -> dict[str, Path]:
+    """The tiny Gemma 4 as `.litertlm` bundles through litert-torch's exportables: {quant: file}."""
+    folder = tmp_path_factory.mktemp("litertlm-gemma4")
+    return convert(
+        tiny_next["gemma4"], "--target", "litertlm", "--quant", "fp32,int8,int4", "--prefill", "32", "--out", folder
+    )
 
 
 @pytest.fixture(scope="session")

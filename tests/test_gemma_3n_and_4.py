@@ -1,7 +1,8 @@
 """Gemma 3n and Gemma 4: tiny random text models convert to ONNX that matches transformers
 past the sliding window, validate, run in their chat format and bench; what is not converted
 yet is refused in one line; the tokenizer rebuilt from the real Gemma 4 GGUF vocabulary gives
-llama.cpp's ids; Gemma 4's chat format renders like transformers with the real template."""
+llama.cpp's ids; Gemma 4's chat format renders like transformers with the real template.
+Gemma 4's `.litertlm` bundles: test_gemma4_litertlm.py."""
 
 from __future__ import annotations
 
@@ -100,18 +101,17 @@ def test_bench_measures_the_onnx_folder(next_onnx, family):
     assert data["prefill_tokens"] == 32 and data["decode_tokens_per_second"] > 0 and data["peak_rss_bytes"] > 0
 
 
-@pytest.mark.parametrize("family", NEXT_FAMILIES)
-def test_plan_offers_onnx_only(tiny_next, family):
+@pytest.mark.parametrize(("family", "formats"), [("gemma3n", {"onnx"}), ("gemma4", {"litertlm", "onnx"})])
+def test_plan_offers_the_formats_the_family_converts_to(tiny_next, family, formats):
     plan = edgekit("plan", "--device", "desktop", "--checkpoint", tiny_next[family], "--json").json()
-    assert {o["format"] for o in plan["options"]} == {"onnx"}
-    assert plan["recommendation"]["format"] == "onnx"
+    assert {o["format"] for o in plan["options"]} == formats
     assert_one_line_error(edgekit("plan", "--device", "web", "--checkpoint", tiny_next[family]), "load task")
 
 
 def test_what_is_not_converted_yet_is_refused_in_one_line(tiny_next, tmp_path):
     for checkpoint in tiny_next.values():
         refused = edgekit("convert", checkpoint, "--target", "android", "--out", tmp_path / "o")
-        assert_one_line_error(refused, "ONNX only", "--target onnx")
+        assert_one_line_error(refused, "only in this release", "--target onnx")
     moe = shutil.copytree(tiny_next["gemma4"], tmp_path / "moe")
     config = json.loads((moe / "config.json").read_text())
     (moe / "config.json").write_text(json.dumps({**config, "enable_moe_block": True}))

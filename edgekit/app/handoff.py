@@ -46,6 +46,9 @@ def app_config(bundles: list[tuple[Path, Manifest]], chat: ChatFormat) -> dict[s
     }
 
 
+FILE_RUNTIMES = (("litertlm_model", "LiteRT-LM"), ("task_model", "MediaPipe"))
+
+
 def _kotlin_string(text: str) -> str:
     return json.dumps(text)  # JSON string escapes are valid Kotlin/JS string escapes
 
@@ -58,15 +61,22 @@ def integration_md(config: dict[str, Any]) -> str:
         _kotlin_string(chat["model_prefix"]),
     )
     stops = ", ".join(chat["stop_tokens"])
+    files = [f"`{config[key]}` ({runtime})" for key, runtime in FILE_RUNTIMES if config[key]]
+    system = (
+        f"This model has a system role: instructions go in a {_kotlin_string(chat['system_prefix'])} turn "
+        "before the first user turn (the bundle's template writes it)."
+        if chat["system_role"]
+        else "Gemma has no system role: put instructions at the head of the first user turn."
+    )
     parts = [
         "# Integrating this model",
         "",
-        f"Files: `{config['litertlm_model']}` (LiteRT-LM) and `{config['task_model']}` (MediaPipe). "
+        f"Files: {' and '.join(files)}. "
         f"KV cache: {config['max_tokens']} tokens (prompt + answer). Stop tokens: {stops}. "
         f"Recommended sampling: top-k {config['top_k']}, top-p {config['top_p']}, "
         f"temperature {config['temperature']}.",
         "",
-        "Gemma has no system role: put instructions at the head of the first user turn.",
+        system,
     ]
     if config["litertlm_model"]:
         parts += [

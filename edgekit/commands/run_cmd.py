@@ -73,9 +73,11 @@ def run_command(
                 sys.stdout.flush()
         reply = "".join(chunks)
         if as_json:
-            emit({"prompt": text, "answer": reply, "backend": runner.backend}, True, "")
+            emit({"prompt": text, "answer": reply, "backend": runner.backend, "stopped": runner.stop_note}, True, "")
         else:
             sys.stdout.write("\n")
+            if runner.stop_note:
+                click.echo(f"edgekit: note: {runner.stop_note}", err=True)
         return reply
 
     with runner:

@@ -22,7 +22,7 @@ from edgekit.formats.onnx_graph import (
     PRESENT_KEY,
     PRESENT_VALUE,
 )
-from edgekit.formats.tokenizer import SENTENCEPIECE_FILE, TOKENIZER_JSON_FILE, folder_tokenizer
+from edgekit.formats.tokenizer import SENTENCEPIECE_FILE, TOKENIZER_JSON_FILE, folder_tokenizer, gemma_tokenizer_config
 
 
 def genai_config(config: dict[str, Any], stop_ids: list[int], bos_id: int, context_length: int) -> dict[str, Any]:
@@ -96,19 +96,7 @@ def write_tokenizer_json(tokenizer_model: Path, chat: ChatFormat, folder: Path) 
 
     with tempfile.TemporaryDirectory() as tmp:
         shutil.copy2(tokenizer_model, Path(tmp) / "tokenizer.model")
-        (Path(tmp) / "tokenizer_config.json").write_text(
-            json.dumps(
-                {
-                    "tokenizer_class": "GemmaTokenizer",
-                    "bos_token": chat.start_token,
-                    "eos_token": chat.stop_tokens[0],
-                    "pad_token": "<pad>",
-                    "unk_token": "<unk>",
-                    "add_bos_token": True,
-                    "add_eos_token": False,
-                }
-            )
-        )
+        (Path(tmp) / "tokenizer_config.json").write_text(json.dumps(gemma_tokenizer_config(chat)))
         transformers.AutoTokenizer.from_pretrained(tmp).save_pretrained(str(folder))
     for extra in ("chat_template.jinja", "special_tokens_map.json"):
         (folder / extra).unlink(missing_ok=True)

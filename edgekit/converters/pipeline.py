@@ -40,6 +40,7 @@ ROUTES = {
     "litertlm": "litert-torch export_hf (float32) + ai-edge-quantizer + LiteRT-LM builder",
     "task": "litert-torch export_hf (float32) + ai-edge-quantizer + MediaPipe bundler",
     "onnx": "torch.onnx.export (dynamo) + MatMulNBits (GGUF blocks carried over, else round-to-nearest)",
+    "litertlm-bundle": "litert-torch export_hf (float32; decoder + external embedders) + ai-edge-quantizer + litert-torch packaging",
 }
 
 
@@ -153,6 +154,7 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
     """Everything heavy, written into `work`; runs in the child process."""
     from edgekit.converters.golden import record_source_golden
     from edgekit.converters.isolated import run_isolated
+    from edgekit.converters.litert_bundle import export_litertlm_bundles
     from edgekit.converters.litert_export import export_float
     from edgekit.converters.litert_package import ChatMetadata, write_litertlm, write_task
     from edgekit.converters.litert_quantize import quantize_tflite
@@ -170,7 +172,7 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
     with stages.stage(f"reading {ckpt.family.display_name} checkpoint {ckpt.path.name}"):
         hf_dir = ckpt.hf_folder(on_stage=stages.note)
         tokenizer = hf_dir / SENTENCEPIECE_FILE
-        if not tokenizer.exists() and request.formats & set(LITERT_FORMATS):
+        if not tokenizer.exists() and request.formats & set(LITERT_FORMATS) and not ckpt.family.litert_bundle_export:
             raise EdgekitError(
                 f"{hf_dir} has no SentencePiece tokenizer.model, which .task and .litertlm bundles need",
                 "copy tokenizer.model from the base Gemma checkpoint into the folder",
@@ -179,7 +181,24 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
     with stages.stage("recording golden outputs from the source model"):
         golden = run_isolated(record_source_golden, hf_dir, chat.start_token)
     formats = request.formats
-    if formats & set(LITERT_FORMATS):
+    bundle_export = ckpt.family.litert_bundle_export  # litert-torch's exportables and packaging
+    if formats & set(LITERT_FORMATS) and bundle_export:
+        with stages.stage(
+            f"exporting the float LiteRT models (decoder and embedders) and packaging "
+            f"{', '.join(q for q, f, _ in planned_outputs(request) if f == 'litertlm')}"
+        ):
+            bundles = {q: work / final.name for q, f, final in planned_outputs(request) if f == "litertlm"}
+            run_isolated(
+                export_litertlm_bundles,
+                hf_dir,
+                chat,
+                request.prefill_lengths,
+                request.cache_length,
+                request.block_size,
+                bundles,
+                work,
+            )
+    elif formats & set(LITERT_FORMATS):
         with stages.stage(
             f"exporting the float LiteRT model (prefill {','.join(map(str, request.prefill_lengths))}, "
             f"KV cache {request.cache_length})"
@@ -212,6 +231,8 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
                         on_stage=stages.note,
                     )
                 write_onnx_folder(graph, hf_dir, chat, request.cache_length, staged)
+            elif bundle_export:
+                pass  # packaged with the export above
             else:
                 tflite = work / f"model-{quant}.tflite"
                 if not tflite.exists() and quant != "fp32":
@@ -239,7 +260,7 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
                     cache_length=request.cache_length,
                     onnx_accuracy_level=request.onnx_accuracy_level if fmt == "onnx" else None,
                     onnx_weights=onnx_weights.get(quant) if fmt == "onnx" else None,
-                    route=ROUTES[fmt],
+                    route=ROUTES["litertlm-bundle" if bundle_export and fmt == "litertlm" else fmt],
                 ),
                 chat_format=chat,
                 libraries=versions,

@@ -117,6 +117,9 @@ class Family:
     converts_multimodal: ClassVar[bool] = True
     # Whether each exported ONNX attention becomes one GroupQueryAttention (`onnx_attention`).
     fuse_onnx_attention: ClassVar[bool] = True
+    # Whether litert-torch exports and packages the `.litertlm` itself (external embedders:
+    # `converters.litert_bundle`) instead of edgekit packaging one exported model.
+    litert_bundle_export: ClassVar[bool] = False
     # Named changes to upstream code the torch exports need (`converters.export_patches`).
     export_patches: ClassVar[tuple[str, ...]] = ()
 

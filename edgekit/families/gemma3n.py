@@ -42,7 +42,7 @@ class Gemma3n(Family):
     litert_lm_model_type = "gemma3n"
     text_tower_prefixes = ("model.language_model.",)
     formats = ("onnx",)
-    other_formats_reason = "litert-torch's Gemma 3n export is not wired into edgekit"
+    other_formats_reason = "litert-torch's Gemma 3n export builds the multimodal model, whose vision tower needs timm"
     converts_multimodal = False
     fuse_onnx_attention = False
     export_patches = ("constant_sparsity_cutoff",)

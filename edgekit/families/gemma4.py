@@ -2,9 +2,10 @@
 layer, global layers with their own head size and proportional RoPE, the last layers reusing
 earlier layers' keys and values, and turns written `<|turn>role ... <turn|>` with a system role.
 
-edgekit converts the dense text decoder to ONNX, from Hugging Face folders and from GGUFs
-written by llama.cpp's converter; the mixture-of-experts 26B-A4B and the LiteRT bundles are
-refused in one line (`Family.refusal`).
+edgekit converts the dense text decoder, from Hugging Face folders and from GGUFs written by
+llama.cpp's converter, to ONNX (its own export) and to `.litertlm` (litert-torch's Gemma 4
+exportables with external embedders: `converters.litert_bundle`); `.task` and the
+mixture-of-experts 26B-A4B are refused in one line (`Family.refusal`).
 """
 
 from __future__ import annotations
@@ -58,12 +59,11 @@ class Gemma4(Family):
     gguf_norm_offset = 0.0  # Gemma 4's RMSNorm multiplies by w itself, not (1 + w)
     litert_lm_model_type = "gemma4"
     text_tower_prefixes = ("model.language_model.",)
-    formats = ("onnx",)
-    other_formats_reason = (
-        "litert-torch 0.10's Gemma 4 export runs in LiteRT-LM, but its float logits differ from transformers'"
-    )
+    formats = ("litertlm", "onnx")
+    other_formats_reason = "a MediaPipe .task cannot hold the external embedding models Gemma 4's decoder reads"
     converts_multimodal = False
     fuse_onnx_attention = False
+    litert_bundle_export = True
 
     def refusal(self, config: dict[str, Any], architecture: str, formats: tuple[str, ...]) -> tuple[str, str] | None:
         if config.get("enable_moe_block"):

@@ -14,6 +14,7 @@ from typing import Any
 from edgekit.core.errors import EdgekitError
 
 MAGIC = b"LITERTLM"
+HF_TOKENIZER = "HF_Tokenizer_Zlib"
 _HEADER_END_AT = 24
 _HEADER_BEGIN = 32
 _MAX_HEADER = 64 * 1024 * 1024
@@ -33,13 +34,38 @@ class LitertLmFile:
     version: str
     sections: list[Section]
 
-    def section(self, data_type: str) -> Section | None:
-        return next((s for s in self.sections if s.data_type == data_type), None)
+    def section(self, data_type: str, model_type: str | None = None) -> Section | None:
+        """The first section of `data_type` (and of `model_type`, for TFLite models)."""
+        return next(
+            (
+                s
+                for s in self.sections
+                if s.data_type == data_type and (model_type is None or s.items.get("model_type") == model_type)
+            ),
+            None,
+        )
 
     def read(self, section: Section) -> bytes:
         with open(self.path, "rb") as handle:
             handle.seek(section.begin)
             return handle.read(section.end - section.begin)
+
+    def hf_tokenizer_json(self) -> bytes | None:
+        """The Hugging Face `tokenizer.json` litert-torch's packaging stores (an 8-byte
+        little-endian length, then the zlib stream), or None when the bundle holds none."""
+        import zlib
+
+        section = self.section(HF_TOKENIZER)
+        if section is None:
+            return None
+        data = self.read(section)
+        try:
+            json_bytes = zlib.decompress(data[8:])
+        except zlib.error:
+            json_bytes = b""
+        if len(json_bytes) != int.from_bytes(data[:8], "little"):
+            raise _damaged(self.path, "its tokenizer section does not inflate to its stated length")
+        return json_bytes
 
 
 def _damaged(path: Path, why: str) -> EdgekitError:

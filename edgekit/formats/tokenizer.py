@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
+from edgekit.core.chat import ChatFormat
 from edgekit.core.errors import EdgekitError
 
 SENTENCEPIECE_FILE = "tokenizer.model"
@@ -56,6 +57,20 @@ class JsonTokenizer:
     def pad_id(self) -> int:
         found = self._tokenizer.token_to_id("<pad>")
         return -1 if found is None else found
+
+
+def gemma_tokenizer_config(chat: ChatFormat) -> dict[str, object]:
+    """The `tokenizer_config.json` transformers and litert-torch read: Gemma's special tokens, BOS
+    added, no EOS (every sequence starts, and no prompt ends, the way the golden outputs do)."""
+    return {
+        "tokenizer_class": "GemmaTokenizer",
+        "bos_token": chat.start_token,
+        "eos_token": chat.stop_tokens[0],
+        "pad_token": "<pad>",
+        "unk_token": "<unk>",
+        "add_bos_token": True,
+        "add_eos_token": False,
+    }
 
 
 def sentencepiece(data: bytes, where: str = SENTENCEPIECE_FILE) -> Tokenizer:

@@ -10,7 +10,10 @@ from edgekit.core.errors import EdgekitError
 from edgekit.core.manifest import Manifest, manifest_path, read_manifest
 from edgekit.families import GEMMA_CHAT
 from edgekit.formats.onnx_graph import ONNX_GRAPH
-from edgekit.formats.tokenizer import Tokenizer, folder_tokenizer, sentencepiece
+from edgekit.formats.tokenizer import JsonTokenizer, Tokenizer, folder_tokenizer, sentencepiece
+
+PREFILL_DECODE = "tf_lite_prefill_decode"
+EMBEDDER, PER_LAYER_EMBEDDER = "tf_lite_embedder", "tf_lite_per_layer_embedder"
 
 
 def sniff(path: Path) -> str:
@@ -46,9 +49,9 @@ class Artifact:
     format: str
     manifest: Manifest | None
 
-    def model_bytes(self) -> bytes:
-        """The LiteRT model inside the bundle."""
-        if self.format == "task":
+    def model_bytes(self, model_type: str = PREFILL_DECODE) -> bytes:
+        """The bundle's LiteRT decoder (or, by `model_type`, one of its external embedders)."""
+        if self.format == "task" and model_type == PREFILL_DECODE:
             from edgekit.formats.task_bundle import MODEL_ENTRY, open_task
 
             return open_task(self.path).read(MODEL_ENTRY)
@@ -56,9 +59,11 @@ class Artifact:
             from edgekit.formats.litertlm import open_litertlm
 
             file = open_litertlm(self.path)
-            section = file.section("TFLiteModel")
+            section = file.section("TFLiteModel", model_type) or (
+                file.section("TFLiteModel") if model_type == PREFILL_DECODE else None
+            )
             if section is None:
-                raise EdgekitError(f"{self.path} holds no LiteRT model", "re-run `edgekit convert`")
+                raise EdgekitError(f"{self.path} holds no LiteRT {model_type} model", "re-run `edgekit convert`")
             return file.read(section)
         if self.format == "tflite":
             return self.path.read_bytes()
@@ -70,9 +75,15 @@ class Artifact:
 
     def tokenizer(self) -> Tokenizer:
         """The artifact's own tokenizer: an ONNX folder's SentencePiece model or tokenizer.json,
-        a bundle's SentencePiece model."""
+        a bundle's SentencePiece model or (litert-torch's packaging) Hugging Face tokenizer."""
         if self.format == "onnx":
             return folder_tokenizer(self.onnx_graph.parent)
+        if self.format == "litertlm":
+            from edgekit.formats.litertlm import open_litertlm
+
+            json_bytes = open_litertlm(self.path).hf_tokenizer_json()
+            if json_bytes is not None:
+                return JsonTokenizer(json_bytes, f"{self.path.name}'s tokenizer")
         return sentencepiece(self.tokenizer_bytes(), f"{self.path.name}'s tokenizer")
 
     def tokenizer_bytes(self) -> bytes:

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from edgekit.core.errors import EdgekitError
 from edgekit.runtime.artifact import open_artifact
 from edgekit.runtime.litert_lm_runner import LiteRtLm
 
@@ -54,9 +55,15 @@ def bench(bundle: Path, threads: int = 2, prefill_tokens: int = 256, decode_toke
     engine = LiteRtLm(bundle, threads=threads)
     try:
         result = engine.run({"op": "bench", "prefill_tokens": prefill_tokens, "decode_tokens": decode_tokens})
+        why = engine.log_line("Failed to generate content")
     finally:
         engine.close()  # the child's peak RSS is counted once it has exited
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if decode_tokens and not result["last_decode_token_count"]:
+        raise EdgekitError(
+            f"LiteRT-LM's benchmark decoded no tokens of {bundle.name} ({(why or 'no message')[-160:]})",
+            "check the bundle with `edgekit validate`",
+        )
     return {
         "artifact": str(bundle),
         "format": artifact.format,

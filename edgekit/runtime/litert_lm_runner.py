@@ -90,6 +90,15 @@ class LiteRtLm:
         *_, result = self.call(op)
         return result
 
+    def log_line(self, containing: str) -> str | None:
+        """The engine's last stderr line that contains `containing` (its errors are logged, not raised)."""
+        if self._log is None:
+            return None
+        self._log.seek(0)
+        lines = [line.strip() for line in self._log.read().splitlines() if containing in line]
+        self._log.seek(0, 2)
+        return lines[-1] if lines else None
+
     def _failure(self, code: int) -> EdgekitError:
         assert self._log
         self._log.seek(0)
@@ -171,11 +180,14 @@ class LiteRtLmRunner(Runner):
             "sampler": sampling.engine_config(),
             "stream": True,
         }
+        self.stop_note = None
         events = self.engine.call(op)
         try:
             for event in events:
                 if event["event"] == "chunk":
                     yield event["text"]
+                elif event.get("stopped"):
+                    self.stop_note = f"LiteRT-LM ended the answer early ({event['stopped'][:120]})"
         finally:
             events.close()  # a stream stopped early ends the child's answer too
 

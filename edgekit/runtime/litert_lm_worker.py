@@ -14,6 +14,10 @@ import sys
 import time
 from typing import Any
 
+# LiteRT-LM's streaming detokenizer gives up when byte-fallback tokens that were shown as
+# replacement characters later join into fewer characters; the text before it is sound.
+DETOKENIZER_SHRANK = "Stable text shrunk"
+
 
 def _emit(**event: Any) -> None:
     sys.stdout.write(json.dumps(event) + "\n")
@@ -59,18 +63,24 @@ class Worker:
             t0 = time.perf_counter()
             session.run_prefill([op["prompt"]])
             t1 = time.perf_counter()
-            text, first = [], None
-            for response in session.run_decode_async():
-                chunk = "".join(response.texts)
-                first = first or time.perf_counter()
-                text.append(chunk)
-                if op.get("stream") and chunk:
-                    _emit(event="chunk", text=chunk)
+            text, first, stopped = [], None, None
+            try:
+                for response in session.run_decode_async():
+                    chunk = "".join(response.texts)
+                    first = first or time.perf_counter()
+                    text.append(chunk)
+                    if op.get("stream") and chunk:
+                        _emit(event="chunk", text=chunk)
+            except RuntimeError as exc:
+                if DETOKENIZER_SHRANK not in str(exc):
+                    raise
+                stopped = str(exc)
             t2 = time.perf_counter()
         finally:
             session.close()
         return {
             "text": "".join(text),
+            "stopped": stopped,
             "prefill_seconds": t1 - t0,
             "first_token_seconds": (first or t2) - t0,
             "total_seconds": t2 - t0,

@@ -35,6 +35,7 @@ class Scores:
 class Runner(ABC):
     backend: str
     cache_length: int | None = None  # tokens a sequence may hold; None: bounded by memory only
+    stop_note: str | None = None  # why the last `generate` ended before its stop token or length, if cut
 
     def __init__(self, artifact: Artifact) -> None:
         self.artifact = artifact

@@ -15,7 +15,7 @@ import numpy as np
 
 from edgekit.core.errors import EdgekitError
 from edgekit.formats.tflite import check_tflite_bytes, interpreter
-from edgekit.runtime.artifact import Artifact
+from edgekit.runtime.artifact import EMBEDDER, PER_LAYER_EMBEDDER, Artifact
 from edgekit.runtime.runner import Runner
 
 
@@ -34,7 +34,24 @@ class TfliteRunner(Runner):
         self._cache_names = sorted(k for k in inputs if k.startswith("kv_cache_"))
         self._cache_shapes = {k: tuple(inputs[k]["shape"]) for k in self._cache_names}
         self.cache_length = int(inputs["mask"]["shape"][-1])
+        # Bundles with external embedders (Gemma 4) take each token's embeddings, not its id.
+        self._embedders = {}
+        if "embeddings" in inputs:
+            self._embedders["embeddings"] = self._signature(artifact, EMBEDDER, "decode_embedder", threads)
+            if "per_layer_embeddings" in inputs:
+                self._embedders["per_layer_embeddings"] = self._signature(
+                    artifact, PER_LAYER_EMBEDDER, "decode_per_layer_embedder", threads
+                )
         self._reset()
+
+    @staticmethod
+    def _signature(artifact: Artifact, model_type: str, name: str, threads: int):
+        model = artifact.model_bytes(model_type)
+        check_tflite_bytes(model, f"the bundle's {model_type} model")
+        runner = interpreter(model, threads)
+        if name not in runner.get_signature_list():
+            raise EdgekitError(f"the bundle's {model_type} model has no `{name}` signature", "re-run `edgekit convert`")
+        return runner.get_signature_runner(name)
 
     def _reset(self) -> None:
         self._cache = {k: np.zeros(s, dtype=np.float32) for k, s in self._cache_shapes.items()}
@@ -48,10 +65,15 @@ class TfliteRunner(Runner):
                 "use a shorter text or convert with a larger --max-tokens",
             )
         self._mask[..., self._position] = 0.0
+        ids = np.array([[token]], dtype=np.int32)
+        if self._embedders:
+            inputs = {name: embed(token_ids=ids)["embeddings"] for name, embed in self._embedders.items()}
+        else:
+            inputs = {"tokens": ids}
         out = self._decode(
-            tokens=np.array([[token]], dtype=np.int32),
             input_pos=np.array([self._position], dtype=np.int32),
             mask=self._mask,
+            **inputs,
             **self._cache,
         )
         self._cache = {k: out[k] for k in self._cache_names}

@@ -1,0 +1,122 @@
+"""`.litertlm` for generations whose LiteRT export needs litert-torch's own exportables and
+packaging (Gemma 4): the token embedding and the per-layer embedding tables run as separate
+models beside the decoder (`externalize_embedder`), and litert-torch writes the bundle with
+its executor metadata, the Hugging Face tokenizer and its Gemma 4 metadata (thinking channel).
+
+As in the single-model route (`litert_export`), torch exports once in float32 and every recipe
+quantizes those float models with edgekit's own quantizer step (`litert_quantize`, which also
+repairs all-zero int4 blocks XNNPACK refuses); litert-torch then packages each set. Its Gemma 4
+route reads a `Gemma4ForConditionalGeneration` folder (model_type `gemma4`); a text-only
+`Gemma4ForCausalLM` folder is wrapped into one, weights renamed under `model.language_model.`,
+without vision or audio towers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+from edgekit.converters.litert_quantize import quantize_tflite
+from edgekit.core.chat import ChatFormat
+from edgekit.formats import safetensors
+from edgekit.formats.tokenizer import TOKENIZER_JSON_FILE, gemma_tokenizer_config
+
+CONDITIONAL = {"gemma4_text": ("gemma4", "Gemma4ForConditionalGeneration")}
+TOWER_PREFIX = "model.language_model."
+
+
+def _multimodal_folder(hf_dir: Path, chat: ChatFormat, folder: Path) -> Path:
+    """The `Gemma4ForCausalLM` folder `hf_dir` as the multimodal folder litert-torch's
+    exportables branch on (text tower only), with a tokenizer config that states its BOS and
+    template (litert-torch writes them into the bundle)."""
+    folder.mkdir(parents=True)
+    config = json.loads((hf_dir / "config.json").read_text())
+    model_type, architecture = CONDITIONAL[config["model_type"]]
+    wrapped = {
+        "model_type": model_type,
+        "architectures": [architecture],
+        "text_config": config,
+        "vision_config": None,
+        "audio_config": None,
+        "tie_word_embeddings": config.get("tie_word_embeddings", True),
+    }
+    (folder / "config.json").write_text(json.dumps(wrapped, indent=2))
+    plan = []
+    for weights in sorted(hf_dir.glob("*.safetensors")):
+        for name, info in safetensors.read_header(weights)[0].items():
+            target = TOWER_PREFIX + name.removeprefix("model.") if name.startswith("model.") else name
+            plan.append((target, info.shape, lambda w=weights, i=info: safetensors.read_float32(w, i)))
+    safetensors.write(folder / "model.safetensors", plan)
+    shutil.copy2(hf_dir / TOKENIZER_JSON_FILE, folder / TOKENIZER_JSON_FILE)
+    tokenizer_config = {**gemma_tokenizer_config(chat), "chat_template": chat.jinja_template()}
+    (folder / "tokenizer_config.json").write_text(json.dumps(tokenizer_config, indent=2))
+    return folder
+
+
+def _quantized(artifacts, quant: str, block_size: int, folder: Path):
+    """The float models of `artifacts` quantized by `quant`, written into `folder`."""
+    folder.mkdir()
+
+    def one(path: str | None) -> str | None:
+        return path and str(quantize_tflite(Path(path), quant, block_size, folder / Path(path).name))
+
+    return dataclasses.replace(
+        artifacts,
+        prefill_decode_model_path=one(artifacts.prefill_decode_model_path),
+        embedder_model_path=one(artifacts.embedder_model_path),
+        additional_model_paths={k: one(v) for k, v in (artifacts.additional_model_paths or {}).items()},
+    )
+
+
+def export_litertlm_bundles(
+    hf_dir: Path,
+    chat: ChatFormat,
+    prefill_lengths: tuple[int, ...],
+    cache_length: int,
+    block_size: int,
+    outputs: dict[str, Path],
+    work: Path,
+) -> None:
+    """Write one `.litertlm` per recipe, `outputs` = {quant: path}, from one float export."""
+    from litert_torch.generative.export_hf import export as export_api
+    from litert_torch.generative.export_hf.core import export_lib, exportable_module, litert_lm_builder
+
+    source = _multimodal_folder(hf_dir, chat, work / "bundle-source")
+
+    def package_each(source_artifacts, config, exported):
+        for quant, out in outputs.items():
+            folder = work / f"bundle-{quant}"
+            models = exported if quant == "fp32" else _quantized(exported, quant, block_size, folder)
+            folder.mkdir(exist_ok=True)
+            packaged = litert_lm_builder.package_model(
+                source_artifacts, dataclasses.replace(config, output_dir=str(folder)), models
+            )
+            shutil.move(packaged.litert_lm_model_path, out)
+        return exported
+
+    config = exportable_module.ExportableModuleConfig(
+        model=str(source),
+        output_dir=str(work / "bundle-export"),
+        work_dir=str(work / "bundle-export"),
+        prefill_lengths=list(prefill_lengths),
+        cache_length=cache_length,
+        quantization_recipe=None,  # float32 here: edgekit quantizes per recipe above
+        externalize_embedder=True,
+        bundle_litert_lm=True,
+        use_jinja_template=True,
+        keep_temporary_files=True,
+        experimental_lightweight_conversion=True,
+    )
+    Path(config.work_dir).mkdir()
+    export_api.run_export_tasks(
+        [
+            export_lib.export_embedder_model,
+            export_lib.export_text_prefill_decode_model,
+            export_lib.export_additional_models,
+            export_lib.export_tokenizer,
+            package_each,
+        ],
+        config,
+    )

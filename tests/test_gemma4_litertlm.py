@@ -1,0 +1,133 @@
+"""Gemma 4 as `.litertlm`: litert-torch's Gemma 4 exportables (external token and per-layer
+embedders beside the decoder, its Gemma 4 metadata, the Hugging Face tokenizer) give a bundle
+whose float logits are transformers' own past the sliding window, that every recipe validates,
+and that the real LiteRT-LM engine runs and benchmarks in Gemma 4's chat format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgekit.core.chat import Turn, render
+from edgekit.formats.litertlm import open_litertlm
+from edgekit.runtime import GREEDY, open_runner
+from edgekit.runtime.artifact import EMBEDDER, PER_LAYER_EMBEDDER, PREFILL_DECODE, open_artifact
+from tests.cli import assert_one_line_error, convert, edgekit
+
+WINDOW = 16  # the tiny model's sliding window
+
+
+def test_fp32_bundle_matches_transformers_past_the_window(gemma4_bundles, tiny_next):
+    """Stepped token by token through the bundle's three models (the engine hides logits)."""
+    from edgekit.converters.golden import load_source_model, source_logits
+
+    artifact = open_artifact(gemma4_bundles["fp32"])
+    ids = artifact.manifest.golden.reference.ids
+    assert len(ids) - 1 >= WINDOW + 64
+    with open_runner(artifact) as runner:
+        bundle = np.stack(list(runner.logits(ids)))
+    assert np.abs(bundle - source_logits(load_source_model(tiny_next["gemma4"]), ids)).max() < 1e-3
+
+
+@pytest.mark.parametrize("quant", ["fp32", "int8"])
+def test_float_and_int8_bundles_validate_in_litert_lm(gemma4_bundles, quant):
+    report = edgekit("validate", gemma4_bundles[quant], "--json")
+    assert report.code == 0, report.json()["checks"]
+    assert report.json()["quant"] == quant
+
+
+def test_the_int4_bundle_runs_and_is_measured_lossier(gemma4_bundles):
+    """int4 runs in LiteRT-LM (its all-zero blocks repaired, which XNNPACK otherwise refuses);
+    on this tiny random model it misses int4's first-token limit, and the exit code says so."""
+    int8 = edgekit("validate", gemma4_bundles["int8"], "--json").json()
+    int4 = edgekit("validate", gemma4_bundles["int4"], "--json")
+    report = int4.json()
+    assert int4.code == (0 if report["passed"] else 1)
+    assert report["teacher_forced"]["kl_mean"] > int8["teacher_forced"]["kl_mean"]
+
+
+def test_the_bundle_holds_the_embedders_the_tokenizer_and_gemma4_metadata(gemma4_bundles, tiny_next):
+    from tokenizers import Tokenizer
+
+    file = open_litertlm(gemma4_bundles["int8"])
+    models = {s.items.get("model_type") for s in file.sections if s.data_type == "TFLiteModel"}
+    assert {PREFILL_DECODE, EMBEDDER, PER_LAYER_EMBEDDER} <= models
+    describe = edgekit("inspect", gemma4_bundles["int8"])
+    assert describe.code == 0 and "gemma4" in describe.stdout and "<|channel>thought" in describe.stdout
+    source = Tokenizer.from_file(str(tiny_next["gemma4"] / "tokenizer.json"))
+    text = "def f(x):\n    return x  # café 東京"
+    assert (
+        open_artifact(gemma4_bundles["int8"]).tokenizer().encode(text)
+        == source.encode(text, add_special_tokens=False).ids
+    )
+
+
+def test_run_streams_the_engines_answer_to_gemma4_turns(gemma4_bundles):
+    bundle = gemma4_bundles["int8"]
+    result = edgekit("run", bundle, "the capital of france", "--system", "Be brief.", "--max-tokens", "6", "--json")
+    assert result.code == 0, result.stderr[-2000:]
+    with open_runner(bundle) as runner:
+        prompt = render(runner.chat, [Turn("user", "the capital of france")], system="Be brief.")
+        expected = "".join(runner.generate(prompt, 6, GREEDY))
+    assert prompt.startswith("<|turn>system\nBe brief.<turn|>\n<|turn>user\n")
+    assert result.json()["prompt"] == prompt and result.json()["answer"] == expected
+    assert result.json()["backend"] == "LiteRT-LM"
+
+
+def test_bench_measures_decode_in_litert_lm(gemma4_bundles):
+    data = edgekit("bench", gemma4_bundles["int8"], "--prefill-tokens", "32", "--decode-tokens", "8", "--json").json()
+    assert data["runtime"].startswith("LiteRT-LM") and data["decode_tokens"] == 8
+    assert data["decode_tokens_per_second"] > 0 and data["peak_rss_bytes"] > 0
+
+
+def test_plan_offers_the_bundle_and_a_task_is_refused_in_one_line(tiny_next, tmp_path):
+    plan = edgekit("plan", "--device", "android", "--checkpoint", tiny_next["gemma4"], "--json").json()
+    assert {o["format"] for o in plan["options"]} == {"litertlm"}
+    refused = edgekit("convert", tiny_next["gemma4"], "--target", "task", "--out", tmp_path / "o")
+    assert_one_line_error(refused, ".task cannot hold", "--target litertlm")
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.fixture(scope="module")
+def byte_emitting_bundle(tiny_tokenizer_model, tmp_path_factory) -> Path:
+    """A tiny Gemma 4 whose greedy text runs into byte-fallback tokens that form invalid UTF-8."""
+    from tests.fixtures.tiny_models import write_tiny_checkpoint
+
+    root = tmp_path_factory.mktemp("gemma4-bytes")
+    checkpoint = write_tiny_checkpoint("gemma4", root / "ckpt", tiny_tokenizer_model, byte_outputs=True)
+    return convert(checkpoint, "--target", "litertlm", "--quant", "fp32", "--prefill", "32", "--out", root / "out")[
+        "fp32"
+    ]
+
+
+def test_an_answer_the_engine_cuts_keeps_its_text_and_says_so(byte_emitting_bundle):
+    """LiteRT-LM's streaming detokenizer stops on such bytes ("Stable text shrunk"): `run` keeps
+    the text before it, notes why in one line, and exits 0; validate still judges the bundle."""
+    artifact = open_artifact(byte_emitting_bundle)
+    cut = []
+    with open_runner(artifact) as runner:
+        for prompt in artifact.manifest.golden.prompts:
+            text = "".join(runner.generate(prompt.prompt, len(prompt.continuation_ids), GREEDY))
+            if runner.stop_note:
+                cut.append((prompt, text, runner.stop_note))
+    assert cut, "no golden prompt reaches the detokenizer's limit any more"
+    prompt, text, note = cut[0]
+    length = str(len(prompt.continuation_ids))
+    result = edgekit("run", byte_emitting_bundle, prompt.prompt, "--raw", "--max-tokens", length)
+    assert result.code == 0 and result.stdout == text + "\n"
+    assert [line for line in result.stderr.splitlines() if line.startswith("edgekit: note:")] == [
+        f"edgekit: note: {note}"
+    ]
+    sent = edgekit("run", byte_emitting_bundle, prompt.prompt, "--raw", "--max-tokens", length, "--json")
+    assert (sent.json()["answer"], sent.json()["stopped"]) == (text, note)
+    assert edgekit("validate", byte_emitting_bundle).code == 0
+
+
+def test_handoff_names_only_the_bundle_and_gemma4s_system_turn(gemma4_bundles, tmp_path):
+    result = edgekit("handoff", gemma4_bundles["int8"], "--out", tmp_path / "h", "--no-measure")
+    assert result.code == 0, result.stderr[-2000:]
+    guide = (tmp_path / "h" / "INTEGRATION.md").read_text()
+    assert f"Files: `{gemma4_bundles['int8'].name}` (LiteRT-LM). " in guide and "None" not in guide
+    assert "has a system role" in guide and "<|turn>system" in guide and "MediaPipe" not in guide
