@@ -19,16 +19,23 @@ def test_system_instruction_is_folded_into_the_first_user_turn():
     )
 
 
-def test_jinja_template_renders_the_same_text():
+@pytest.mark.parametrize("parts", [False, True], ids=["string-content", "litert-lm-parts"])
+@pytest.mark.parametrize("family", FAMILIES, ids=lambda f: f.name)
+def test_jinja_template_renders_the_same_text(family, parts):
+    """Whether each message's content is a string or, as LiteRT-LM's Conversation API sends it,
+    a list of text parts (a template that printed the list once sent `[{'type': ...}]` as the
+    prompt), with and without a system role."""
     jinja2 = pytest.importorskip("jinja2")
     turns = [Turn("user", "Hi"), Turn("model", "Hello"), Turn("user", "Sky?")]
     messages = [{"role": "system", "content": "Be brief."}] + [
         {"role": "assistant" if t.role == "model" else "user", "content": t.text} for t in turns
     ]
-    rendered = jinja2.Template(GEMMA_CHAT.jinja_template()).render(
+    if parts:
+        messages = [{**m, "content": [{"type": "text", "text": m["content"]}]} for m in messages]
+    rendered = jinja2.Template(family.chat.jinja_template()).render(
         bos_token="<bos>", messages=messages, add_generation_prompt=True
     )
-    assert rendered == "<bos>" + render(GEMMA_CHAT, turns, system="Be brief.")
+    assert rendered == "<bos>" + render(family.chat, turns, system="Be brief.")
 
 
 @pytest.mark.parametrize("family", FAMILIES, ids=lambda f: f.name)

@@ -18,6 +18,7 @@ import json
 import shutil
 from pathlib import Path
 
+from edgekit.converters.litert_package import min_runtime_version
 from edgekit.converters.litert_quantize import quantize_tflite
 from edgekit.core.chat import ChatFormat
 from edgekit.formats import safetensors
@@ -90,8 +91,17 @@ def export_litertlm_bundles(
             folder = work / f"bundle-{quant}"
             models = exported if quant == "fp32" else _quantized(exported, quant, block_size, folder)
             folder.mkdir(exist_ok=True)
+            # litert-torch's own LlmMetadata (Gemma 4 channels and stop strings), plus the runtime it needs
+            template = getattr(source_artifacts.tokenizer, "chat_template", "") or ""
+            metadata = litert_lm_builder.build_llm_metadata(source_artifacts, config, template, models)
+            metadata.min_runtime_version = min_runtime_version()
+            (folder / "llm_metadata.pb").write_bytes(metadata.SerializeToString())
             packaged = litert_lm_builder.package_model(
-                source_artifacts, dataclasses.replace(config, output_dir=str(folder)), models
+                source_artifacts,
+                dataclasses.replace(
+                    config, output_dir=str(folder), litert_lm_llm_metadata_override=str(folder / "llm_metadata.pb")
+                ),
+                models,
             )
             shutil.move(packaged.litert_lm_model_path, out)
         return exported

@@ -24,6 +24,14 @@ class ChatMetadata:
         return list(self.chat.stop_tokens)
 
 
+def min_runtime_version() -> str:
+    """The LiteRT-LM release the bundle is validated with (edgekit pins litert-lm-api): the
+    oldest runtime an app should load it with."""
+    from importlib.metadata import version
+
+    return version("litert-lm-api")
+
+
 def llm_metadata_bytes(meta: ChatMetadata, tokenizer_model: Path, cache_length: int) -> bytes:
     """LiteRT-LM's LlmMetadata with token ids resolved through the bundle's own tokenizer."""
     import sentencepiece as spm
@@ -40,6 +48,7 @@ def llm_metadata_bytes(meta: ChatMetadata, tokenizer_model: Path, cache_length: 
     templates.model.prefix, templates.model.suffix = meta.chat.model_prefix, meta.chat.model_suffix
     proto.jinja_prompt_template = meta.chat.jinja_template()
     proto.max_num_tokens = cache_length
+    proto.min_runtime_version = min_runtime_version()
     getattr(proto.llm_model_type, meta.model_type).SetInParent()
     sampling = dict(meta.chat.recommended_sampling)
     proto.sampler_params.type = sampler_params_pb2.SamplerParameters.TOP_P

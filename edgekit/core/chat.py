@@ -48,8 +48,9 @@ class ChatFormat:
 
     def jinja_template(self) -> str:
         """The checkpoint's template, else the format above as a Jinja template, for runtimes
-        that render one (LiteRT-LM's Conversation API); without a system role a leading system
-        message is folded into the first user turn."""
+        that render one (LiteRT-LM's Conversation API, which passes each message's content as
+        a list of `{"type": "text", "text": ...}` parts; plain strings work too); without a
+        system role a leading system message is folded into the first user turn."""
         if self.template is not None:
             return self.template
         up, us, mp, ms, sp, gp = (
@@ -64,11 +65,17 @@ class ChatFormat:
             )
         )
         system = (
-            f"{{{{ {sp} + messages[0]['content'] | trim + {us} }}}}{{%- set first_user_prefix = '' -%}}"
+            f"{{{{ {sp} }}}}{{{{ text(messages[0]['content']) | trim }}}}{{{{ {us} }}}}"
+            "{%- set first_user_prefix = '' -%}"
             if self.system_role
-            else "{%- set first_user_prefix = messages[0]['content'] + '\\n\\n' -%}"
+            else "{%- set first_user_prefix = text(messages[0]['content']) ~ '\n\n' -%}"
         )
         return (
+            "{%- macro text(content) -%}"
+            "{%- if content is string -%}{{ content }}"
+            "{%- else -%}{%- for part in content -%}{%- if part['type'] == 'text' -%}{{ part['text'] }}"
+            "{%- endif -%}{%- endfor -%}{%- endif -%}"
+            "{%- endmacro -%}"
             "{{ bos_token }}"
             "{%- if messages[0]['role'] == 'system' -%}"
             f"{system}"
@@ -76,9 +83,10 @@ class ChatFormat:
             "{%- else -%}{%- set first_user_prefix = '' -%}{%- set loop_messages = messages -%}{%- endif -%}"
             "{%- for message in loop_messages -%}"
             "{%- if message['role'] == 'user' -%}"
-            f"{{{{ {up} + (first_user_prefix if loop.first else '') + message['content'] | trim + {us} }}}}"
+            f"{{{{ {up} }}}}{{%- if loop.first -%}}{{{{ first_user_prefix }}}}{{%- endif -%}}"
+            f"{{{{ text(message['content']) | trim }}}}{{{{ {us} }}}}"
             "{%- else -%}"
-            f"{{{{ {mp} + message['content'] | trim + {ms} }}}}"
+            f"{{{{ {mp} }}}}{{{{ text(message['content']) | trim }}}}{{{{ {ms} }}}}"
             "{%- endif -%}"
             "{%- endfor -%}"
             f"{{%- if add_generation_prompt -%}}{{{{ {gp} }}}}{{%- endif -%}}"
