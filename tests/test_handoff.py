@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import pytest
 
@@ -35,9 +36,45 @@ def test_handoff_folder_is_complete_and_filled_in(converted, tmp_path):
     assert ".setMaxTokens(1024)" in integration and "maxNumTokens = 1024" in integration
     assert "<end_of_turn>" in integration and "forceF32: true" in integration
 
+    assert "## iOS, LiteRT-LM (Swift)" in integration and "## iOS, MediaPipe LlmInference (Swift)" in integration
+    assert f'Bundle.main.path(forResource: "{bundles[1].stem}", ofType: "task")' in integration
+    assert "maxNumTokens: 1024" in integration and "options.topk = 64" in integration
+
     card = (out / "MODEL_CARD.md").read_text()
     assert "**PASS**" in card and "decode tok/s" in card
     assert "Gemma Terms of Use" in card and "ai.google.dev/gemma/terms" in card
+    assert f"`{bundles[0].name}` needs LiteRT-LM 0.18.1 or later" in card
+    for bundle in bundles:  # the card's RAM is what `edgekit bench` of that bundle alone measures
+        _assert_card_ram_is_benchs(card, bundle, tmp_path / f"cache-{bundle.suffix}")
+
+
+def _assert_card_ram_is_benchs(card: str, bundle, cache: Path) -> None:
+    """The card's first-run and later-run RAM equal two `edgekit bench` runs of the bundle alone,
+    the first on an empty XNNPACK cache, within 15%."""
+    (row,) = [line for line in card.splitlines() if line.startswith(f"| {bundle.name} | ") and line.count("|") == 9]
+    first, later = (float(v) for v in row.strip("| ").split(" | ")[-2:])
+    runs = [
+        edgekit("bench", bundle, "--json", env={"EDGEKIT_CACHE": str(cache)}).json()["peak_rss_bytes"] / 2**20
+        for _ in range(2)
+    ]
+    assert (first, later) == (pytest.approx(runs[0], rel=0.15), pytest.approx(runs[1], rel=0.15))
+
+
+def test_handoff_of_a_task_alone_names_only_it(converted, tmp_path):
+    task = converted["gemma3"][("int8", "task")]
+    assert edgekit("handoff", task, "--out", tmp_path / "h", "--no-measure").code == 0
+    integration = (tmp_path / "h" / "INTEGRATION.md").read_text()
+    assert f"Files: `{task.name}` (MediaPipe). " in integration and "None" not in integration
+    assert "LiteRT-LM" not in integration and "## iOS, MediaPipe LlmInference (Swift)" in integration
+    assert json.loads((tmp_path / "h" / "edgekit-app.json").read_text())["litertlm_model"] is None
+
+
+def test_validate_and_bench_print_no_native_chatter(converted):
+    bundle = converted["gemma3"][("int8", "litertlm")]
+    for command in (("validate", bundle), ("bench", bundle, "--decode-tokens", "8")):
+        result = edgekit(*command)
+        assert result.code == 0, result.stderr[-2000:]
+        assert "INFO:" not in result.stdout + result.stderr, command[0]
 
 
 def test_handoff_refuses_a_bundle_without_manifest(converted, tmp_path):
@@ -63,6 +100,9 @@ def test_convert_with_handoff_writes_both(tiny_hf, tmp_path):
     )
     assert result.code == 0, result.stderr[-2000:]
     assert result.json()["handoff"] == str(tmp_path / "handoff")
+    # the log's path is printed whole, however long (it once wrapped at 80 columns)
+    (line,) = [line for line in result.stderr.splitlines() if "converter libraries log to" in line]
+    assert Path(line.split("log to ", 1)[1]).is_file()
     card = (tmp_path / "handoff" / "MODEL_CARD.md").read_text()
     assert "**PASS**" in card and "gemma2-int8.litertlm" in card
 
@@ -79,3 +119,9 @@ def test_handoff_of_the_default_bundles_names_the_real_files(default_bundles, tm
     assert "maxNumTokens = 1024" in integration and "topK: 64" in integration
     card = (tmp_path / "handoff" / "MODEL_CARD.md").read_text()
     assert "268,098,176 parameters" in card and "**PASS**" in card and "decode tok/s" in card
+    # the default checkpoint is pretrained: both documents say so, and the snippets send raw text
+    assert card.startswith("# Model card") and "**Pretrained model.**" in card.split("## Files")[0]
+    assert "**Pretrained model.**" in integration.split("## Android")[0]
+    assert "gemmaPrompt" not in integration and "let prompt = userText  // raw text" in integration
+    for bundle in bundles:
+        _assert_card_ram_is_benchs(card, bundle, tmp_path / f"cache-{bundle.suffix}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +43,20 @@ def app_config(bundles: list[tuple[Path, Manifest]], chat: ChatFormat) -> dict[s
         "top_p": sampling["top_p"],
         "temperature": sampling["temperature"],
         "random_seed": 0,
+        "instruction_tuned": manifest.source.instruction_tuned,
         "chat_format": chat.to_json(),
     }
 
 
 FILE_RUNTIMES = (("litertlm_model", "LiteRT-LM"), ("task_model", "MediaPipe"))
+
+
+PRETRAINED_NOTICE = (
+    "**Pretrained model.** This checkpoint is not instruction-tuned: it continues text and does not "
+    "follow chat turns. Send it raw text (the snippets below mark what only instruction-tuned models "
+    "follow); for a chat app, convert the "
+    "instruction-tuned (`-it`) checkpoint or a fine-tune of this one."
+)
 
 
 def _kotlin_string(text: str) -> str:
@@ -68,9 +78,11 @@ def integration_md(config: dict[str, Any]) -> str:
         if chat["system_role"]
         else "Gemma has no system role: put instructions at the head of the first user turn."
     )
+    tuned = config["instruction_tuned"] is not False  # None: the checkpoint does not say
     parts = [
         "# Integrating this model",
         "",
+        *([] if tuned else [PRETRAINED_NOTICE, ""]),
         f"Files: {' and '.join(files)}. "
         f"KV cache: {config['max_tokens']} tokens (prompt + answer). Stop tokens: {stops}. "
         f"Recommended sampling: top-k {config['top_k']}, top-p {config['top_p']}, "
@@ -97,7 +109,9 @@ def integration_md(config: dict[str, Any]) -> str:
             f"    samplerConfig = SamplerConfig(topK = {config['top_k']}, topP = {config['top_p']}, "
             f"temperature = {config['temperature']}),",
             "))",
-            "// The bundle carries Gemma's chat template: send the user's words only.",
+            "// The bundle carries Gemma's chat template: send the user's words only."
+            if tuned
+            else "// The Conversation wraps text in the bundle's chat turns: only for -it models.",
             "conversation.sendMessageAsync(userText).collect { chunk -> output.append(chunk) }",
             "```",
         ]
@@ -116,8 +130,14 @@ def integration_md(config: dict[str, Any]) -> str:
             f"    .setMaxTopK({config['top_k']})",
             "    .build()",
             "val llm = LlmInference.createFromOptions(context, options)",
-            f"fun gemmaPrompt(user: String) = {user_prefix} + user + {turn_end} + {model_prefix}",
-            "llm.generateResponseAsync(gemmaPrompt(userText)) { partial, done -> output.append(partial) }",
+            *(
+                [
+                    f"fun gemmaPrompt(user: String) = {user_prefix} + user + {turn_end} + {model_prefix}",
+                    "llm.generateResponseAsync(gemmaPrompt(userText)) { partial, done -> output.append(partial) }",
+                ]
+                if tuned
+                else ["llm.generateResponseAsync(userText) { partial, done -> output.append(partial) }  // raw text"]
+            ),
             "```",
             "",
             "## Web, @mediapipe/tasks-genai (WebGPU)",
@@ -132,14 +152,93 @@ def integration_md(config: dict[str, Any]) -> str:
             f"temperature: {config['temperature']}, randomSeed: 0,",
             "  forceF32: true,  // F16 fails after prefill for Gemma 3 270M on the web (see README)",
             "});",
-            f"const gemmaPrompt = (user) => {user_prefix} + user + {turn_end} + {model_prefix};",
-            "llm.generateResponse(gemmaPrompt(userText), (partial, done) => { output.textContent += partial; });",
+            *(
+                [
+                    f"const gemmaPrompt = (user) => {user_prefix} + user + {turn_end} + {model_prefix};",
+                    "llm.generateResponse(gemmaPrompt(userText), (partial, done) => { output.textContent += partial; });",
+                ]
+                if tuned
+                else [
+                    "llm.generateResponse(userText, (partial, done) => { output.textContent += partial; });  // raw text"
+                ]
+            ),
             "```",
             "",
             "Serve the page with `Cross-Origin-Opener-Policy: same-origin` and "
             "`Cross-Origin-Embedder-Policy: require-corp`.",
         ]
+    if config["litertlm_model"]:
+        parts += _ios_litert_lm(config, tuned)
+    if config["task_model"]:
+        parts += _ios_mediapipe(config, tuned, (user_prefix, turn_end, model_prefix))
     return "\n".join(parts) + "\n"
+
+
+def min_runtime(bundle: Path) -> str | None:
+    """The LiteRT-LM version a `.litertlm` states it needs (a `.task` states none)."""
+    if bundle.suffix != ".litertlm":
+        return None
+    from edgekit.formats.litertlm import llm_metadata, open_litertlm
+
+    return llm_metadata(open_litertlm(bundle)).get("minRuntimeVersion")
+
+
+def _ios_litert_lm(config: dict[str, Any], tuned: bool) -> list[str]:
+    """LiteRT-LM's Swift API (Swift Package `LiteRTLM`), as its guide documents it."""
+    return [
+        "",
+        "## iOS, LiteRT-LM (Swift)",
+        "",
+        "```swift",
+        "// Swift Package Manager: https://github.com/google-ai-edge/LiteRT-LM, library LiteRTLM",
+        "import LiteRTLM",
+        "",
+        f'let path = Bundle.main.path(forResource: "{Path(config["litertlm_model"]).stem}", ofType: "litertlm")!',
+        "let config = try EngineConfig(",
+        "  modelPath: path,",
+        "  backend: .cpu(),",
+        f"  maxNumTokens: {config['max_tokens']},",
+        "  cacheDir: NSTemporaryDirectory()",
+        ")",
+        "let engine = Engine(engineConfig: config)",
+        "try await engine.initialize()  // seconds: not on the main actor",
+        "let conversation = try await engine.createConversation()",
+        "// The bundle carries Gemma's chat template: send the user's words only."
+        if tuned
+        else "// The Conversation wraps text in the bundle's chat turns: only for -it models.",
+        "let reply = try await conversation.sendMessage(Message(userText))",
+        "```",
+    ]
+
+
+def _ios_mediapipe(config: dict[str, Any], tuned: bool, turns: tuple[str, str, str]) -> list[str]:
+    """MediaPipe's `LlmInference` for iOS (CocoaPods MediaPipeTasksGenAI), as its guide documents it."""
+    user_prefix, turn_end, model_prefix = turns
+    prompt = (
+        [f"let prompt = {user_prefix} + userText + {turn_end} + {model_prefix}"]
+        if tuned
+        else ["let prompt = userText  // raw text: a pretrained model follows no chat turns"]
+    )
+    return [
+        "",
+        "## iOS, MediaPipe LlmInference (Swift)",
+        "",
+        "```swift",
+        "// Podfile: pod 'MediaPipeTasksGenAI'; pod 'MediaPipeTasksGenAIC'",
+        "import MediaPipeTasksGenai",
+        "",
+        "let options = LlmInferenceOptions()",
+        f'options.baseOptions.modelPath = Bundle.main.path(forResource: "{Path(config["task_model"]).stem}", '
+        'ofType: "task")!',
+        f"options.maxTokens = {config['max_tokens']}",
+        f"options.topk = {config['top_k']}",
+        f"options.temperature = {config['temperature']}",
+        "options.randomSeed = 0",
+        "let llm = try LlmInference(options: options)",
+        *prompt,
+        "for try await partial in llm.generateResponseAsync(inputText: prompt) { output += partial }",
+        "```",
+    ]
 
 
 def model_card_md(
@@ -150,6 +249,7 @@ def model_card_md(
     lines = [
         f"# Model card: {bundles[0][0].stem}",
         "",
+        *([PRETRAINED_NOTICE, ""] if source.instruction_tuned is False else []),
         f"- Source: {source.architecture} ({source.family}), {source.parameters:,} parameters, "
         f"from `{Path(source.path).name}` (sha256 {next(iter(source.weights_sha256.values()))[:16]}…)",
         f"- Instruction-tuned: {source.instruction_tuned}",
@@ -165,6 +265,9 @@ def model_card_md(
     ]
     for path, m in bundles:
         lines.append(f"| {path.name} | {m.artifact.size_bytes / 2**20:.1f} | `{m.artifact.sha256}` |")
+    needs = [f"`{p.name}` needs LiteRT-LM {v} or later" for p, _ in bundles if (v := min_runtime(p))]
+    if needs:
+        lines += ["", "; ".join(needs) + " (the bundle's minimum runtime version)."]
     lines += ["", "## Measured quality", ""]
     if quality:
         tf = quality.teacher_forced
@@ -180,21 +283,38 @@ def model_card_md(
     lines += ["", "## Measured speed and memory (LiteRT-LM, CPU)", ""]
     if speed:
         lines += [
-            "| file | threads | prefill tok/s | decode tok/s | first token s | load s | RAM (peak RSS) MiB |",
-            "|---|---|---|---|---|---|---|",
+            "| file | threads | prefill tok/s | decode tok/s | first token s | load s | RAM first run MiB "
+            "| RAM later runs MiB |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for name, s in speed.items():
             lines.append(
                 f"| {name} | {s['threads']} | {s['prefill_tokens_per_second']} | "
                 f"{s['decode_tokens_per_second']} | {s['time_to_first_token_seconds']} | "
-                f"{s['load_seconds']} | {s['peak_rss_bytes'] / 2**20:.0f} |"
+                f"{s['load_seconds']} | {s['first_run_peak_rss_bytes'] / 2**20:.0f} | "
+                f"{s['peak_rss_bytes'] / 2**20:.0f} |"
             )
         lines.append("")
-        lines.append("Measured on the machine that ran `edgekit handoff`; phones differ.")
+        lines.append(
+            f"Each bundle measured as `edgekit bench` measures it: LiteRT-LM's own benchmark in a fresh "
+            f"process (RAM is that process's peak; a first run also packs the weights into XNNPACK's "
+            f"cache, later runs read it; speed from a later run), {next(iter(speed.values()))['prefill_tokens']} prompt "
+            f"and {next(iter(speed.values()))['decode_tokens']} generated tokens, KV cache "
+            f"{recipe.cache_length} tokens, on the machine that ran `edgekit handoff`; phones differ."
+        )
     else:
         lines.append("Not measured (`--no-measure`); run `edgekit bench` on the target device.")
     lines += ["", "## Terms", "", GEMMA_TERMS, ""]
     return "\n".join(lines)
+
+
+def _first_and_later_runs(bundle: Path, threads: int) -> dict[str, Any]:
+    """`edgekit bench` twice on a fresh XNNPACK cache: an app's first launch packs the weights
+    into the cache (more memory), later launches read it; speed is the later run's."""
+    with tempfile.TemporaryDirectory() as cache:
+        first = bench(bundle, threads=threads, xnnpack_cache=Path(cache))
+        later = bench(bundle, threads=threads, xnnpack_cache=Path(cache))
+    return {**later, "first_run_peak_rss_bytes": first["peak_rss_bytes"]}
 
 
 def write_handoff(bundles: list[Path], out: Path, measure: bool, force: bool, threads: int = 2) -> dict[str, Any]:
@@ -215,7 +335,7 @@ def write_handoff(bundles: list[Path], out: Path, measure: bool, force: bool, th
     quality, speed = None, {}
     if measure:
         quality = validate(bundles[0], threads=threads)
-        speed = {p.name: bench(p, threads=threads) for p in bundles}
+        speed = {p.name: _first_and_later_runs(p, threads) for p in bundles}
     config = app_config(pairs, chat)
     with atomic_dir(out, replace=True) as tmp:
         for path, _ in pairs:

@@ -39,4 +39,4 @@ class Stages:
         )
 
     def note(self, text: str) -> None:
-        self.console.print(f"      {text}")
+        self.console.print(f"      {text}", soft_wrap=True, markup=False)  # paths: never wrapped or parsed

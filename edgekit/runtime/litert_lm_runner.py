@@ -30,16 +30,17 @@ from edgekit.runtime.tflite_runner import TfliteRunner
 class LiteRtLm:
     """The engine in a child process that lives as long as this object (see litert_lm_worker)."""
 
-    def __init__(self, model: Path, threads: int = 2) -> None:
+    def __init__(self, model: Path, threads: int = 2, xnnpack_cache: Path | None = None) -> None:
         self.model = model
         self.threads = threads
+        self.xnnpack_cache = xnnpack_cache
         self._proc: subprocess.Popen | None = None
         self._log = None
 
     def _start(self) -> subprocess.Popen:
         # The engine writes an XNNPACK cache beside the model unless told otherwise: keep the
         # bundle's folder clean (a validated hand-off folder must not change).
-        xnn = cache_dir() / "xnnpack"
+        xnn = self.xnnpack_cache or cache_dir() / "xnnpack"
         xnn.mkdir(parents=True, exist_ok=True)
         self._log = tempfile.TemporaryFile("w+")
         proc = subprocess.Popen(

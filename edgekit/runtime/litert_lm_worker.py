@@ -19,6 +19,22 @@ from typing import Any
 DETOKENIZER_SHRANK = "Stable text shrunk"
 
 
+def peak_rss_bytes() -> int:
+    """This process's own peak since exec (VmHWM). Not `ru_maxrss`: a child started with vfork
+    inherits its parent's high-water mark at exec, so a child of a large process (a hand-off
+    that has just validated) would report the parent's peak."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+
+
 def _emit(**event: Any) -> None:
     sys.stdout.write(json.dumps(event) + "\n")
     sys.stdout.flush()
@@ -96,15 +112,18 @@ class Worker:
             cache_dir=self.config.get("cache_dir"),
         ).run()
         return {
-            k: getattr(info, k)
-            for k in (
-                "init_time_in_second",
-                "time_to_first_token_in_second",
-                "last_prefill_token_count",
-                "last_prefill_tokens_per_second",
-                "last_decode_token_count",
-                "last_decode_tokens_per_second",
-            )
+            **{
+                k: getattr(info, k)
+                for k in (
+                    "init_time_in_second",
+                    "time_to_first_token_in_second",
+                    "last_prefill_token_count",
+                    "last_prefill_tokens_per_second",
+                    "last_decode_token_count",
+                    "last_decode_tokens_per_second",
+                )
+            },
+            "peak_rss_bytes": peak_rss_bytes(),
         }
 
     def close(self) -> None:

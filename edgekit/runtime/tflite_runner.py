@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from edgekit.core.errors import EdgekitError
+from edgekit.core.native_log import native_stderr_to_log
 from edgekit.formats.tflite import check_tflite_bytes, interpreter
 from edgekit.runtime.artifact import EMBEDDER, PER_LAYER_EMBEDDER, Artifact
 from edgekit.runtime.runner import Runner
@@ -42,6 +43,7 @@ class TfliteRunner(Runner):
                 self._embedders["per_layer_embeddings"] = self._signature(
                     artifact, PER_LAYER_EMBEDDER, "decode_per_layer_embedder", threads
                 )
+        self._delegates_ready = False
         self._reset()
 
     @staticmethod
@@ -64,6 +66,14 @@ class TfliteRunner(Runner):
                 f"the sequence outgrew the bundle's KV cache of {self.cache_length} tokens",
                 "use a shorter text or convert with a larger --max-tokens",
             )
+        if self._delegates_ready:
+            return self._step(token)
+        with native_stderr_to_log():  # the first call applies XNNPACK, which announces itself on fd 2
+            logits = self._step(token)
+        self._delegates_ready = True
+        return logits
+
+    def _step(self, token: int) -> np.ndarray:
         self._mask[..., self._position] = 0.0
         ids = np.array([[token]], dtype=np.int32)
         if self._embedders:
