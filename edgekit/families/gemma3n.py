@@ -42,7 +42,10 @@ class Gemma3n(Family):
     litert_lm_model_type = "gemma3n"
     text_tower_prefixes = ("model.language_model.",)
     formats = ("onnx",)
-    other_formats_reason = "litert-torch's Gemma 3n export builds the multimodal model, whose vision tower needs timm"
+    other_formats_reason = (
+        "litert-torch 0.10's Gemma 3n export does not reproduce the model's activation sparsity: "
+        "its float32 bundle disagrees with transformers"
+    )
     converts_multimodal = False
     fuse_onnx_attention = False
     export_patches = ("constant_sparsity_cutoff",)
