@@ -112,6 +112,7 @@ def test_handoff_of_the_default_bundles_names_the_real_files(default_bundles, tm
     bundles = [default_bundles[("int8", "litertlm")], default_bundles[("int8", "task")]]
     result = edgekit("handoff", *bundles, "--out", tmp_path / "handoff")
     assert result.code == 0, result.stderr[-2000:]
+    assert "INFO:" not in result.stdout + result.stderr  # validate's and bench's native chatter is logged
     integration = (tmp_path / "handoff" / "INTEGRATION.md").read_text()
     assert (
         '/gemma-3-270m-int8.litertlm",' in integration and '"/data/local/tmp/llm/gemma-3-270m-int8.task"' in integration
@@ -125,3 +126,9 @@ def test_handoff_of_the_default_bundles_names_the_real_files(default_bundles, tm
     assert "gemmaPrompt" not in integration and "let prompt = userText  // raw text" in integration
     for bundle in bundles:
         _assert_card_ram_is_benchs(card, bundle, tmp_path / f"cache-{bundle.suffix}")
+    assert "## iOS, LiteRT-LM (Swift)" in integration and "## iOS, MediaPipe LlmInference (Swift)" in integration
+    # the .task alone: only it is named, and only its sections appear
+    assert edgekit("handoff", bundles[1], "--out", tmp_path / "task-only", "--no-measure").code == 0
+    alone = (tmp_path / "task-only" / "INTEGRATION.md").read_text()
+    assert "Files: `gemma-3-270m-int8.task` (MediaPipe). " in alone and "None" not in alone
+    assert "LiteRT-LM" not in alone and "**Pretrained model.**" in alone

@@ -38,4 +38,5 @@ def test_run_renders_the_bundles_template_as_edgekit_does(default_bundles):
     ours = edgekit("run", bundle, question, "--max-tokens", "24", *greedy, "--json").json()["answer"]
     theirs = _litert_lm("run", bundle, "--prompt", question, *greedy, "--seed", "0", "--cpu-thread-count", "2")
     assert len(ours) > 10 and "type" not in theirs[:200]
+    assert "Min Runtime Version:    0.18.1" in _litert_lm("describe", bundle)
     assert theirs.startswith(ours), (ours, theirs[:300])
