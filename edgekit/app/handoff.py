@@ -59,6 +59,13 @@ PRETRAINED_NOTICE = (
 )
 
 
+def _conversation_comment(tuned: bool) -> str:
+    """The line above a LiteRT-LM Conversation call (Kotlin and Swift share `//` comments)."""
+    if tuned:
+        return "// The bundle carries Gemma's chat template: send the user's words only."
+    return "// The Conversation wraps text in the bundle's chat turns: only for -it models."
+
+
 def _kotlin_string(text: str) -> str:
     return json.dumps(text)  # JSON string escapes are valid Kotlin/JS string escapes
 
@@ -109,9 +116,7 @@ def integration_md(config: dict[str, Any]) -> str:
             f"    samplerConfig = SamplerConfig(topK = {config['top_k']}, topP = {config['top_p']}, "
             f"temperature = {config['temperature']}),",
             "))",
-            "// The bundle carries Gemma's chat template: send the user's words only."
-            if tuned
-            else "// The Conversation wraps text in the bundle's chat turns: only for -it models.",
+            _conversation_comment(tuned),
             "conversation.sendMessageAsync(userText).collect { chunk -> output.append(chunk) }",
             "```",
         ]
@@ -203,9 +208,7 @@ def _ios_litert_lm(config: dict[str, Any], tuned: bool) -> list[str]:
         "let engine = Engine(engineConfig: config)",
         "try await engine.initialize()  // seconds: not on the main actor",
         "let conversation = try await engine.createConversation()",
-        "// The bundle carries Gemma's chat template: send the user's words only."
-        if tuned
-        else "// The Conversation wraps text in the bundle's chat turns: only for -it models.",
+        _conversation_comment(tuned),
         "let reply = try await conversation.sendMessage(Message(userText))",
         "```",
     ]
@@ -294,12 +297,13 @@ def model_card_md(
                 f"{s['load_seconds']} | {s['first_run_peak_rss_bytes'] / 2**20:.0f} | "
                 f"{s['peak_rss_bytes'] / 2**20:.0f} |"
             )
+        run = next(iter(speed.values()))
         lines.append("")
         lines.append(
             f"Each bundle measured as `edgekit bench` measures it: LiteRT-LM's own benchmark in a fresh "
             f"process (RAM is that process's peak; a first run also packs the weights into XNNPACK's "
-            f"cache, later runs read it; speed from a later run), {next(iter(speed.values()))['prefill_tokens']} prompt "
-            f"and {next(iter(speed.values()))['decode_tokens']} generated tokens, KV cache "
+            f"cache, later runs read it; speed from a later run), {run['prefill_tokens']} prompt "
+            f"and {run['decode_tokens']} generated tokens, KV cache "
             f"{recipe.cache_length} tokens, on the machine that ran `edgekit handoff`; phones differ."
         )
     else:

@@ -16,7 +16,7 @@ import numpy as np
 from edgekit.core.errors import EdgekitError
 from edgekit.core.native_log import native_stderr_to_log
 from edgekit.formats.tflite import check_tflite_bytes, interpreter
-from edgekit.runtime.artifact import EMBEDDER, PER_LAYER_EMBEDDER, Artifact
+from edgekit.runtime.artifact import EMBEDDER, PER_LAYER_EMBEDDER, PREFILL_DECODE, Artifact
 from edgekit.runtime.runner import Runner
 
 
@@ -25,12 +25,7 @@ class TfliteRunner(Runner):
 
     def __init__(self, artifact: Artifact, threads: int = 2) -> None:
         super().__init__(artifact)
-        model = artifact.model_bytes()
-        check_tflite_bytes(model, "the bundle's model")
-        self._interpreter = interpreter(model, threads)
-        if "decode" not in self._interpreter.get_signature_list():
-            raise EdgekitError("the bundle's model has no `decode` signature", "re-run `edgekit convert`")
-        self._decode = self._interpreter.get_signature_runner("decode")
+        self._decode = self._signature(artifact, PREFILL_DECODE, "decode", threads)
         inputs = self._decode.get_input_details()
         self._cache_names = sorted(k for k in inputs if k.startswith("kv_cache_"))
         self._cache_shapes = {k: tuple(inputs[k]["shape"]) for k in self._cache_names}
