@@ -43,8 +43,8 @@ class Gemma3n(Family):
     text_tower_prefixes = ("model.language_model.",)
     formats = ("onnx",)
     other_formats_reason = (
-        "litert-torch 0.10's Gemma 3n export does not reproduce the model's activation sparsity: "
-        "its float32 bundle disagrees with transformers"
+        "litert-torch 0.10's Gemma 3n route is not wired in: it needs timm and two corrections "
+        "(its activation-sparsity threshold, the final logit soft-cap) to give the model's logits"
     )
     converts_multimodal = False
     fuse_onnx_attention = False
