@@ -36,6 +36,10 @@ def test_float_and_int8_bundles_validate_in_litert_lm(gemma4_bundles, quant):
     report = edgekit("validate", gemma4_bundles[quant], "--json")
     assert report.code == 0, report.json()["checks"]
     assert report.json()["quant"] == quant
+    # The interpreter (the engine on a Pi 4) steps the bundle's embedders too, to the same greedy text.
+    interpreter = edgekit("validate", gemma4_bundles[quant], "--engine", "interpreter", "--json")
+    assert interpreter.code == 0, interpreter.json()["checks"]
+    assert [p["got"] for p in interpreter.json()["prompts"]] == [p["got"] for p in report.json()["prompts"]]
 
 
 def test_the_int4_bundle_runs_and_is_measured_lossier(gemma4_bundles):

@@ -34,11 +34,16 @@ def test_pi_with_2gb_and_web_get_different_justified_recommendations():
         assert any("pretrained" in w for w in result["warnings"])  # the embedded model is the PT 270M
 
 
-def test_a_pi_4_gets_onnx_only():
-    """LiteRT-LM's aarch64 build stops on a Cortex-A72 (no LSE atomics; tests/arm/run.sh)."""
+def test_a_pi_4_runs_onnx_and_validates_the_phone_bundles():
+    """LiteRT-LM's aarch64 build stops on a Cortex-A72 (no LSE atomics; tests/arm/run.sh), so
+    ONNX is what a Pi 4 runs; the interpreter still validates .task / .litertlm there."""
     pi4 = _plan("--device", "pi4", "--ram", "1.4")
     assert {o["format"] for o in pi4["options"]} == {"onnx"}
     assert pi4["recommendation"]["format"] == "onnx" and "LSE" in pi4["why"]
+    assert ".litertlm" in pi4["validate_note"] and "interpreter" in pi4["validate_note"]
+    assert _plan("--device", "pi")["validate_note"] is None
+    human = edgekit("plan", "--device", "pi4", "--ram", "1.4")
+    assert "validate: `edgekit validate` also checks the phone bundles" in human.stdout
 
 
 def test_a_desktop_has_room_for_full_precision():

@@ -102,6 +102,7 @@ def test_run_streams_text(converted, fmt):
         "prompt": render(GEMMA_CHAT, turns, system="Be brief."),
         "answer": expected_chat,
         "backend": "LiteRT-LM",
+        "engine_note": None,  # LiteRT-LM, the usual engine, ran it
         "stopped": None,  # the engine ended the answer itself
     }
     assert "Be brief.\n\nthe capital of france" in sent.json()["prompt"]

@@ -24,6 +24,8 @@ class Device:
     download_note: str = ""
     # Whether its runtime computes on the CPU, as in edgekit's benchmark table.
     cpu_runtime: bool = True
+    # What `edgekit validate` checks there beyond the formats it should run, and how.
+    validate_note: str = ""
 
     def usable_bytes(self, ram_gb: float) -> float:
         return max(0.0, (ram_gb - self.os_reserve_gb) * self.app_share) * 2**30
@@ -76,6 +78,8 @@ DEVICES: dict[str, Device] = {
             4.0,
             "a Raspberry Pi 4 with 4 GB; Raspberry Pi OS Lite keeps ~0.5 GB",
             os_reserve_gb=0.5,
+            validate_note="`edgekit validate` also checks the phone bundles (.task, .litertlm) here: the LiteRT "
+            "interpreter runs their own model and tokenizer where LiteRT-LM cannot start (tests/arm/run.sh)",
         ),
         Device(
             "desktop",

@@ -329,5 +329,6 @@ def plan(ckpt: Checkpoint, dev: Device, ram_gb: float | None, context: int, app:
         "options": [o.to_json() for o in opts],
         "recommendation": best.to_json() if best else None,
         "why": why,
+        "validate_note": dev.validate_note or None,
         "warnings": [w for w in (chat_warning(ckpt, app),) if w],
     }

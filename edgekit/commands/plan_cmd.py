@@ -55,6 +55,8 @@ def _human(result: dict[str, Any]) -> str:
     lines.append("")
     lines.append(f"recommended: {best['quant']} {best['format']}" if best else "recommended: none")
     lines.append(f"why: {result['why']}")
+    if result["validate_note"]:
+        lines.append(f"validate: {result['validate_note']}")
     lines += [f"warning: {w}" for w in result["warnings"]]
     return "\n".join(lines)
 

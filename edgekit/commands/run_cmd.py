@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from edgekit.commands.options import engine_option
 from edgekit.commands.output import emit
 from edgekit.core.errors import EdgekitError
 
@@ -32,16 +33,18 @@ def _cache_length(artifact) -> int | None:
 @click.option("--top-p", type=float, default=None)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--threads", type=int, default=2, show_default=True)
+@engine_option
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the prompt as rendered and the answer as JSON, not a stream."
 )
 def run_command(
-    bundle, prompt, raw, system, interactive, max_tokens, temperature, top_k, top_p, seed, threads, as_json
+    bundle, prompt, raw, system, interactive, max_tokens, temperature, top_k, top_p, seed, threads, engine, as_json
 ):
     """Generate text from a .task or .litertlm bundle, or an ONNX folder."""
     from edgekit.core.manifest import verify_checksum
-    from edgekit.runtime import Sampling, open_runner
+    from edgekit.runtime import Sampling
     from edgekit.runtime.artifact import open_artifact
+    from edgekit.runtime.dispatch import with_runner
 
     if raw and (system or interactive):
         raise EdgekitError("--raw cannot be combined with --system or --chat", "drop --raw to use the chat format")
@@ -56,35 +59,46 @@ def run_command(
         verify_checksum(bundle, artifact.manifest)
     capacity = _cache_length(artifact)
     sampling = Sampling(temperature, top_k, top_p, seed)
-    runner = open_runner(artifact, threads)
 
-    def answer(text: str) -> str:
-        needed = len(runner.tokenize(text)) + 1 + max_tokens
-        if capacity and needed > capacity:
-            raise EdgekitError(
-                f"prompt and answer need {needed} tokens but {bundle.name} holds {capacity}",
-                "shorten the prompt, lower --max-tokens, or convert with a larger --max-tokens",
-            )
-        chunks: list[str] = []
-        for chunk in runner.generate(text, max_tokens, sampling):
-            chunks.append(chunk)
-            if not as_json:
-                sys.stdout.write(chunk)
-                sys.stdout.flush()
-        reply = "".join(chunks)
-        if as_json:
-            emit({"prompt": text, "answer": reply, "backend": runner.backend, "stopped": runner.stop_note}, True, "")
-        else:
-            sys.stdout.write("\n")
-            if runner.stop_note:
-                click.echo(f"edgekit: note: {runner.stop_note}", err=True)
-        return reply
+    def session(runner) -> None:
+        if runner.engine_note and not as_json:
+            click.echo(f"edgekit: note: {runner.backend} runs the bundle ({runner.engine_note})", err=True)
 
-    with runner:
+        def answer(text: str) -> str:
+            needed = len(runner.tokenize(text)) + 1 + max_tokens
+            if capacity and needed > capacity:
+                raise EdgekitError(
+                    f"prompt and answer need {needed} tokens but {bundle.name} holds {capacity}",
+                    "shorten the prompt, lower --max-tokens, or convert with a larger --max-tokens",
+                )
+            chunks: list[str] = []
+            for chunk in runner.generate(text, max_tokens, sampling):
+                chunks.append(chunk)
+                if not as_json:
+                    sys.stdout.write(chunk)
+                    sys.stdout.flush()
+            reply = "".join(chunks)
+            if as_json:
+                data = {
+                    "prompt": text,
+                    "answer": reply,
+                    "backend": runner.backend,
+                    "engine_note": runner.engine_note,
+                    "stopped": runner.stop_note,
+                }
+                emit(data, True, "")
+            else:
+                sys.stdout.write("\n")
+                if runner.stop_note:
+                    click.echo(f"edgekit: note: {runner.stop_note}", err=True)
+            return reply
+
         if raw:
             answer(prompt)
         else:
             _converse(artifact.chat, prompt, system, interactive, answer)
+
+    with_runner(artifact, threads, engine, session)
 
 
 def _converse(chat, prompt: str | None, system: str | None, interactive: bool, answer) -> None:

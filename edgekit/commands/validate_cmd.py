@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from edgekit.commands.options import engine_option
 from edgekit.commands.output import emit
 from edgekit.core.errors import CheckFailed, EdgekitError
 from edgekit.core.recipes import RECIPE_NAMES
@@ -13,6 +14,8 @@ from edgekit.core.recipes import RECIPE_NAMES
 
 def _summary(report) -> str:
     lines = [f"{'PASS' if report.passed else 'FAIL'}: {report.artifact} ({report.quant}, against {report.against})"]
+    if report.engine_note:
+        lines.append(f"  engine: {report.engine} ({report.engine_note})")
     for check in report.checks:
         mark = "ok  " if check.passed else "FAIL"
         lines.append(f"  {mark} {check.name}: {check.value} (limit {check.limit})")
@@ -46,6 +49,7 @@ def _summary(report) -> str:
 )
 @click.option("--quant", type=click.Choice(RECIPE_NAMES), help="Thresholds to apply (default: the manifest's recipe).")
 @click.option("--threads", type=int, default=2, show_default=True)
+@engine_option
 @click.option("--report", "report_path", type=click.Path(path_type=Path), help="Also write an HTML report.")
 @click.option("--json", "as_json", is_flag=True)
 def validate_command(
@@ -54,6 +58,7 @@ def validate_command(
     text: Path | None,
     quant: str | None,
     threads: int,
+    engine: str,
     report_path: Path | None,
     as_json: bool,
 ) -> None:
@@ -72,7 +77,7 @@ def validate_command(
         from edgekit.app.reference import reference_expectation
 
         expected = reference_expectation(bundle, reference, text)
-    report = validate(bundle, expected, quant=quant, threads=threads)
+    report = validate(bundle, expected, quant=quant, threads=threads, engine=engine)
     if report_path:
         with atomic_file(report_path) as tmp:
             tmp.write_text(render(report))

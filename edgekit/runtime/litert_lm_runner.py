@@ -27,6 +27,10 @@ from edgekit.runtime.sampling import GREEDY, Sampling
 from edgekit.runtime.tflite_runner import TfliteRunner
 
 
+class EngineCannotRunHere(EdgekitError):
+    """LiteRT-LM's build uses an instruction this CPU lacks (it died on SIGILL)."""
+
+
 class LiteRtLm:
     """The engine in a child process that lives as long as this object (see litert_lm_worker)."""
 
@@ -112,9 +116,9 @@ class LiteRtLm:
                 (line.split("FATAL ERROR:", 1)[1].strip() for line in log.splitlines() if "FATAL ERROR:" in line),
                 "no detail",
             )
-            return EdgekitError(
-                f"LiteRT-LM cannot run on this CPU: its build uses an instruction the CPU lacks ({fatal[:160]})",
-                "use the ONNX artifact (`edgekit convert --target onnx`): onnxruntime runs on ARMv8.0 boards",
+            return EngineCannotRunHere(
+                f"LiteRT-LM's build uses an instruction this CPU lacks ({fatal[:160]})",
+                "drop --engine litert-lm: the LiteRT interpreter runs the bundle on this CPU",
             )
         if code < 0:
             name = signal.Signals(-code).name

@@ -65,7 +65,8 @@ def render(report: ValidationReport) -> str:
 padding:4px 8px;text-align:left;vertical-align:top}}table{{border-collapse:collapse}}code{{white-space:pre-wrap}}</style>
 </head><body>
 <h1 style="color:{color}">{verdict}: {html.escape(report.artifact)}</h1>
-<p>{html.escape(report.format)}, {html.escape(report.quant)}; compared with {html.escape(report.against)}.</p>
+<p>{html.escape(report.format)}, {html.escape(report.quant)}; compared with {html.escape(report.against)};
+run by {html.escape(report.engine)}{html.escape(f" ({report.engine_note})" if report.engine_note else "")}.</p>
 <table><tr><th>check</th><th>value</th><th>limit</th><th></th></tr>{checks}</table>
 <h2>Teacher-forced, {tf.positions} positions</h2>
 <p>top-1 agreement {tf.top1_agreement:.2%}; KL mean {tf.kl_mean:.4g}, p99 {tf.kl_p99:.4g} nats;

@@ -36,6 +36,7 @@ class Runner(ABC):
     backend: str
     cache_length: int | None = None  # tokens a sequence may hold; None: bounded by memory only
     stop_note: str | None = None  # why the last `generate` ended before its stop token or length, if cut
+    engine_note: str | None = None  # why this engine runs the artifact instead of the usual one
 
     def __init__(self, artifact: Artifact) -> None:
         self.artifact = artifact

@@ -4,7 +4,8 @@ The expectation is the golden outputs in the manifest (no torch needed: this is 
 Raspberry Pi), or outputs the caller recomputed from the source checkpoint
 (`edgekit.app.reference`). The bundle runs in the real LiteRT-LM engine for tokenization and
 greedy text, and its own LiteRT model is stepped through the interpreter for teacher-forced
-logits.
+logits; where LiteRT-LM cannot run (a Raspberry Pi 4), the interpreter does both, and the
+report names the engine and why.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from edgekit.core.golden import GoldenOutputs, GoldenPrompt, TeacherForcedRefere
 from edgekit.core.manifest import verify_checksum
 from edgekit.core.recipes import Thresholds, recipe_named
 from edgekit.runtime.artifact import Artifact, open_artifact
-from edgekit.runtime.dispatch import open_runner
+from edgekit.runtime.dispatch import with_runner
 from edgekit.runtime.litert_lm_runner import LiteRtLmRunner
 from edgekit.runtime.metrics import TeacherForced, common_prefix_fraction, teacher_forced
 from edgekit.runtime.runner import Runner
@@ -78,6 +79,8 @@ class ValidationReport:
     thresholds: Thresholds
     teacher_forced_text: TeacherForced | None = None
     text_file: str | None = None
+    engine: str = ""  # what ran the artifact: LiteRT-LM, the LiteRT interpreter, onnxruntime
+    engine_note: str | None = None  # why, when it is not the format's usual engine
 
     @property
     def passed(self) -> bool:
@@ -100,6 +103,8 @@ class ValidationReport:
             "format": self.format,
             "quant": self.quant,
             "against": self.against,
+            "engine": self.engine,
+            "engine_note": self.engine_note,
             "passed": self.passed,
             "checks": [c.to_json() for c in self.checks],
             "teacher_forced": asdict(self.teacher_forced),
@@ -164,7 +169,7 @@ def _quant(artifact: Artifact, override: str | None) -> str:
 
 
 def validate(
-    path: Path, expected: Expectation | None = None, quant: str | None = None, threads: int = 2
+    path: Path, expected: Expectation | None = None, quant: str | None = None, threads: int = 2, engine: str = "auto"
 ) -> ValidationReport:
     """Compare the artifact at `path` with `expected` (default: its manifest's golden outputs)."""
     artifact = open_artifact(path)
@@ -181,19 +186,20 @@ def validate(
     expected = expected or manifest_expectation(artifact)
     prompts = expected.golden.prompts
 
-    with open_runner(artifact, threads) as runner:
-        sp = runner.tokenizer
+    def measure(runner: Runner):
         tokenizer_ok = all([runner.bos] + runner.tokenize(p.prompt) == p.prompt_ids for p in prompts)
         if isinstance(runner, LiteRtLmRunner):
             engine_ids = runner.engine_tokenize([p.prompt for p in prompts])
             tokenizer_ok &= all(ids == p.prompt_ids[1:] for ids, p in zip(engine_ids, prompts))
         texts = ["".join(runner.generate(p.prompt, len(p.continuation_ids), GREEDY)) for p in prompts]
-        per_prompt, first_rate = _first_tokens(sp, prompts, texts)
+        per_prompt, first_rate = _first_tokens(runner.tokenizer, prompts, texts)
         measured = [("", _teacher_forced(runner, expected.golden.reference))]
         if expected.text_reference is not None:
-            measured.append(
-                (f" over {Path(expected.text_file or 'text').name}", _teacher_forced(runner, expected.text_reference))
-            )
+            where = f" over {Path(expected.text_file or 'text').name}"
+            measured.append((where, _teacher_forced(runner, expected.text_reference)))
+        return tokenizer_ok, per_prompt, first_rate, measured, runner
+
+    tokenizer_ok, per_prompt, first_rate, measured, runner = with_runner(artifact, threads, engine, measure)
     check("tokenizer identity (bundle vs golden ids)", tokenizer_ok, True, tokenizer_ok)
     check(
         f"first-token agreement (greedy, {runner.backend})",
@@ -234,4 +240,6 @@ def validate(
         thresholds=limits,
         teacher_forced_text=measured[1][1] if len(measured) > 1 else None,
         text_file=expected.text_file,
+        engine=runner.backend,
+        engine_note=runner.engine_note,
     )

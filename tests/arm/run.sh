@@ -5,7 +5,8 @@
 #   sudo tests/arm/run.sh BUNDLE [CPU]   # a .task, .litertlm or ONNX folder, .edgekit.json beside it
 #
 # CPU is the core qemu emulates: cortex-a76 (Raspberry Pi 5, the default) or cortex-a72
-# (Raspberry Pi 4). qemu's own default ("max": SVE2, SME, ...) is no board's: LiteRT-LM's
+# (Raspberry Pi 4: LiteRT-LM cannot start there, and validate names the LiteRT interpreter as
+# its engine). qemu's own default ("max": SVE2, SME, ...) is no board's: LiteRT-LM's
 # greedy text differs under it, so a board's core is named instead.
 # The root is built once (~7 min) and cached in $EDGEKIT_ARM_ROOT (default
 # ~/.cache/edgekit/arm64-root). Timings under qemu say nothing about a real board.
