@@ -328,12 +328,17 @@ def convert(request: ConvertRequest, stages: Stages) -> ConvertResult:
     try:
         child.start()
         send.close()
-        message = receive.recv() if receive.poll(None) else None
+        try:
+            message = receive.recv()
+        except EOFError:  # it died without a word: a crash in native code, or the OOM killer
+            message = None
         child.join()
         if message is None:
+            code = child.exitcode or 0
+            how = f"on {signal.Signals(-code).name}" if code < 0 else f"with exit {code}"
             raise EdgekitError(
-                f"the conversion process died (exit {child.exitcode}); it may have run out of memory",
-                f"see {log}; free memory or pass a smaller model",
+                f"the conversion process died {how} (a crash in a converter library, or out of memory)",
+                f"see {log}; run the conversion again, or free memory",
             )
         result, stages.done = unwrap(message, f"converter log: {log}")
         with stages.stage("writing artifacts and manifests"):
