@@ -59,12 +59,20 @@ def next_onnx(tiny_next, tmp_path_factory) -> dict[str, dict[str, Path]]:
 
 
 @pytest.fixture(scope="session")
-def gemma4_bundles(tiny_next, tmp_path_factory) -> dict[str, Path]:
-    """The tiny Gemma 4 as `.litertlm` bundles through litert-torch's exportables: {quant: file}."""
-    folder = tmp_path_factory.mktemp("litertlm-gemma4")
-    return convert(
-        tiny_next["gemma4"], "--target", "litertlm", "--quant", "fp32,int8,int4", "--prefill", "32", "--out", folder
-    )
+def next_bundles(tiny_next, tmp_path_factory) -> dict[str, dict[str, Path]]:
+    """Gemma 3n and 4 as `.litertlm` bundles through litert-torch's exportables: {family: {quant: file}}."""
+    out = {}
+    for family, checkpoint in tiny_next.items():
+        folder = tmp_path_factory.mktemp(f"litertlm-{family}")
+        out[family] = convert(
+            checkpoint, "--target", "litertlm", "--quant", "fp32,int8,int4", "--prefill", "32", "--out", folder
+        )
+    return out
+
+
+@pytest.fixture(scope="session")
+def gemma4_bundles(next_bundles) -> dict[str, Path]:
+    return next_bundles["gemma4"]
 
 
 @pytest.fixture(scope="session")

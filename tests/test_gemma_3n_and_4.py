@@ -2,7 +2,7 @@
 past the sliding window, validate, run in their chat format and bench; what is not converted
 yet is refused in one line; the tokenizer rebuilt from the real Gemma 4 GGUF vocabulary gives
 llama.cpp's ids; Gemma 4's chat format renders like transformers with the real template.
-Gemma 4's `.litertlm` bundles: test_gemma4_litertlm.py."""
+Gemma 3n and 4 `.litertlm` bundles: test_next_litertlm.py."""
 
 from __future__ import annotations
 
@@ -101,7 +101,7 @@ def test_bench_measures_the_onnx_folder(next_onnx, family):
     assert data["prefill_tokens"] == 32 and data["decode_tokens_per_second"] > 0 and data["peak_rss_bytes"] > 0
 
 
-@pytest.mark.parametrize(("family", "formats"), [("gemma3n", {"onnx"}), ("gemma4", {"litertlm", "onnx"})])
+@pytest.mark.parametrize(("family", "formats"), [("gemma3n", {"litertlm", "onnx"}), ("gemma4", {"litertlm", "onnx"})])
 def test_plan_offers_the_formats_the_family_converts_to(tiny_next, family, formats):
     plan = edgekit("plan", "--device", "desktop", "--checkpoint", tiny_next[family], "--json").json()
     assert {o["format"] for o in plan["options"]} == formats

@@ -1,14 +1,14 @@
 """`.litertlm` for generations whose LiteRT export needs litert-torch's own exportables and
-packaging (Gemma 4): the token embedding and the per-layer embedding tables run as separate
+packaging (Gemma 3n, Gemma 4): the token embedding and the per-layer embedding tables run as separate
 models beside the decoder (`externalize_embedder`), and litert-torch writes the bundle with
-its executor metadata, the Hugging Face tokenizer and its Gemma 4 metadata (thinking channel).
+its executor metadata, the Hugging Face tokenizer and its per-family metadata.
 
 As in the single-model route (`litert_export`), torch exports once in float32 and every recipe
 quantizes those float models with edgekit's own quantizer step (`litert_quantize`, which also
-repairs all-zero int4 blocks XNNPACK refuses); litert-torch then packages each set. Its Gemma 4
-route reads a `Gemma4ForConditionalGeneration` folder (model_type `gemma4`); a text-only
-`Gemma4ForCausalLM` folder is wrapped into one, weights renamed under `model.language_model.`,
-without vision or audio towers.
+repairs all-zero int4 blocks XNNPACK refuses); litert-torch then packages each set. Its
+routes read a `*ForConditionalGeneration` folder (model_type `gemma3n` / `gemma4`); a text-only
+`*ForCausalLM` folder is wrapped into one, weights renamed under `model.language_model.`, with
+no towers (Gemma 4) or the smallest that build (Gemma 3n).
 """
 
 from __future__ import annotations
@@ -18,13 +18,46 @@ import json
 import shutil
 from pathlib import Path
 
+from edgekit.converters.export_patches import patched
 from edgekit.converters.litert_package import min_runtime_version
 from edgekit.converters.litert_quantize import quantize_tflite
 from edgekit.core.chat import ChatFormat
 from edgekit.formats import safetensors
 from edgekit.formats.tokenizer import TOKENIZER_JSON_FILE, gemma_tokenizer_config
 
-CONDITIONAL = {"gemma4_text": ("gemma4", "Gemma4ForConditionalGeneration")}
+CONDITIONAL = {
+    "gemma3n_text": ("gemma3n", "Gemma3nForConditionalGeneration"),
+    "gemma4_text": ("gemma4", "Gemma4ForConditionalGeneration"),
+}
+
+
+def _towers(model_type: str, text_vocab: int) -> dict[str, object]:
+    """Vision and audio configs for the wrapper. Gemma 4's may be None; Gemma 3n's model always
+    builds both towers, so they are small (the vision tower itself is left out while the model
+    is built: `export_patches.no_vision_tower`): nothing of them is exported, and their token
+    ranges lie past the text vocabulary. `label_names` keeps transformers from asking timm for
+    ImageNet's labels."""
+    if model_type != "gemma3n":
+        return {"vision_config": None, "audio_config": None}
+    return {
+        "vision_config": {
+            "hidden_size": 64,
+            "label_names": ["none"],
+            "vocab_size": 16,
+            "vocab_offset": text_vocab,
+        },
+        "audio_config": {
+            "hidden_size": 32,
+            "conf_num_hidden_layers": 1,
+            "conf_num_attention_heads": 2,
+            "vocab_size": 16,
+            "vocab_offset": text_vocab + 16,
+            "sscp_conv_channel_size": [8, 4],
+            "input_feat_size": 16,
+        },
+    }
+
+
 TOWER_PREFIX = "model.language_model."
 
 
@@ -39,8 +72,7 @@ def _multimodal_folder(hf_dir: Path, chat: ChatFormat, folder: Path) -> Path:
         "model_type": model_type,
         "architectures": [architecture],
         "text_config": config,
-        "vision_config": None,
-        "audio_config": None,
+        **_towers(model_type, int(config["vocab_size"])),
         "tie_word_embeddings": config.get("tie_word_embeddings", True),
     }
     (folder / "config.json").write_text(json.dumps(wrapped, indent=2))
@@ -56,12 +88,12 @@ def _multimodal_folder(hf_dir: Path, chat: ChatFormat, folder: Path) -> Path:
     return folder
 
 
-def _quantized(artifacts, quant: str, block_size: int, folder: Path):
+def _quantized(artifacts, quant: str, block_size: int, int8_scope: str | None, folder: Path):
     """The float models of `artifacts` quantized by `quant`, written into `folder`."""
     folder.mkdir()
 
     def one(path: str | None) -> str | None:
-        return path and str(quantize_tflite(Path(path), quant, block_size, folder / Path(path).name))
+        return path and str(quantize_tflite(Path(path), quant, block_size, folder / Path(path).name, int8_scope))
 
     return dataclasses.replace(
         artifacts,
@@ -69,6 +101,27 @@ def _quantized(artifacts, quant: str, block_size: int, folder: Path):
         embedder_model_path=one(artifacts.embedder_model_path),
         additional_model_paths={k: one(v) for k, v in (artifacts.additional_model_paths or {}).items()},
     )
+
+
+def _softcapped_logits(source_artifacts, config, exported):
+    """litert-torch's Gemma 3n/4 exportables return `lm_head(hidden)`, leaving out the final
+    logit soft-cap (`cap * tanh(logits / cap)`, 30 in the released configs) that transformers
+    applies: the head is wrapped so the bundle's logits are the model's."""
+    import torch
+
+    cap = getattr(source_artifacts.model.config.get_text_config(), "final_logit_softcapping", None)
+    if cap:
+
+        class SoftcappedHead(torch.nn.Module):
+            def __init__(self, head: torch.nn.Module) -> None:
+                super().__init__()
+                self.head = head
+
+            def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+                return torch.tanh(self.head(hidden) / cap) * cap
+
+        source_artifacts.model.lm_head = SoftcappedHead(source_artifacts.model.lm_head)
+    return exported
 
 
 def export_litertlm_bundles(
@@ -79,8 +132,12 @@ def export_litertlm_bundles(
     block_size: int,
     outputs: dict[str, Path],
     work: Path,
+    patches: tuple[str, ...] = (),
+    int8_scope: str | None = None,
 ) -> None:
-    """Write one `.litertlm` per recipe, `outputs` = {quant: path}, from one float export."""
+    """Write one `.litertlm` per recipe, `outputs` = {quant: path}, from one float export, under
+    the family's named upstream patches (`converters.export_patches`); `int8_scope`: see
+    `converters.recipes.recipe`."""
     from litert_torch.generative.export_hf import export as export_api
     from litert_torch.generative.export_hf.core import export_lib, exportable_module, litert_lm_builder
 
@@ -89,7 +146,7 @@ def export_litertlm_bundles(
     def package_each(source_artifacts, config, exported):
         for quant, out in outputs.items():
             folder = work / f"bundle-{quant}"
-            models = exported if quant == "fp32" else _quantized(exported, quant, block_size, folder)
+            models = exported if quant == "fp32" else _quantized(exported, quant, block_size, int8_scope, folder)
             folder.mkdir(exist_ok=True)
             # litert-torch's own LlmMetadata (Gemma 4 channels and stop strings), plus the runtime it needs
             template = getattr(source_artifacts.tokenizer, "chat_template", "") or ""
@@ -120,13 +177,15 @@ def export_litertlm_bundles(
         experimental_lightweight_conversion=True,
     )
     Path(config.work_dir).mkdir()
-    export_api.run_export_tasks(
-        [
-            export_lib.export_embedder_model,
-            export_lib.export_text_prefill_decode_model,
-            export_lib.export_additional_models,
-            export_lib.export_tokenizer,
-            package_each,
-        ],
-        config,
-    )
+    with patched(patches):
+        export_api.run_export_tasks(
+            [
+                _softcapped_logits,
+                export_lib.export_embedder_model,
+                export_lib.export_text_prefill_decode_model,
+                export_lib.export_additional_models,
+                export_lib.export_tokenizer,
+                package_each,
+            ],
+            config,
+        )

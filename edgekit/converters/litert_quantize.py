@@ -8,9 +8,9 @@ from edgekit.converters.litert_fixups import fix_zero_block_scales
 from edgekit.converters.recipes import recipe
 
 
-def quantize_tflite(float_tflite: Path, quant: str, block_size: int, out: Path) -> Path:
+def quantize_tflite(float_tflite: Path, quant: str, block_size: int, out: Path, int8_scope: str | None = None) -> Path:
     """Write the quantized model to `out`; fp32 returns the float model unchanged."""
-    plan = recipe(quant, block_size)
+    plan = recipe(quant, block_size, int8_scope)
     if plan is None:
         return float_tflite
     from ai_edge_quantizer import quantizer

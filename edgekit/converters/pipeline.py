@@ -197,6 +197,8 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
                 request.block_size,
                 bundles,
                 work,
+                ckpt.family.export_patches,
+                ckpt.family.litert_int8_scope,
             )
     elif formats & set(LITERT_FORMATS):
         with stages.stage(
@@ -255,7 +257,9 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
                     quant=quant,
                     block_size=request.block_size if table.block_size_applies else None,
                     max_size_mib=request.max_size_mib if table.needs_budget else None,
-                    quantizer_recipe=recipe(quant, request.block_size) if fmt != "onnx" else None,
+                    quantizer_recipe=recipe(quant, request.block_size, ckpt.family.litert_int8_scope)
+                    if fmt != "onnx"
+                    else None,
                     prefill_lengths=request.prefill_lengths,
                     cache_length=request.cache_length,
                     onnx_accuracy_level=request.onnx_accuracy_level if fmt == "onnx" else None,

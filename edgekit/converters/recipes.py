@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from edgekit.core.errors import EdgekitError
-from edgekit.core.recipes import BLOCK_SIZES, LiteRtRule, recipe_named, recipes_for
+from edgekit.core.recipes import BLOCK_SIZES, FC, LiteRtRule, recipe_named, recipes_for
 
 
 def _weights(rule: LiteRtRule, block_size: int) -> dict[str, Any]:
@@ -49,8 +49,10 @@ def _float16() -> dict[str, Any]:
     }
 
 
-def recipe(quant: str, block_size: int = 32) -> list[dict[str, Any]] | None:
-    """The quantizer recipe for `quant`; None means keep float32 weights."""
+def recipe(quant: str, block_size: int = 32, int8_scope: str | None = None) -> list[dict[str, Any]] | None:
+    """The quantizer recipe for `quant`; None means keep float32 weights. `int8_scope` names
+    fully-connected ops whose inputs are narrower than a block (a family's, e.g. Gemma 3n's AltUp
+    mixing): they get 8 bits per channel where the recipe has blocks."""
     if block_size not in BLOCK_SIZES:
         raise EdgekitError(
             f"block size {block_size} is not supported", f"use one of {', '.join(map(str, BLOCK_SIZES))}"
@@ -65,4 +67,7 @@ def recipe(quant: str, block_size: int = 32) -> list[dict[str, Any]] | None:
         return [_float16()]
     if not chosen.litert_rules:
         return None
-    return [_weights(rule, block_size) for rule in chosen.litert_rules]
+    rules = list(chosen.litert_rules)
+    if int8_scope and any(rule.granularity == "BLOCKWISE" for rule in rules):
+        rules.append(LiteRtRule(8, "CHANNELWISE", FC, int8_scope))  # later entries win
+    return [_weights(rule, block_size) for rule in rules]

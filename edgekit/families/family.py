@@ -120,6 +120,9 @@ class Family:
     # Whether litert-torch exports and packages the `.litertlm` itself (external embedders:
     # `converters.litert_bundle`) instead of edgekit packaging one exported model.
     litert_bundle_export: ClassVar[bool] = False
+    # Fully-connected ops (name regex) whose inputs are narrower than an int4 block: 8 bits per
+    # channel in block recipes (`converters.recipes.recipe`).
+    litert_int8_scope: ClassVar[str | None] = None
     # Named changes to upstream code the torch exports need (`converters.export_patches`).
     export_patches: ClassVar[tuple[str, ...]] = ()
 

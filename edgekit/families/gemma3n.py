@@ -2,8 +2,9 @@
 (PLE), AltUp's four parallel residual streams, LAuReL's low-rank side branch, activation
 sparsity in the first layers' MLPs, and the last layers reusing earlier keys and values.
 
-edgekit converts the text decoder to ONNX (the sparsity cutoff is made a constant for the
-exporter: `converters.export_patches`); LiteRT bundles are refused in one line.
+edgekit converts the text decoder to ONNX and to `.litertlm` (litert-torch's Gemma 3n
+exportables with external embedders: `converters.litert_bundle`); both exports take the
+sparsity cutoff as a Python constant (`converters.export_patches`). `.task` is refused in one line.
 """
 
 from __future__ import annotations
@@ -41,14 +42,14 @@ class Gemma3n(Family):
     gguf_norm_offset = 0.0  # Gemma 3n's RMSNorm multiplies by w itself
     litert_lm_model_type = "gemma3n"
     text_tower_prefixes = ("model.language_model.",)
-    formats = ("onnx",)
-    other_formats_reason = (
-        "litert-torch 0.10's Gemma 3n route is not wired in: it needs timm and two corrections "
-        "(its activation-sparsity threshold, the final logit soft-cap) to give the model's logits"
-    )
+    formats = ("litertlm", "onnx")
+    other_formats_reason = "a MediaPipe .task cannot hold the external embedding models Gemma 3n's decoder reads"
+    litert_bundle_export = True
+    # AltUp mixes 4 streams (inputs of 4); LAuReL up-projects from its rank (64 in E2B, 8 in tests)
+    litert_int8_scope = "prediction_coefs|correction_coefs|modality_router|linear_right"
     converts_multimodal = False
     fuse_onnx_attention = False
-    export_patches = ("constant_sparsity_cutoff",)
+    export_patches = ("constant_sparsity_cutoff", "no_vision_tower")
 
     def weight_names(self, config: dict[str, Any]) -> list[str]:
         names = [

@@ -1,7 +1,7 @@
-"""Gemma 4 as `.litertlm`: litert-torch's Gemma 4 exportables (external token and per-layer
-embedders beside the decoder, its Gemma 4 metadata, the Hugging Face tokenizer) give a bundle
-whose float logits are transformers' own past the sliding window, that every recipe validates,
-and that the real LiteRT-LM engine runs and benchmarks in Gemma 4's chat format."""
+"""Gemma 3n and Gemma 4 as `.litertlm`: litert-torch's exportables (external token and
+per-layer embedders beside the decoder, its metadata, the Hugging Face tokenizer) give bundles
+whose float logits are transformers' own past the sliding window, that validate in the real
+LiteRT-LM engine, and that it runs and benchmarks in Gemma 4's chat format."""
 
 from __future__ import annotations
 
@@ -15,25 +15,30 @@ from edgekit.formats.litertlm import open_litertlm
 from edgekit.runtime import GREEDY, open_runner
 from edgekit.runtime.artifact import EMBEDDER, PER_LAYER_EMBEDDER, PREFILL_DECODE, open_artifact
 from tests.cli import assert_one_line_error, convert, edgekit
+from tests.conftest import NEXT_FAMILIES
 
 WINDOW = 16  # the tiny model's sliding window
 
 
-def test_fp32_bundle_matches_transformers_past_the_window(gemma4_bundles, tiny_next):
-    """Stepped token by token through the bundle's three models (the engine hides logits)."""
+@pytest.mark.parametrize("family", NEXT_FAMILIES)
+def test_fp32_bundle_matches_transformers_past_the_window(next_bundles, tiny_next, family):
+    """Stepped token by token through the bundle's three models (the engine hides logits).
+    Gemma 3n's needs two fixes of litert-torch's route: its sparsity quantile read from an
+    uninitialised buffer, and the final logit soft-cap (30 in its config) left out."""
     from edgekit.converters.golden import load_source_model, source_logits
 
-    artifact = open_artifact(gemma4_bundles["fp32"])
+    artifact = open_artifact(next_bundles[family]["fp32"])
     ids = artifact.manifest.golden.reference.ids
     assert len(ids) - 1 >= WINDOW + 64
     with open_runner(artifact) as runner:
         bundle = np.stack(list(runner.logits(ids)))
-    assert np.abs(bundle - source_logits(load_source_model(tiny_next["gemma4"]), ids)).max() < 1e-3
+    assert np.abs(bundle - source_logits(load_source_model(tiny_next[family]), ids)).max() < 1e-3
 
 
+@pytest.mark.parametrize("family", NEXT_FAMILIES)
 @pytest.mark.parametrize("quant", ["fp32", "int8"])
-def test_float_and_int8_bundles_validate_in_litert_lm(gemma4_bundles, quant):
-    report = edgekit("validate", gemma4_bundles[quant], "--json")
+def test_float_and_int8_bundles_validate_in_litert_lm(next_bundles, family, quant):
+    report = edgekit("validate", next_bundles[family][quant], "--json")
     assert report.code == 0, report.json()["checks"]
     assert report.json()["quant"] == quant
     # The interpreter (the engine on a Pi 4) steps the bundle's embedders too, to the same greedy text.
@@ -42,11 +47,13 @@ def test_float_and_int8_bundles_validate_in_litert_lm(gemma4_bundles, quant):
     assert [p["got"] for p in interpreter.json()["prompts"]] == [p["got"] for p in report.json()["prompts"]]
 
 
-def test_the_int4_bundle_runs_and_is_measured_lossier(gemma4_bundles):
-    """int4 runs in LiteRT-LM (its all-zero blocks repaired, which XNNPACK otherwise refuses);
-    on this tiny random model it misses int4's first-token limit, and the exit code says so."""
-    int8 = edgekit("validate", gemma4_bundles["int8"], "--json").json()
-    int4 = edgekit("validate", gemma4_bundles["int4"], "--json")
+@pytest.mark.parametrize("family", NEXT_FAMILIES)
+def test_the_int4_bundle_runs_and_is_measured_lossier(next_bundles, family):
+    """int4 runs in LiteRT-LM (its all-zero blocks repaired, which XNNPACK otherwise refuses;
+    Gemma 3n's narrow AltUp and LAuReL matrices in 8 bits); on these tiny random models it
+    misses int4's limits, and the exit code says so."""
+    int8 = edgekit("validate", next_bundles[family]["int8"], "--json").json()
+    int4 = edgekit("validate", next_bundles[family]["int4"], "--json")
     report = int4.json()
     assert int4.code == (0 if report["passed"] else 1)
     assert report["teacher_forced"]["kl_mean"] > int8["teacher_forced"]["kl_mean"]
