@@ -135,6 +135,7 @@ def source_record(ckpt: Checkpoint, hf_dir: Path) -> SourceRecord:
         parameters=ckpt.parameter_count,
         instruction_tuned=ckpt.instruction_tuned,
         converted_from=str(hf_dir),
+        model_id=ckpt.model_id,
     )
 
 

@@ -48,6 +48,7 @@ class SourceRecord(JsonRecord):
     parameters: int
     instruction_tuned: bool | None
     converted_from: str
+    model_id: str | None = None  # the Hugging Face id `path` was found by in the local cache
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from edgekit.core.errors import EdgekitError
 from edgekit.families import Family, family_for_architecture, family_for_gguf_arch
 from edgekit.formats import safetensors
 from edgekit.formats.gguf import GGUFFile, open_gguf
+from edgekit.intake.hf_cache import cached_snapshot, is_model_id
 
 if TYPE_CHECKING:
     from edgekit.intake.keras import KerasPreset
@@ -42,6 +43,7 @@ class Checkpoint:
     gguf: GGUFFile | None = None
     keras: KerasPreset | None = None
     is_default: bool = False
+    model_id: str | None = None  # the Hugging Face id it was found by in the local cache
 
     @property
     def parameter_count(self) -> int:
@@ -130,8 +132,15 @@ def load_checkpoint(path: Path | None) -> Checkpoint:
         checkpoint = _load_gguf(default_gguf())
         checkpoint.is_default = True
         return checkpoint
+    if is_model_id(str(path)):
+        checkpoint = _load_hf(cached_snapshot(str(path)))
+        checkpoint.model_id = str(path)
+        return checkpoint
     if not path.exists():
-        raise EdgekitError(f"{path} does not exist", "pass a Hugging Face or KerasHub preset folder, or a .gguf file")
+        raise EdgekitError(
+            f"{path} does not exist",
+            "pass a Hugging Face or KerasHub preset folder, a .gguf file, or a model id in the local Hugging Face cache",
+        )
     if path.is_file():
         if path.suffix.lower() in PICKLE_SUFFIXES:
             raise _pickle_refused(path)
