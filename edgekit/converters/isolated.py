@@ -59,12 +59,16 @@ def run_isolated(function: Callable[..., Any], *args: Any) -> Any:
     """`function(*args)` in a forked child; its return value must pickle."""
     read_fd, write_fd = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the child: never returns into the caller's code
-        os.close(read_fd)
-        _die_with_parent()
-        with os.fdopen(write_fd, "wb") as pipe:
-            pickle.dump(outcome(function, *args), pipe)
-        os._exit(0)
+    if pid == 0:  # the child: never returns into the caller's code, even when its parent is gone
+        code = 1  # (a write to a dead parent's pipe raised into the caller once, which reported a crash)
+        try:
+            os.close(read_fd)
+            _die_with_parent()
+            with os.fdopen(write_fd, "wb") as pipe:
+                pickle.dump(outcome(function, *args), pipe)
+            code = 0
+        finally:
+            os._exit(code)
     os.close(write_fd)
     with os.fdopen(read_fd, "rb") as pipe:
         data = pipe.read()
