@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import shutil
+from dataclasses import replace
 
 import pytest
 
-from edgekit.core.chat import Turn, render
+from edgekit.core.chat import Turn, fields_gap, render
 from edgekit.core.errors import EdgekitError
 from edgekit.families import FAMILIES, GEMMA_CHAT
+from tests.cli import edgekit
 
 
 def test_system_instruction_is_folded_into_the_first_user_turn():
@@ -75,3 +78,37 @@ def test_litertlm_metadata_resolves_tokens_through_the_bundle_tokenizer(tiny_hf)
     assert [list(s.token_ids.ids) for s in proto.stop_tokens] == [[1], [5]]
     assert proto.max_num_tokens == 512
     assert proto.prompt_templates.user.prefix == "<start_of_turn>user\n"
+
+
+@pytest.mark.parametrize("family", FAMILIES, ids=lambda f: f.name)
+def test_a_template_that_reduces_to_the_fields_gives_no_task_warning(family):
+    """A checkpoint template that renders what the prefixes and suffixes give (here the format's
+    own, as Jinja) leaves nothing for the `.task` to miss."""
+    assert fields_gap(family.chat) is None
+    assert fields_gap(replace(family.chat, template=family.chat.jinja_template(), template_source="test")) is None
+
+
+def test_a_template_the_task_cannot_reproduce_is_named():
+    preamble = (
+        "{{ bos_token }}{% for m in messages %}<start_of_turn>{{ 'model' if m['role'] == 'assistant' else 'user' }}\n"
+        "{% if loop.first %}You are Gemma, a fine-tune.\n{% endif %}{{ m['content'] }}<end_of_turn>\n{% endfor %}"
+        "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
+    )
+    gap = fields_gap(replace(GEMMA_CHAT, template=preamble, template_source="chat_template.jinja"))
+    assert gap and "chat_template.jinja" in gap and "You are Gemma" in gap
+
+
+def test_convert_warns_once_that_the_task_drops_the_checkpoints_template(tiny_hf, tmp_path):
+    checkpoint = tmp_path / "fine-tune"
+    shutil.copytree(tiny_hf["gemma3"], checkpoint)
+    (checkpoint / "chat_template.jinja").write_text(
+        "{{ bos_token }}{% for m in messages %}{{ '<start_of_turn>' ~ ('model' if m['role'] == 'assistant' else 'user') }}\n"
+        "{{ 'Answer in French. ' if loop.first else '' }}{{ m['content'] }}<end_of_turn>\n{% endfor %}"
+        "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
+    )
+    result = edgekit(
+        "convert", checkpoint, "--target", "task", "--quant", "fp32", "--prefill", "32", "--out", tmp_path / "out"
+    )
+    assert result.code == 0, result.stderr[-2000:]
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("edgekit: warning:")]
+    assert len(warnings) == 1 and "Answer in French" in warnings[0] and "chat_template.jinja" in warnings[0]

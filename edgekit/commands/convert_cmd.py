@@ -126,7 +126,7 @@ def convert_command(
     as_json,
 ) -> None:
     """Convert a Gemma checkpoint (HF folder or .gguf; default: embedded Gemma 3 270M)."""
-    from edgekit.core.chat import Turn, render
+    from edgekit.core.chat import Turn, fields_gap, render
     from edgekit.core.progress import Stages
     from edgekit.intake.checkpoint import load_checkpoint
 
@@ -160,6 +160,13 @@ def convert_command(
         raise EdgekitError(*refusal)
     chat = ckpt.chat_format().with_overrides(chat_template) if chat_template else ckpt.chat_format()
     render(chat, [Turn("user", "Hi")], system="Be brief.")  # a template that cannot render is refused now
+    gap = fields_gap(chat) if "task" in TARGET_FORMATS[target] else None
+    if gap:
+        click.echo(
+            f"edgekit: warning: {gap}: apps on the .task (MediaPipe) send the family's turns, not the template's; "
+            "the .litertlm and ONNX artifacts carry the template (a --chat-template FILE sets the .task's fields)",
+            err=True,
+        )
     request = ConvertRequest(
         checkpoint=ckpt,
         out_dir=out_dir,

@@ -203,3 +203,27 @@ def render(
     if add_generation_prompt:
         parts.append(chat.generation_prompt)
     return "".join(parts)
+
+
+PROBE_TURNS = (Turn("user", "Hi"), Turn("model", "Hello"), Turn("user", "Bye"))
+
+
+def fields_gap(chat: ChatFormat) -> str | None:
+    """What a MediaPipe `.task`, which holds only prefixes and suffixes, will not reproduce of the
+    checkpoint's own template, or None where the template renders what the fields give."""
+    if chat.template is None:
+        return None
+    fields = replace(chat, template=None)
+    for system in (None, "Be brief."):
+        try:
+            want = render(chat, PROBE_TURNS, system)
+        except EdgekitError:  # the template refuses a system turn: so will the app
+            continue
+        got = render(fields, PROBE_TURNS, system)
+        if want != got:
+            at = next((i for i, (a, b) in enumerate(zip(want, got)) if a != b), min(len(want), len(got)))
+            return (
+                f"the checkpoint's chat template ({chat.template_source}) renders {want[at : at + 40]!r} where "
+                f"the .task's prefixes and suffixes give {got[at : at + 40]!r}"
+            )
+    return None
