@@ -13,8 +13,7 @@ import numpy as np
 
 from edgekit.core.errors import EdgekitError
 from edgekit.runtime.artifact import Artifact, open_artifact
-from edgekit.runtime.dispatch import check_engine, interpreter_runner
-from edgekit.runtime.engines import litert_lm_cpu_gap
+from edgekit.runtime.dispatch import check_engine, interpreter_reason, interpreter_runner
 from edgekit.runtime.litert_lm_runner import EngineCannotRunHere, LiteRtLm
 from edgekit.runtime.runner import Runner
 
@@ -58,7 +57,9 @@ def bench_onnx(artifact: Artifact, threads: int, prefill_tokens: int, decode_tok
     }
 
 
-def bench_interpreter(artifact: Artifact, threads: int, prefill_tokens: int, decode_tokens: int, why: str):
+def bench_interpreter(
+    artifact: Artifact, threads: int, prefill_tokens: int, decode_tokens: int, why: str
+) -> dict[str, Any]:
     """The bundle's own model in the LiteRT interpreter, prompts through its prefill signatures."""
     started = time.perf_counter()
     with interpreter_runner(artifact, threads, why) as runner:
@@ -98,9 +99,8 @@ def bench(
     check_engine(artifact, engine)
     if artifact.format == "onnx":
         return bench_onnx(artifact, threads, prefill_tokens, decode_tokens)
-    gap = litert_lm_cpu_gap() if engine == "auto" else None
-    if engine == "interpreter" or gap:
-        why = "chosen with --engine interpreter" if engine == "interpreter" else f"LiteRT-LM cannot run here: {gap}"
+    why = interpreter_reason(engine)
+    if why:
         return bench_interpreter(artifact, threads, prefill_tokens, decode_tokens, why)
     lm = LiteRtLm(bundle, threads=threads, xnnpack_cache=xnnpack_cache)
     try:
@@ -109,8 +109,7 @@ def bench(
     except EngineCannotRunHere as failure:
         if engine != "auto":
             raise
-        why = failure.problem
-        return bench_interpreter(artifact, threads, prefill_tokens, decode_tokens, why)
+        return bench_interpreter(artifact, threads, prefill_tokens, decode_tokens, failure.problem)
     finally:
         lm.close()
     if decode_tokens and not result["last_decode_token_count"]:

@@ -29,12 +29,18 @@ def open_runner(path: str | Path | Artifact, threads: int = 2, engine: str = "au
             f"{artifact.path.name} is a bare LiteRT model with no tokenizer",
             "pass the .task or .litertlm bundle it came from",
         )
-    if engine == "interpreter":
-        return interpreter_runner(artifact, threads, "chosen with --engine interpreter")
-    gap = litert_lm_cpu_gap() if engine == "auto" else None
-    if gap:
-        return interpreter_runner(artifact, threads, f"LiteRT-LM cannot run here: {gap}")
+    why = interpreter_reason(engine)
+    if why:
+        return interpreter_runner(artifact, threads, why)
     return LiteRtLmRunner(artifact, threads)
+
+
+def interpreter_reason(engine: str) -> str | None:
+    """Why a bundle runs on the interpreter instead of LiteRT-LM, before the engine is tried."""
+    if engine == "interpreter":
+        return "chosen with --engine interpreter"
+    gap = litert_lm_cpu_gap() if engine == "auto" else None
+    return f"LiteRT-LM cannot run here: {gap}" if gap else None
 
 
 def check_engine(artifact: Artifact, engine: str) -> None:
