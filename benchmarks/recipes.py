@@ -14,20 +14,16 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import subprocess
 import sys
 from datetime import date
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from benchmarks.edgekit_cli import edgekit  # noqa: E402
+
 RUNS = (("litertlm", ("fp32", "fp16", "int8", "mixed", "int4")),)  # ONNX and the peers: benchmarks/run.py
-
-
-def edgekit(*args: str) -> dict:
-    proc = subprocess.run([sys.executable, "-m", "edgekit", *args, "--json"], capture_output=True, text=True)
-    if proc.returncode not in (0, 1):  # 1 = validation ran and failed: still a measurement
-        sys.exit(f"edgekit {args[0]} failed: {proc.stderr.strip().splitlines()[-1:]}")
-    return json.loads(proc.stdout)
 
 
 def main() -> None:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import subprocess
 import sys
 import threading
 import time
@@ -39,6 +38,7 @@ HERE = Path(__file__).resolve().parent
 TABLE = HERE.parent / "edgekit" / "data" / "benchmarks.json"
 sys.path.insert(0, str(HERE.parent))
 
+from benchmarks.edgekit_cli import edgekit  # noqa: E402
 from benchmarks.peers import llama_cpp  # noqa: E402
 
 PREFILL, DECODE = 256, 128
@@ -51,13 +51,6 @@ EDGEKIT_RUNS = (
 
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def edgekit(*args: str) -> dict:
-    proc = subprocess.run([sys.executable, "-m", "edgekit", *args, "--json"], capture_output=True, text=True)
-    if proc.returncode not in (0, 1):  # 1 = validation ran and failed: still a measurement
-        sys.exit(f"edgekit {args[0]} failed: {proc.stderr.strip().splitlines()[-1:]}")
-    return json.loads(proc.stdout)
 
 
 def read_bandwidth(threads: int, gib: float = 1.0) -> float:
@@ -156,7 +149,7 @@ def llama_rows(out: Path, golden_manifest: Path, threads: int) -> list[dict]:
     llama_cpp.ensure_built(out / "llama-build.log")
     source_gguf = default_gguf()
     log("writing an fp32 GGUF of the source weights")
-    f32 = write_gguf(load_checkpoint(source_gguf).hf_folder(), out / "gemma-3-270m-f32.gguf", quantize_q8=False)
+    f32 = write_gguf(load_checkpoint(source_gguf).hf_folder(), out / "gemma-3-270m-f32.gguf", qtype=None)
     models = [("Q4_K_M (the embedded GGUF)", source_gguf, {"seconds": None, "peak_rss_bytes": None})]
     for gguf_type in ("Q8_0", "Q4_K_M"):
         target = out / f"gemma-3-270m-{gguf_type}.gguf"

@@ -28,7 +28,7 @@ def test_float_gguf_round_trip_gives_identical_logits(tiny_hf, tmp_path, family)
     import torch
     import transformers
 
-    gguf_path = write_gguf(tiny_hf[family], tmp_path / "f32.gguf", quantize_q8=False)
+    gguf_path = write_gguf(tiny_hf[family], tmp_path / "f32.gguf", qtype=None)
     ckpt = load_checkpoint(gguf_path)
     assert ckpt.family.name == family and ckpt.kind == "gguf"
     folder = ckpt.hf_folder()

@@ -19,11 +19,16 @@ _PROBE_ROWS = (0, 1, -1)  # first, second and last row
 
 
 def carried_blocks(
-    gguf_path: Path, weights: dict[str, tuple[int, int]], float_rows: Callable[[str, tuple[int, ...]], np.ndarray]
+    gguf_path: Path,
+    weights: dict[str, tuple[int, int]],
+    float_rows: Callable[[str, tuple[int, ...]], np.ndarray],
+    shared: bool = False,
 ) -> dict[str, tuple[str, Blocks]]:
     """{weight key: (GGUF tensor name, blocks)} for each weight whose values a GGUF tensor holds.
 
     weights: {key: (rows, cols)}; float_rows(key, rows) gives those rows of the float weight.
+    `shared`: one GGUF tensor may hold several weights (a tied embedding that a LiteRT model
+    keeps twice, as lookup table and output projection).
     """
     gguf = open_gguf(gguf_path)
     by_shape: dict[tuple[int, int], list] = {}
@@ -35,7 +40,7 @@ def carried_blocks(
     for key, shape in weights.items():
         probe = float_rows(key, _PROBE_ROWS)
         for tensor in by_shape.get(shape, []):
-            if tensor.name in taken:
+            if tensor.name in taken and not shared:
                 continue
             rows = [r % shape[0] for r in _PROBE_ROWS]
             if np.array_equal(decode_blocks(gguf, tensor, rows).dequantize(), probe):

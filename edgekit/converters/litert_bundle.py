@@ -93,7 +93,7 @@ def _quantized(artifacts, quant: str, block_size: int, int8_scope: str | None, f
     folder.mkdir()
 
     def one(path: str | None) -> str | None:
-        return path and str(quantize_tflite(Path(path), quant, block_size, folder / Path(path).name, int8_scope))
+        return path and str(quantize_tflite(Path(path), quant, block_size, folder / Path(path).name, int8_scope).path)
 
     return dataclasses.replace(
         artifacts,

@@ -1,22 +1,45 @@
-"""Apply one of edgekit's recipes to the float LiteRT model with ai-edge-quantizer."""
+"""Apply one of edgekit's recipes to the float LiteRT model with ai-edge-quantizer, then carry
+a Q4_0 GGUF's own blocks into its int4 weights (`litert_carry`)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from edgekit.converters.litert_fixups import fix_zero_block_scales
+from edgekit.converters.litert_carry import CARRIED_INTO_INT4, carry_q4_0_blocks, gguf_types
+from edgekit.converters.litert_fixups import repair_zero_scales
 from edgekit.converters.recipes import recipe
 
 
-def quantize_tflite(float_tflite: Path, quant: str, block_size: int, out: Path, int8_scope: str | None = None) -> Path:
-    """Write the quantized model to `out`; fp32 returns the float model unchanged."""
+@dataclass(frozen=True)
+class QuantizedTflite:
+    path: Path
+    weights: dict[str, Any] | None = None  # which int4 weights carried GGUF blocks (litert_carry)
+
+
+def quantize_tflite(
+    float_tflite: Path,
+    quant: str,
+    block_size: int,
+    out: Path,
+    int8_scope: str | None = None,
+    gguf: Path | None = None,
+) -> QuantizedTflite:
+    """Write the quantized model to `out`; fp32 returns the float model unchanged. `gguf`: the
+    checkpoint the float model was exported from, when it is one."""
     plan = recipe(quant, block_size, int8_scope)
     if plan is None:
-        return float_tflite
+        return QuantizedTflite(float_tflite)
     from ai_edge_quantizer import quantizer
 
     qt = quantizer.Quantizer(str(float_tflite))
     qt.load_quantization_recipe(plan)
     qt.quantize().export_model(str(out), overwrite=True)
-    fix_zero_block_scales(out)
-    return out
+    data = bytearray(out.read_bytes())
+    weights = None
+    if gguf is not None and CARRIED_INTO_INT4 in gguf_types(gguf):
+        weights = carry_q4_0_blocks(float_tflite, data, gguf)
+    repair_zero_scales(data)  # after the carry: an all-zero Q4_0 block has scale 0 too
+    out.write_bytes(data)
+    return QuantizedTflite(out, weights)

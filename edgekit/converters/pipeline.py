@@ -37,8 +37,8 @@ from edgekit.formats.tokenizer import SENTENCEPIECE_FILE, folder_tokenizer
 from edgekit.intake.checkpoint import Checkpoint
 
 ROUTES = {
-    "litertlm": "litert-torch export_hf (float32) + ai-edge-quantizer + LiteRT-LM builder",
-    "task": "litert-torch export_hf (float32) + ai-edge-quantizer + MediaPipe bundler",
+    "litertlm": "litert-torch export_hf (float32) + ai-edge-quantizer (GGUF Q4_0 blocks carried into int4) + LiteRT-LM builder",
+    "task": "litert-torch export_hf (float32) + ai-edge-quantizer (GGUF Q4_0 blocks carried into int4) + MediaPipe bundler",
     "onnx": "torch.onnx.export (dynamo) + MatMulNBits (GGUF blocks carried over, else round-to-nearest)",
     "litertlm-bundle": "litert-torch export_hf (float32; decoder + external embedders) + ai-edge-quantizer + litert-torch packaging",
 }
@@ -156,6 +156,7 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
     from edgekit.converters.golden import record_source_golden
     from edgekit.converters.isolated import run_isolated
     from edgekit.converters.litert_bundle import export_litertlm_bundles
+    from edgekit.converters.litert_carry import carry_summary
     from edgekit.converters.litert_export import export_float
     from edgekit.converters.litert_package import ChatMetadata, write_litertlm, write_task
     from edgekit.converters.litert_quantize import quantize_tflite
@@ -213,6 +214,7 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
     versions = library_versions()
     gguf_source = ckpt.path if ckpt.kind == "gguf" else None
     onnx_weights: dict[str, Any] = {}
+    litert_weights: dict[str, Any] = {}
     calibration = calibration_ids(hf_dir, chat.start_token) if "onnx" in formats else None
     for quant, fmt, final in planned_outputs(request):
         with stages.stage(f"{quant} {fmt}: {final.name}"):
@@ -239,7 +241,10 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
             else:
                 tflite = work / f"model-{quant}.tflite"
                 if not tflite.exists() and quant != "fp32":
-                    quantize_tflite(exported.tflite, quant, request.block_size, tflite)
+                    quantized = quantize_tflite(exported.tflite, quant, request.block_size, tflite, gguf=gguf_source)
+                    if quantized.weights:
+                        litert_weights[quant] = quantized.weights
+                        stages.note(carry_summary(quantized.weights))
                 source_tflite = exported.tflite if quant == "fp32" else tflite
                 if fmt == "litertlm":
                     write_litertlm(
@@ -265,6 +270,7 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
                     cache_length=request.cache_length,
                     onnx_accuracy_level=request.onnx_accuracy_level if fmt == "onnx" else None,
                     onnx_weights=onnx_weights.get(quant) if fmt == "onnx" else None,
+                    litert_weights=litert_weights.get(quant) if fmt != "onnx" else None,
                     route=ROUTES["litertlm-bundle" if bundle_export and fmt == "litertlm" else fmt],
                 ),
                 chat_format=chat,
