@@ -1,13 +1,13 @@
-"""LiteRT fidelity levers on the default model, in one run: first, Q4_0 blocks carried into int4.
+"""LiteRT fidelity levers on the default model, each against the same recipes without it, in one run.
 
-    .venv/bin/python benchmarks/litert_quality.py [--out benchmarks/out] [--threads 2]
+    .venv/bin/python benchmarks/litert_quality.py [--out benchmarks/out/litert_quality] [--threads 2]
 
-Writes a Q4_0 GGUF of the embedded Gemma 3 270M (gguf-py's reference quantizer, every matrix
-Q4_0, as a quantization-aware-trained release ships it) and converts it three ways: LiteRT
-int4 and mixed with its blocks carried (`edgekit convert` of the GGUF), int4 rounded a second
-time from the same values (`edgekit convert` of the folder the GGUF reads as, which has no
-blocks to carry), and int8. The embedded model's own int8 bundle is the yardstick of the done
-criterion (int4 from Q4_0 against its GGUF at least as close as LiteRT int8 against its source).
+1. Activation outliers migrated into the weights (`converters/smoothing.py`): the embedded
+   Gemma 3 270M as `int8,int4,mixed` `.litertlm`, with (the default) and `--no-smoothing`.
+2. Q4_0 blocks carried into int4 (`converters/litert_carry.py`): a Q4_0 GGUF of the embedded
+   model (gguf-py's reference quantizer, every matrix Q4_0, as a quantization-aware-trained
+   release ships it) converted as `int8,int4,mixed`, and its int4 again from the folder the
+   GGUF reads as (the same values, no blocks to carry: rounded a second time).
 Each artifact: `edgekit validate --json` against its own source's golden outputs and
 `edgekit bench --json`. Writes benchmarks/litert_quality.md and .json.
 """
@@ -46,18 +46,25 @@ def main() -> None:
         log("writing a Q4_0 GGUF of the default model")
         write_gguf(load_checkpoint(default_gguf()).hf_folder(), q4_0.with_suffix(".partial"), qtype="Q4_0")
         q4_0.with_suffix(".partial").rename(q4_0)
-    runs = (
-        ("embedded Q4_K_M GGUF", "int8", None, "embedded"),
-        ("Q4_0 GGUF", "int8,int4,mixed", q4_0, "q4_0"),
-        ("Q4_0 values, no blocks (rounded again)", "int4", load_checkpoint(q4_0).hf_folder(), "q4_0-rounded"),
+    runs = (  # label, recipes, checkpoint (None: the embedded one), output folder, extra options
+        ("embedded Q4_K_M GGUF (outliers migrated: the default)", "int8,int4,mixed", None, "embedded", ()),
+        ("embedded Q4_K_M GGUF, --no-smoothing", "int8,int4,mixed", None, "embedded-plain", ("--no-smoothing",)),
+        ("Q4_0 GGUF (blocks carried; no migration)", "int8,int4,mixed", q4_0, "q4_0", ()),
+        (
+            "Q4_0 values, no blocks (rounded again), --no-smoothing",
+            "int4",
+            load_checkpoint(q4_0).hf_folder(),
+            "q4_0-rounded",
+            ("--no-smoothing",),
+        ),
     )
     rows = []
-    for label, quants, source, folder in runs:
+    for label, quants, source, folder, extra in runs:
         log(f"convert {label}: {quants}")
         target = args.out / folder
         where = [str(source)] if source else []
         conversion = edgekit(
-            "convert", *where, "--target", "litertlm", "--quant", quants, "--out", str(target), "--force"
+            "convert", *where, "--target", "litertlm", "--quant", quants, *extra, "--out", str(target), "--force"
         )
         for artifact in conversion["artifacts"]:
             path = artifact["artifact"]
@@ -99,9 +106,10 @@ def main() -> None:
         f"over {meta['positions']} positions of the reference text against each bundle's own source (the Q4_0 "
         "rows: the Q4_0 GGUF's dequantized weights); speed: `edgekit bench` (256 prefill / 128 decode tokens).",
         "",
-        "## Q4_0 blocks carried into int4",
-        "",
-        "A Q4_0 block is `d * (q - 8)`, XNNPACK's int4 layout, but XNNPACK refuses negative scales and Q4_0's "
+        "Levers: activation outliers migrated into the weights before the export "
+        "(`edgekit/converters/smoothing.py`, on by default, off with `--no-smoothing`), against the same "
+        "recipes without it; a Q4_0 GGUF's blocks carried into int4 (`edgekit/converters/litert_carry.py`), "
+        "against the same values rounded again. A Q4_0 block is `d * (q - 8)`, XNNPACK's int4 layout, but XNNPACK refuses negative scales and Q4_0's "
         "is negative wherever the block's largest weight is positive: those blocks are stored as "
         "`|d| * (8 - q)`, exact but for the extreme weight, whose code 8 becomes 7.",
         "",

@@ -94,6 +94,11 @@ def _terminate_as_interrupt(signum, frame):  # noqa: ARG001 - signal handler sig
     default=None,
     help="--quant auto: the ONNX graph's size budget in MiB; int4 goes where it costs least KL.",
 )
+@click.option(
+    "--no-smoothing",
+    is_flag=True,
+    help="LiteRT: keep activation outliers where they are (no migration into the weights; for A/B checks).",
+)
 @click.option("--max-tokens", type=int, default=1024, show_default=True, help="KV cache length (prompt + answer).")
 @click.option("--prefill", default="128", show_default=True, help="Prefill signature lengths, comma-separated.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out"), show_default=True)
@@ -117,6 +122,7 @@ def convert_command(
     block_size,
     accuracy_level,
     max_size,
+    no_smoothing,
     max_tokens,
     prefill,
     out_dir,
@@ -179,6 +185,7 @@ def convert_command(
         chat=chat,
         onnx_accuracy_level=accuracy_level,
         max_size_mib=max_size,
+        smoothing=not no_smoothing,
     )
     stages = Stages(total=stage_count(request))
     result = convert(request, stages)

@@ -57,6 +57,7 @@ class ConvertRequest:
     chat: ChatFormat | None = None
     onnx_accuracy_level: int = 4
     max_size_mib: float | None = None  # --quant auto: the ONNX graph's budget
+    smoothing: bool = True  # LiteRT: activation outliers migrated into the weights (converters.smoothing)
 
     @property
     def formats(self) -> set[str]:
@@ -147,6 +148,21 @@ def calibration_ids(hf_dir: Path, start_token: str) -> list[int]:
     return [tokenizer.piece_to_id(start_token)] + tokenizer.encode(CALIBRATION_TEXT)
 
 
+def smoothing_record(request: ConvertRequest) -> dict[str, Any] | None:
+    """The outlier migration the single-model LiteRT route applies, or None: off by request,
+    for float-only requests, and for a GGUF whose Q4_0 blocks int4 carries (they must stay
+    the GGUF's)."""
+    from edgekit.converters.litert_carry import CARRIED_INTO_INT4, gguf_types
+    from edgekit.converters.smoothing import ALPHA
+
+    ckpt = request.checkpoint
+    if not request.smoothing or all(recipe_named(q).is_float for q in request.quants):
+        return None
+    if ckpt.kind == "gguf" and CARRIED_INTO_INT4 in gguf_types(ckpt.path):
+        return None
+    return {"alpha": ALPHA, "folded_into": "RMSNorm before q/k/v and gate/up; v rows (o); up rows (down)"}
+
+
 def _size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.iterdir()) if path.is_dir() else path.stat().st_size
 
@@ -164,6 +180,7 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
     from edgekit.converters.onnx_package import write_onnx_folder
     from edgekit.converters.onnx_quantize import quantize_onnx
     from edgekit.converters.recipes import recipe
+    from edgekit.converters.smoothing import smooth_folder
     from edgekit.converters.versions import library_versions
 
     ckpt = request.checkpoint
@@ -184,6 +201,7 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
         golden = run_isolated(record_source_golden, hf_dir, chat.start_token)
     formats = request.formats
     bundle_export = ckpt.family.litert_bundle_export  # litert-torch's exportables and packaging
+    smoothing: dict[str, Any] | None = None
     if formats & set(LITERT_FORMATS) and bundle_export:
         with stages.stage(
             f"exporting the float LiteRT models (decoder and embedders) and packaging "
@@ -207,7 +225,18 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
             f"exporting the float LiteRT model (prefill {','.join(map(str, request.prefill_lengths))}, "
             f"KV cache {request.cache_length})"
         ):
-            exported = run_isolated(export_float, hf_dir, work, request.prefill_lengths, request.cache_length)
+            smoothing = smoothing_record(request)
+            litert_source = hf_dir
+            if smoothing:
+                stages.note(f"migrating activation outliers into the weights (alpha {smoothing['alpha']})")
+                litert_source = run_isolated(
+                    smooth_folder,
+                    hf_dir,
+                    work / "smoothed",
+                    calibration_ids(hf_dir, chat.start_token),
+                    ckpt.family.pre_mlp_norm,
+                )
+            exported = run_isolated(export_float, litert_source, work, request.prefill_lengths, request.cache_length)
     if "onnx" in formats:
         with stages.stage("exporting the float ONNX decoder graph"):
             float_onnx = run_isolated(export_onnx, hf_dir, work / "float.onnx")
@@ -271,6 +300,7 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
                     onnx_accuracy_level=request.onnx_accuracy_level if fmt == "onnx" else None,
                     onnx_weights=onnx_weights.get(quant) if fmt == "onnx" else None,
                     litert_weights=litert_weights.get(quant) if fmt != "onnx" else None,
+                    litert_smoothing=smoothing if fmt != "onnx" and not table.is_float else None,
                     route=ROUTES["litertlm-bundle" if bundle_export and fmt == "litertlm" else fmt],
                 ),
                 chat_format=chat,

@@ -19,7 +19,7 @@ from edgekit.core.errors import EdgekitError
 from edgekit.core.golden import GoldenOutputs
 from edgekit.core.records import JsonRecord
 
-MANIFEST_VERSION = (1, 3)  # 1.1: typed records; 1.2: source.model_id; 1.3: recipe.litert_weights
+MANIFEST_VERSION = (1, 3)  # 1.1: typed records; 1.2: source.model_id; 1.3: recipe.litert_weights, litert_smoothing
 MANIFEST_KEY = "edgekit_manifest"
 MANIFEST_SUFFIX = ".edgekit.json"
 
@@ -63,6 +63,7 @@ class RecipeRecord(JsonRecord):
     onnx_weights: dict[str, Any] | None  # per-weight plan of an ONNX graph
     route: str
     litert_weights: dict[str, Any] | None = None  # int4 weights that carried a GGUF's Q4_0 blocks
+    litert_smoothing: dict[str, Any] | None = None  # activation outliers migrated into the weights
 
 
 @dataclass(frozen=True)

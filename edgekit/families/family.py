@@ -125,6 +125,8 @@ class Family:
     litert_int8_scope: ClassVar[str | None] = None
     # Named changes to upstream code the torch exports need (`converters.export_patches`).
     export_patches: ClassVar[tuple[str, ...]] = ()
+    # The RMSNorm in front of gate/up, which outlier migration folds into (`converters.smoothing`).
+    pre_mlp_norm: ClassVar[str] = "pre_feedforward_layernorm"
 
     def __repr__(self) -> str:
         return f"<family {self.name}>"

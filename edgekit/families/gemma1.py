@@ -21,6 +21,7 @@ class Gemma1(Family):
     keras_backbone = "GemmaBackbone"
     # Gemma 1 has no post-attention norm: HF's `post_attention_layernorm` is Keras's pre-FFW norm.
     keras_layer_weights = {**KERAS_COMMON, "post_attention_layernorm": "pre_ffw_norm"}
+    pre_mlp_norm = "post_attention_layernorm"
     default_context = 8192
 
     def keras_matches(self, class_name: str, args: dict[str, Any]) -> bool:
