@@ -101,3 +101,16 @@ def test_carried_blocks_keep_more_of_their_gguf_than_rounding_again(carried, q4_
     carried_kl, rounded_kl = kl(carried[0]), kl(rounded)
     # measured: 0.039 vs 0.074 (the Q8_0 embedding is rounded onto int4 in both)
     assert carried_kl < 0.7 * rounded_kl, (carried_kl, rounded_kl)
+
+
+def test_the_runtime_refuses_a_negative_scale_which_is_why_such_blocks_are_flipped(carried):
+    """Writing a Q4_0 block as it is (negative scale) makes XNNPACK refuse the model; the day it
+    accepts one, negative-scale blocks can be carried bit for bit."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    data = bytearray(open_artifact(carried[0]).model_bytes())
+    Interpreter(model_content=bytes(data), num_threads=1).allocate_tensors()  # as written: loads
+    weight = next(blockwise_weights(read_model(data), data))
+    weight.scales[0] = -weight.scales[0]
+    with pytest.raises(RuntimeError, match="unsupported scale value"):
+        Interpreter(model_content=bytes(data), num_threads=1).allocate_tensors()

@@ -89,9 +89,9 @@ def carry_q4_0_blocks(float_tflite: Path, data: bytearray, gguf_path: Path) -> d
     }
 
 
-def gguf_types(gguf_path: Path) -> set[str]:
-    """The block types of a GGUF's matrices."""
-    return {t.type_name for t in open_gguf(gguf_path).tensors if len(t.shape) == 2}
+def holds_q4_0(gguf_path: Path) -> bool:
+    """Whether any matrix of the GGUF is in Q4_0 blocks (what int4 can carry)."""
+    return any(t.type_name == CARRIED_INTO_INT4 and len(t.shape) == 2 for t in open_gguf(gguf_path).tensors)
 
 
 def carry_summary(record: dict[str, Any]) -> str:

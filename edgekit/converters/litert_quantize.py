@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgekit.converters.litert_carry import CARRIED_INTO_INT4, carry_q4_0_blocks, gguf_types
+from edgekit.converters.litert_carry import carry_q4_0_blocks
 from edgekit.converters.litert_fixups import repair_zero_scales
 from edgekit.converters.recipes import recipe
 
@@ -27,7 +27,7 @@ def quantize_tflite(
     gguf: Path | None = None,
 ) -> QuantizedTflite:
     """Write the quantized model to `out`; fp32 returns the float model unchanged. `gguf`: the
-    checkpoint the float model was exported from, when it is one."""
+    Q4_0 checkpoint the float model was exported from, whose blocks int4 weights carry."""
     plan = recipe(quant, block_size, int8_scope)
     if plan is None:
         return QuantizedTflite(float_tflite)
@@ -38,7 +38,7 @@ def quantize_tflite(
     qt.quantize().export_model(str(out), overwrite=True)
     data = bytearray(out.read_bytes())
     weights = None
-    if gguf is not None and CARRIED_INTO_INT4 in gguf_types(gguf):
+    if gguf is not None:
         weights = carry_q4_0_blocks(float_tflite, data, gguf)
     repair_zero_scales(data)  # after the carry: an all-zero Q4_0 block has scale 0 too
     out.write_bytes(data)

@@ -148,17 +148,13 @@ def calibration_ids(hf_dir: Path, start_token: str) -> list[int]:
     return [tokenizer.piece_to_id(start_token)] + tokenizer.encode(CALIBRATION_TEXT)
 
 
-def smoothing_record(request: ConvertRequest) -> dict[str, Any] | None:
+def smoothing_record(request: ConvertRequest, carries_q4_0: bool) -> dict[str, Any] | None:
     """The outlier migration the single-model LiteRT route applies, or None: off by request,
-    for float-only requests, and for a GGUF whose Q4_0 blocks int4 carries (they must stay
-    the GGUF's)."""
-    from edgekit.converters.litert_carry import CARRIED_INTO_INT4, gguf_types
+    for float-only requests, and where int4 carries a GGUF's Q4_0 blocks (they must stay the
+    GGUF's)."""
     from edgekit.converters.smoothing import ALPHA
 
-    ckpt = request.checkpoint
-    if not request.smoothing or all(recipe_named(q).is_float for q in request.quants):
-        return None
-    if ckpt.kind == "gguf" and CARRIED_INTO_INT4 in gguf_types(ckpt.path):
+    if not request.smoothing or carries_q4_0 or all(recipe_named(q).is_float for q in request.quants):
         return None
     return {"alpha": ALPHA, "folded_into": "RMSNorm before q/k/v and gate/up; v rows (o); up rows (down)"}
 
@@ -172,7 +168,7 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
     from edgekit.converters.golden import record_source_golden
     from edgekit.converters.isolated import run_isolated
     from edgekit.converters.litert_bundle import export_litertlm_bundles
-    from edgekit.converters.litert_carry import carry_summary
+    from edgekit.converters.litert_carry import carry_summary, holds_q4_0
     from edgekit.converters.litert_export import export_float
     from edgekit.converters.litert_package import ChatMetadata, write_litertlm, write_task
     from edgekit.converters.litert_quantize import quantize_tflite
@@ -202,6 +198,9 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
     formats = request.formats
     bundle_export = ckpt.family.litert_bundle_export  # litert-torch's exportables and packaging
     smoothing: dict[str, Any] | None = None
+    # the GGUF whose Q4_0 blocks LiteRT int4 weights carry (litert_carry), decided once
+    q4_0_source = ckpt.path if ckpt.kind == "gguf" and holds_q4_0(ckpt.path) else None
+    calibration = calibration_ids(hf_dir, chat.start_token)  # outlier migration and ONNX int4 rounding
     if formats & set(LITERT_FORMATS) and bundle_export:
         with stages.stage(
             f"exporting the float LiteRT models (decoder and embedders) and packaging "
@@ -225,7 +224,7 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
             f"exporting the float LiteRT model (prefill {','.join(map(str, request.prefill_lengths))}, "
             f"KV cache {request.cache_length})"
         ):
-            smoothing = smoothing_record(request)
+            smoothing = smoothing_record(request, carries_q4_0=q4_0_source is not None)
             litert_source = hf_dir
             if smoothing:
                 stages.note(f"migrating activation outliers into the weights (alpha {smoothing['alpha']})")
@@ -233,7 +232,7 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
                     smooth_folder,
                     hf_dir,
                     work / "smoothed",
-                    calibration_ids(hf_dir, chat.start_token),
+                    calibration,
                     ckpt.family.pre_mlp_norm,
                 )
             exported = run_isolated(export_float, litert_source, work, request.prefill_lengths, request.cache_length)
@@ -244,7 +243,6 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
     gguf_source = ckpt.path if ckpt.kind == "gguf" else None
     onnx_weights: dict[str, Any] = {}
     litert_weights: dict[str, Any] = {}
-    calibration = calibration_ids(hf_dir, chat.start_token) if "onnx" in formats else None
     for quant, fmt, final in planned_outputs(request):
         with stages.stage(f"{quant} {fmt}: {final.name}"):
             staged = work / final.name
@@ -270,7 +268,7 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
             else:
                 tflite = work / f"model-{quant}.tflite"
                 if not tflite.exists() and quant != "fp32":
-                    quantized = quantize_tflite(exported.tflite, quant, request.block_size, tflite, gguf=gguf_source)
+                    quantized = quantize_tflite(exported.tflite, quant, request.block_size, tflite, gguf=q4_0_source)
                     if quantized.weights:
                         litert_weights[quant] = quantized.weights
                         stages.note(carry_summary(quantized.weights))
@@ -300,7 +298,7 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
                     onnx_accuracy_level=request.onnx_accuracy_level if fmt == "onnx" else None,
                     onnx_weights=onnx_weights.get(quant) if fmt == "onnx" else None,
                     litert_weights=litert_weights.get(quant) if fmt != "onnx" else None,
-                    litert_smoothing=smoothing if fmt != "onnx" and not table.is_float else None,
+                    litert_smoothing=smoothing if fmt != "onnx" else None,  # float recipes too: same export
                     route=ROUTES["litertlm-bundle" if bundle_export and fmt == "litertlm" else fmt],
                 ),
                 chat_format=chat,
