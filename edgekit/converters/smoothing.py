@@ -8,9 +8,8 @@ and flattens what gets quantized. s_j = max|x_j|^α / max|W_:j|^(1-α), measured
 calibration text (not the validation text); the division is folded where it is free at run
 time: into the RMSNorm before q/k/v and before gate/up (Gemma scales by `1 + w`), into v's
 rows for o (attention is linear in v) and into up's rows for down (the MLP is linear in up).
-The output projection is left as it is: it is the tied embedding. Of α = 0.35, 0.5 and 0.75
-tried on the default model, 0.5 kept the most; benchmarks/litert_quality.md measures it against
-no migration.
+The output projection is left as it is: it is the tied embedding. α = 0.5, SmoothQuant's usual
+value; benchmarks/litert_quality.md measures it against no migration.
 """
 
 from __future__ import annotations
