@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -49,3 +50,12 @@ def assert_one_line_error(result: Result, *needles: str, code: int = 2) -> None:
     assert "Traceback" not in result.stderr
     for needle in needles:
         assert needle.lower() in errors[0].lower(), errors[0]
+
+
+def litert_lm(*args: object) -> str:
+    """The official LiteRT-LM CLI (PyPI `litert-lm`, a test extra), which must succeed: its stdout."""
+    cli = shutil.which("litert-lm", path=str(Path(sys.executable).parent))
+    assert cli, "the test extras install the official LiteRT-LM CLI"
+    done = subprocess.run([cli, *map(str, args)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout

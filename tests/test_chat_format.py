@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from edgekit.core.chat import Turn, fields_gap, render
+from edgekit.core.chat import Turn, fields_gap, render, supports_tools
 from edgekit.core.errors import EdgekitError
 from edgekit.families import FAMILIES, GEMMA_CHAT
 from tests.cli import edgekit
@@ -65,6 +65,17 @@ def test_chat_template_override_for_fine_tunes(tmp_path):
         GEMMA_CHAT.with_overrides(override)
 
 
+def test_a_jinja_chat_template_file_wins_and_renders_in_the_sandbox(tmp_path):
+    template = tmp_path / "chat.jinja"
+    template.write_text("{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}{% endfor %}")
+    chat = GEMMA_CHAT.with_overrides(template)
+    assert chat.template_source == "--chat-template chat.jinja"
+    assert render(chat, [Turn("user", "Hi")]) == "<|user|>Hi"
+    template.write_text("{{ ''.__class__.__mro__[1].__subclasses__() }}")
+    with pytest.raises(EdgekitError, match="unsafe"):
+        render(GEMMA_CHAT.with_overrides(template), [Turn("user", "Hi")])
+
+
 def test_litertlm_metadata_resolves_tokens_through_the_bundle_tokenizer(tiny_hf):
     from litert_lm_builder.runtime.proto import llm_metadata_pb2
 
@@ -78,6 +89,20 @@ def test_litertlm_metadata_resolves_tokens_through_the_bundle_tokenizer(tiny_hf)
     assert [list(s.token_ids.ids) for s in proto.stop_tokens] == [[1], [5]]
     assert proto.max_num_tokens == 512
     assert proto.prompt_templates.user.prefix == "<start_of_turn>user\n"
+    assert proto.HasField("supports_function_calling") and not proto.supports_function_calling
+    assert proto.HasField("supports_thinking") and not proto.supports_thinking
+
+
+def test_only_a_template_that_shows_the_model_its_tools_supports_them():
+    shows = (
+        "{{ bos_token }}{% for t in tools or [] %}{{ t['function']['name'] }}\n{% endfor %}{{ messages[0]['content'] }}"
+    )
+    ignores = "{{ bos_token }}{{ messages[0]['content'] }}"
+    misreads = "{{ bos_token }}{{ tools[0]['name'] }}"  # not transformers' tools format: renders nothing
+    assert supports_tools(replace(GEMMA_CHAT, template=shows))
+    assert not supports_tools(replace(GEMMA_CHAT, template=ignores))
+    assert not supports_tools(replace(GEMMA_CHAT, template=misreads))
+    assert not supports_tools(GEMMA_CHAT)
 
 
 @pytest.mark.parametrize("family", FAMILIES, ids=lambda f: f.name)

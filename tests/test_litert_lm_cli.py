@@ -5,26 +5,13 @@ as `edgekit run` does."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-from tests.cli import edgekit
-
-
-def _litert_lm(*args: object) -> str:
-    cli = shutil.which("litert-lm", path=str(Path(sys.executable).parent))
-    assert cli, "the test extras install the official LiteRT-LM CLI"
-    done = subprocess.run([cli, *map(str, args)], capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
+from tests.cli import edgekit, litert_lm
 
 
 def test_describe_shows_the_runtime_the_bundle_needs(converted):
-    assert "Min Runtime Version:    0.18.1" in _litert_lm("describe", converted["gemma3"][("int8", "litertlm")])
+    assert "Min Runtime Version:    0.18.1" in litert_lm("describe", converted["gemma3"][("int8", "litertlm")])
 
 
 @pytest.mark.slow
@@ -36,7 +23,7 @@ def test_run_renders_the_bundles_template_as_edgekit_does(default_bundles):
     question = "What is the capital of France?"
     greedy = ("--top-k", "1", "--temperature", "0")
     ours = edgekit("run", bundle, question, "--max-tokens", "24", *greedy, "--json").json()["answer"]
-    theirs = _litert_lm("run", bundle, "--prompt", question, *greedy, "--seed", "0", "--cpu-thread-count", "2")
+    theirs = litert_lm("run", bundle, "--prompt", question, *greedy, "--seed", "0", "--cpu-thread-count", "2")
     assert len(ours) > 10 and "type" not in theirs[:200]
-    assert "Min Runtime Version:    0.18.1" in _litert_lm("describe", bundle)
+    assert "Min Runtime Version:    0.18.1" in litert_lm("describe", bundle)
     assert theirs.startswith(ours), (ours, theirs[:300])

@@ -27,13 +27,15 @@ def test_manifests_of_format_1_0_read_field_for_field(path):
     manifest = read_manifest(path)
     assert manifest.version == (1, 0)
     again = manifest.to_json()
-    for key in ("artifact", "libraries", "golden", "conversion"):
+    for key in ("artifact", "libraries", "conversion"):
         assert again[key] == raw[key], key
-    # fields added since (1.2: the Hugging Face model id; 1.3: carried LiteRT weights) read as their defaults
-    for key in ("source", "recipe"):
+    # fields added since (1.2: the Hugging Face model id; 1.3: carried LiteRT weights; 1.4: golden
+    # outputs on the user's inputs) read as their defaults
+    for key in ("source", "recipe", "golden"):
         assert {k: again[key][k] for k in raw[key]} == raw[key], key
     assert again["source"]["model_id"] is None
     assert again["recipe"]["litert_weights"] is None
+    assert again["golden"]["user"] is None
     # 1.0 had fewer chat-format fields (turn markers, system turn): what it had is kept, sampling included
     assert {k: again["chat_format"][k] for k in raw["chat_format"]} == raw["chat_format"]
     assert manifest.chat_format.recommended_sampling == (("temperature", 1.0), ("top_k", 64), ("top_p", 0.95))

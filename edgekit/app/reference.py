@@ -6,26 +6,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgekit.core.errors import EdgekitError
+from edgekit.core.user_inputs import UserInputs, read_text_file
 from edgekit.runtime.artifact import open_artifact
 from edgekit.runtime.validate import Expectation
 
 
-def read_text_file(text: Path) -> str:
-    try:
-        content = text.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise EdgekitError(f"cannot read --text {text} ({exc})", "pass a UTF-8 text file") from None
-    if not content.strip():
-        raise EdgekitError(f"--text {text} is empty", "pass a file with some text to score")
-    return content
-
-
 def reference_expectation(bundle: Path, reference: Path, text: Path | None = None) -> Expectation:
-    """Golden outputs of `reference` through the bundle's own tokenizer; with `text`, also the
+    """Golden outputs of `reference` through the bundle's own tokenizer, on edgekit's inputs and
+    on the prompts the manifest recorded from `convert --prompts`; with `text`, also the
     source's teacher-forced outputs over that text."""
     user_text = read_text_file(text) if text is not None else None
     try:
-        from edgekit.converters.golden import load_source_model, record_golden, record_reference, reference_ids
+        from edgekit.converters.golden import load_source_model, record_golden
     except ImportError:
         raise EdgekitError(
             "--reference needs the converter stack (torch, transformers)",
@@ -35,11 +27,12 @@ def reference_expectation(bundle: Path, reference: Path, text: Path | None = Non
 
     artifact = open_artifact(bundle)
     model = load_source_model(load_checkpoint(reference).hf_folder())
-    start_token = artifact.chat.start_token
-    tokenizer = artifact.tokenizer()
-    golden = record_golden(model, tokenizer, start_token)
-    against = f"reference checkpoint {reference}"
-    if user_text is None:
-        return Expectation(golden, against)
-    text_reference = record_reference(model, reference_ids(tokenizer, tokenizer.piece_to_id(start_token), user_text))
-    return Expectation(golden, against, text_reference, str(text))
+    recorded = artifact.manifest.golden.user if artifact.manifest else None
+    user = UserInputs(
+        prompts=tuple(p.prompt for p in recorded.prompts) if recorded else (),
+        prompts_file=recorded.prompts_file if recorded else None,
+        text=user_text,
+        text_file=str(text) if text else None,
+    )
+    golden = record_golden(model, artifact.tokenizer(), artifact.chat.start_token, user)
+    return Expectation.of(golden, f"reference checkpoint {reference}")

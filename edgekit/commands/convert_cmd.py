@@ -105,7 +105,19 @@ def _terminate_as_interrupt(signum, frame):  # noqa: ARG001 - signal handler sig
 @click.option(
     "--chat-template",
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
-    help="JSON overriding the chat format (fine-tunes with other turn markers).",
+    help="A Jinja chat template (.jinja) that replaces the checkpoint's, or JSON overriding the chat format's fields.",
+)
+@click.option(
+    "--prompts",
+    "prompts_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also record golden outputs on these prompts: one per line, or one JSON message list per line.",
+)
+@click.option(
+    "--text",
+    "text_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also record the source's teacher-forced outputs over this UTF-8 text.",
 )
 @click.option(
     "--handoff",
@@ -127,6 +139,8 @@ def convert_command(
     prefill,
     out_dir,
     chat_template,
+    prompts_file,
+    text_file,
     handoff_dir,
     force,
     as_json,
@@ -134,6 +148,7 @@ def convert_command(
     """Convert a Gemma checkpoint (HF folder or .gguf; default: embedded Gemma 3 270M)."""
     from edgekit.core.chat import Turn, fields_gap, render
     from edgekit.core.progress import Stages
+    from edgekit.core.user_inputs import read_user_inputs
     from edgekit.intake.checkpoint import load_checkpoint
 
     quants = _quants(quant)
@@ -166,6 +181,7 @@ def convert_command(
         raise EdgekitError(*refusal)
     chat = ckpt.chat_format().with_overrides(chat_template) if chat_template else ckpt.chat_format()
     render(chat, [Turn("user", "Hi")], system="Be brief.")  # a template that cannot render is refused now
+    user_inputs = read_user_inputs(prompts_file, text_file, chat)
     gap = fields_gap(chat) if "task" in TARGET_FORMATS[target] else None
     if gap:
         click.echo(
@@ -186,6 +202,7 @@ def convert_command(
         onnx_accuracy_level=accuracy_level,
         max_size_mib=max_size,
         smoothing=not no_smoothing,
+        user_inputs=user_inputs,
     )
     stages = Stages(total=stage_count(request))
     result = convert(request, stages)

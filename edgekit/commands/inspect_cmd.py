@@ -21,9 +21,17 @@ def _human(info: dict[str, Any], indent: str = "") -> str:
     lines = []
     for key, value in info.items():
         if key == "golden" and isinstance(value, dict):
+            user = value.get("user") or {}
             value = {
                 "prompts": len(value.get("prompts", [])),
                 "reference_tokens": len(value.get("reference", {}).get("ids", [])),
+            } | {
+                f"{label} ({user[file]})": count
+                for label, file, count in (
+                    ("your prompts", "prompts_file", len(user.get("prompts", []))),
+                    ("your text tokens", "text_file", len((user.get("reference") or {}).get("ids", []))),
+                )
+                if user.get(file)
             }
         if key == "template" and isinstance(value, str) and len(value) > 80:
             value = f"<{len(value):,} characters of Jinja>"

@@ -25,6 +25,14 @@ def _summary(report) -> str:
         f"perplexity {tf.bundle_perplexity:.3f} vs source {tf.source_perplexity:.3f}; "
         f"greedy prefix agreement {report.greedy_prefix_agreement:.0%}"
     )
+    if report.user_prompts:
+        yours = report.user_prompts
+        agree = sum(p.first_token_agrees for p in yours)
+        prefix = sum(p.prefix_agreement for p in yours) / len(yours)
+        lines.append(
+            f"  on {report.prompts_file}: first token agrees on {agree} of {len(yours)} prompts, "
+            f"greedy prefix agreement {prefix:.0%}"
+        )
     if report.teacher_forced_text is not None:
         tt = report.teacher_forced_text
         lines.append(
@@ -45,7 +53,8 @@ def _summary(report) -> str:
 @click.option(
     "--text",
     type=click.Path(path_type=Path),
-    help="Also score teacher-forced agreement over this UTF-8 text (with --reference).",
+    help="Also score teacher-forced agreement over this UTF-8 text (with --reference; a manifest "
+    "made with `convert --text` carries its own).",
 )
 @click.option("--quant", type=click.Choice(RECIPE_NAMES), help="Thresholds to apply (default: the manifest's recipe).")
 @click.option("--threads", type=int, default=2, show_default=True)

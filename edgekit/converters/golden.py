@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekit.core.golden import GoldenOutputs, GoldenPrompt, TeacherForcedReference
+from edgekit.core.golden import GoldenOutputs, GoldenPrompt, TeacherForcedReference, UserGolden
 from edgekit.core.golden_inputs import (
     GOLDEN_INPUTS_VERSION,
     GOLDEN_NEW_TOKENS,
@@ -18,6 +18,7 @@ from edgekit.core.golden_inputs import (
     REFERENCE_TEXT,
     TOP_K_RECORDED,
 )
+from edgekit.core.user_inputs import UserInputs
 from edgekit.formats.tokenizer import Tokenizer, folder_tokenizer
 from edgekit.runtime.metrics import log_softmax
 
@@ -82,22 +83,38 @@ def _greedy(model, ids: list[int], new_tokens: int) -> list[int]:
     return out[0, len(ids) :].tolist()
 
 
-def record_golden(model, sp: Tokenizer, bos_token: str) -> GoldenOutputs:
-    bos = sp.piece_to_id(bos_token)
-    prompts = []
-    for text in GOLDEN_PROMPTS:
-        ids = [bos] + sp.encode(text)
-        first = log_softmax(source_logits(model, ids)[-1])
-        top2 = np.sort(first)[-2:]
-        continuation = _greedy(model, ids, GOLDEN_NEW_TOKENS)
-        prompts.append(GoldenPrompt(text, ids, continuation, sp.decode(continuation), float(top2[1] - top2[0])))
-    return GoldenOutputs(
-        GOLDEN_INPUTS_VERSION, GOLDEN_NEW_TOKENS, tuple(prompts), record_reference(model, reference_ids(sp, bos))
+def _golden_prompt(model, sp: Tokenizer, bos: int, text: str) -> GoldenPrompt:
+    ids = [bos] + sp.encode(text)
+    first = log_softmax(source_logits(model, ids)[-1])
+    top2 = np.sort(first)[-2:]
+    continuation = _greedy(model, ids, GOLDEN_NEW_TOKENS)
+    return GoldenPrompt(text, ids, continuation, sp.decode(continuation), float(top2[1] - top2[0]))
+
+
+def record_user_golden(model, sp: Tokenizer, bos: int, inputs: UserInputs) -> UserGolden:
+    return UserGolden(
+        prompts=tuple(_golden_prompt(model, sp, bos, text) for text in inputs.prompts),
+        prompts_file=inputs.prompts_file,
+        prompts_sha256=inputs.prompts_sha256,
+        reference=record_reference(model, reference_ids(sp, bos, inputs.text)) if inputs.text else None,
+        text_file=inputs.text_file,
+        text_sha256=inputs.text_sha256,
     )
 
 
-def record_source_golden(hf_dir: Path, bos_token: str) -> GoldenOutputs:
+def record_golden(model, sp: Tokenizer, bos_token: str, user: UserInputs | None = None) -> GoldenOutputs:
+    bos = sp.piece_to_id(bos_token)
+    return GoldenOutputs(
+        GOLDEN_INPUTS_VERSION,
+        GOLDEN_NEW_TOKENS,
+        tuple(_golden_prompt(model, sp, bos, text) for text in GOLDEN_PROMPTS),
+        record_reference(model, reference_ids(sp, bos)),
+        record_user_golden(model, sp, bos, user) if user else None,
+    )
+
+
+def record_source_golden(hf_dir: Path, bos_token: str, user: UserInputs | None = None) -> GoldenOutputs:
     """Load the source model and record its golden outputs through the checkpoint's tokenizer;
     `edgekit convert` runs this in a child (`edgekit.converters.isolated`), so the float
     model's memory goes with it."""
-    return record_golden(load_source_model(hf_dir), folder_tokenizer(hf_dir), bos_token)
+    return record_golden(load_source_model(hf_dir), folder_tokenizer(hf_dir), bos_token, user)

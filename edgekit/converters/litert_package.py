@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgekit.core.chat import ChatFormat
+from edgekit.core.chat import ChatFormat, supports_tools
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,8 @@ def llm_metadata_bytes(meta: ChatMetadata, tokenizer_model: Path, cache_length: 
     proto.max_num_tokens = cache_length
     proto.min_runtime_version = min_runtime_version()
     getattr(proto.llm_model_type, meta.model_type).SetInParent()
+    proto.supports_function_calling = supports_tools(meta.chat)
+    proto.supports_thinking = False  # Gemma 1 to 3 have no thinking channel (Gemma 3n and 4 use litert_bundle)
     sampling = dict(meta.chat.recommended_sampling)
     proto.sampler_params.type = sampler_params_pb2.SamplerParameters.TOP_P
     proto.sampler_params.k = int(sampling["top_k"])

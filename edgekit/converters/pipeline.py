@@ -32,6 +32,7 @@ from edgekit.core.paths import cache_dir
 from edgekit.core.progress import Stages, peak_rss_bytes
 from edgekit.core.recipes import LITERT_FORMATS, recipe_named
 from edgekit.core.targets import TARGET_FORMATS
+from edgekit.core.user_inputs import UserInputs
 from edgekit.formats.content_digest import content_sha256
 from edgekit.formats.tokenizer import SENTENCEPIECE_FILE, folder_tokenizer
 from edgekit.intake.checkpoint import Checkpoint
@@ -58,6 +59,7 @@ class ConvertRequest:
     onnx_accuracy_level: int = 4
     max_size_mib: float | None = None  # --quant auto: the ONNX graph's budget
     smoothing: bool = True  # LiteRT: activation outliers migrated into the weights (converters.smoothing)
+    user_inputs: UserInputs | None = None  # --prompts / --text: golden outputs on the user's domain too
 
     @property
     def formats(self) -> set[str]:
@@ -194,7 +196,7 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
             )
         source = source_record(ckpt, hf_dir)
     with stages.stage("recording golden outputs from the source model"):
-        golden = run_isolated(record_source_golden, hf_dir, chat.start_token)
+        golden = run_isolated(record_source_golden, hf_dir, chat.start_token, request.user_inputs)
     formats = request.formats
     bundle_export = ckpt.family.litert_bundle_export  # litert-torch's exportables and packaging
     smoothing: dict[str, Any] | None = None

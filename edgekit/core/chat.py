@@ -15,6 +15,7 @@ from typing import Any, Literal
 from edgekit.core.errors import EdgekitError
 
 Role = Literal["user", "model"]
+JINJA_SUFFIXES = (".jinja", ".j2")
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,14 @@ class ChatFormat:
             ) from None
 
     def with_overrides(self, template_file: Path) -> ChatFormat:
-        """`--chat-template FILE`: a JSON object overriding any field, for fine-tunes."""
+        """`--chat-template FILE`: a Jinja template (`.jinja`, `.j2`) that wins as a checkpoint's
+        own does, or a JSON object overriding any field, for fine-tunes."""
+        if template_file.suffix in JINJA_SUFFIXES:
+            try:
+                template = template_file.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise EdgekitError(f"cannot read {template_file} ({exc})", "pass a UTF-8 Jinja file") from None
+            return replace(self, template=template, template_source=f"--chat-template {template_file.name}")
         try:
             values = json.loads(template_file.read_text())
             for key in ("stop_tokens", "turn_markers"):
@@ -206,6 +214,32 @@ def render(
 
 
 PROBE_TURNS = (Turn("user", "Hi"), Turn("model", "Hello"), Turn("user", "Bye"))
+
+
+PROBE_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "edgekit_probe_tool",
+        "description": "Says whether a template shows the model its tools.",
+        "parameters": {"type": "object", "properties": {}},
+    },
+}
+
+
+def supports_tools(chat: ChatFormat) -> bool:
+    """Whether the checkpoint's template shows the model the tools it is given (rendered with a
+    probe tool, in transformers' `tools` format): what LiteRT-LM's `supports_function_calling`
+    tells an app. The families' own turn formats have no tool turn."""
+    if chat.template is None:
+        return False
+    from edgekit.core.chat_template import render_chat_template
+
+    messages = [{"role": "user", "content": "Hi"}]
+    try:
+        text = render_chat_template(chat.template, messages, chat.start_token, chat.stop_tokens[0], tools=[PROBE_TOOL])
+    except EdgekitError:  # a template that fails on tools does not support them
+        return False
+    return PROBE_TOOL["function"]["name"] in text
 
 
 def fields_gap(chat: ChatFormat) -> str | None:

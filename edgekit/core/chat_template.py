@@ -61,13 +61,18 @@ def render_chat_template(
     eos_token: str,
     add_generation_prompt: bool = True,
     where: str = "the chat template",
+    tools: list[dict[str, Any]] | None = None,
 ) -> str:
     import jinja2
 
     try:
         compiled = _environment().from_string(template)
         return compiled.render(
-            messages=messages, bos_token=bos_token, eos_token=eos_token, add_generation_prompt=add_generation_prompt
+            messages=messages,
+            bos_token=bos_token,
+            eos_token=eos_token,
+            add_generation_prompt=add_generation_prompt,
+            tools=tools,
         )
     except jinja2.exceptions.SecurityError as exc:
         raise EdgekitError(

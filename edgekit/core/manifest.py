@@ -19,7 +19,8 @@ from edgekit.core.errors import EdgekitError
 from edgekit.core.golden import GoldenOutputs
 from edgekit.core.records import JsonRecord
 
-MANIFEST_VERSION = (1, 3)  # 1.1: typed records; 1.2: source.model_id; 1.3: recipe.litert_weights, litert_smoothing
+MANIFEST_VERSION = (1, 4)  # 1.1: typed records; 1.2: source.model_id; 1.3: recipe.litert_weights, litert_smoothing;
+# 1.4: golden.user (golden outputs on the user's --prompts / --text)
 MANIFEST_KEY = "edgekit_manifest"
 MANIFEST_SUFFIX = ".edgekit.json"
 

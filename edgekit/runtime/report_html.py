@@ -45,6 +45,15 @@ def _prompt_chart(prompts: tuple[PromptResult, ...], width: int = 900) -> str:
     )
 
 
+def _prompt_table(prompts: tuple[PromptResult, ...]) -> str:
+    rows = "".join(
+        f"<tr><td><code>{html.escape(p.prompt)}</code></td><td><code>{html.escape(p.expected)}</code></td>"
+        f"<td><code>{html.escape(p.got)}</code></td></tr>"
+        for p in prompts
+    )
+    return f"<table><tr><th>prompt</th><th>source</th><th>bundle</th></tr>{rows}</table>"
+
+
 def render(report: ValidationReport) -> str:
     verdict = "PASS" if report.passed else "FAIL"
     color = "#2e7d32" if report.passed else "#c62828"
@@ -53,12 +62,16 @@ def render(report: ValidationReport) -> str:
         f"<td>{html.escape(str(c.limit))}</td><td>{'✔' if c.passed else '✘'}</td></tr>"
         for c in report.checks
     )
-    prompts = "".join(
-        f"<tr><td><code>{html.escape(p.prompt)}</code></td><td><code>{html.escape(p.expected)}</code></td>"
-        f"<td><code>{html.escape(p.got)}</code></td></tr>"
-        for p in report.prompts
-    )
     tf = report.teacher_forced
+    yours = ""
+    if report.user_prompts:
+        yours = f"""<h2>Greedy continuations on {html.escape(report.prompts_file or "your prompts")}</h2>
+{_prompt_chart(report.user_prompts)}{_prompt_table(report.user_prompts)}"""
+    if report.teacher_forced_text is not None:
+        tt = report.teacher_forced_text
+        yours += f"""<h2>Teacher-forced over {html.escape(report.text_file or "your text")}, {tt.positions} positions</h2>
+<p>top-1 agreement {tt.top1_agreement:.2%}; KL mean {tt.kl_mean:.4g}, p99 {tt.kl_p99:.4g} nats;
+perplexity {tt.bundle_perplexity:.3f} (source {tt.source_perplexity:.3f}).</p>{_kl_chart(tt.kl_per_position)}"""
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>edgekit validate: {html.escape(report.artifact)}</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1000px}}td,th{{border-bottom:1px solid #ddd;
@@ -74,7 +87,7 @@ perplexity {tf.bundle_perplexity:.3f} (source {tf.source_perplexity:.3f}).</p>
 <h3>KL(source ‖ bundle) per position</h3>{_kl_chart(tf.kl_per_position)}
 <h2>Greedy continuations</h2>
 <p>Bar: share of the source's greedy text reproduced; green: first token agrees, amber: the source's
-top-2 nearly tie, red: differs.</p>{_prompt_chart(report.prompts)}
-<table><tr><th>prompt</th><th>source</th><th>bundle</th></tr>{prompts}</table>
+top-2 nearly tie, red: differs.</p>{_prompt_chart(report.prompts)}{_prompt_table(report.prompts)}
+{yours}
 </body></html>
 """

@@ -40,6 +40,16 @@ class Expectation:
     against: str
     text_reference: TeacherForcedReference | None = None  # the source over a user's text
     text_file: str | None = None
+    user_prompts: tuple[GoldenPrompt, ...] = ()  # the source on a user's prompts (convert --prompts)
+    prompts_file: str | None = None
+
+    @classmethod
+    def of(cls, golden: GoldenOutputs, against: str) -> Expectation:
+        """edgekit's inputs, and the user's where the golden outputs hold some."""
+        user = golden.user
+        if user is None:
+            return cls(golden, against)
+        return cls(golden, against, user.reference, user.text_file, user.prompts, user.prompts_file)
 
 
 @dataclass(frozen=True)
@@ -81,6 +91,8 @@ class ValidationReport:
     text_file: str | None = None
     engine: str = ""  # what ran the artifact: LiteRT-LM, the LiteRT interpreter, onnxruntime
     engine_note: str | None = None  # why, when it is not the format's usual engine
+    user_prompts: tuple[PromptResult, ...] = ()  # reported apart from edgekit's own prompts
+    prompts_file: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -110,6 +122,8 @@ class ValidationReport:
             "teacher_forced": asdict(self.teacher_forced),
             "teacher_forced_text": text,
             "prompts": [p.to_json() for p in self.prompts],
+            "user_prompts": [p.to_json() for p in self.user_prompts],
+            "prompts_file": self.prompts_file,
             "greedy_prefix_agreement": self.greedy_prefix_agreement,
             "thresholds": asdict(self.thresholds),
         }
@@ -121,7 +135,7 @@ def manifest_expectation(artifact: Artifact) -> Expectation:
             f"{artifact.path.name} has no manifest with golden outputs",
             "keep the .edgekit.json manifest beside it, or pass --reference CHECKPOINT",
         )
-    return Expectation(artifact.manifest.golden, "golden outputs in the manifest")
+    return Expectation.of(artifact.manifest.golden, "golden outputs in the manifest")
 
 
 def _first_tokens(sp, prompts: tuple[GoldenPrompt, ...], texts: list[str]) -> tuple[list[PromptResult], float]:
@@ -184,22 +198,24 @@ def validate(
     quant = _quant(artifact, quant)
     limits = recipe_named(quant).thresholds
     expected = expected or manifest_expectation(artifact)
-    prompts = expected.golden.prompts
+    prompts, user_prompts = expected.golden.prompts, expected.user_prompts
 
     def measure(runner: Runner):
-        tokenizer_ok = all([runner.bos] + runner.tokenize(p.prompt) == p.prompt_ids for p in prompts)
+        every = prompts + user_prompts
+        tokenizer_ok = all([runner.bos] + runner.tokenize(p.prompt) == p.prompt_ids for p in every)
         if isinstance(runner, LiteRtLmRunner):
-            engine_ids = runner.engine_tokenize([p.prompt for p in prompts])
-            tokenizer_ok &= all(ids == p.prompt_ids[1:] for ids, p in zip(engine_ids, prompts))
-        texts = ["".join(runner.generate(p.prompt, len(p.continuation_ids), GREEDY)) for p in prompts]
-        per_prompt, first_rate = _first_tokens(runner.tokenizer, prompts, texts)
+            engine_ids = runner.engine_tokenize([p.prompt for p in every])
+            tokenizer_ok &= all(ids == p.prompt_ids[1:] for ids, p in zip(engine_ids, every))
+        texts = ["".join(runner.generate(p.prompt, len(p.continuation_ids), GREEDY)) for p in every]
+        per_prompt, first_rate = _first_tokens(runner.tokenizer, prompts, texts[: len(prompts)])
+        user = _first_tokens(runner.tokenizer, user_prompts, texts[len(prompts) :]) if user_prompts else None
         measured = [("", _teacher_forced(runner, expected.golden.reference))]
         if expected.text_reference is not None:
             where = f" over {Path(expected.text_file or 'text').name}"
             measured.append((where, _teacher_forced(runner, expected.text_reference)))
-        return tokenizer_ok, per_prompt, first_rate, measured, runner
+        return tokenizer_ok, per_prompt, first_rate, user, measured, runner
 
-    tokenizer_ok, per_prompt, first_rate, measured, runner = with_runner(artifact, threads, engine, measure)
+    tokenizer_ok, per_prompt, first_rate, user, measured, runner = with_runner(artifact, threads, engine, measure)
     check("tokenizer identity (bundle vs golden ids)", tokenizer_ok, True, tokenizer_ok)
     check(
         f"first-token agreement (greedy, {runner.backend})",
@@ -207,6 +223,13 @@ def validate(
         limits.first_token_min,
         first_rate >= limits.first_token_min,
     )
+    if user is not None:
+        check(
+            f"first-token agreement on {expected.prompts_file} (greedy, {runner.backend})",
+            round(user[1], 4),
+            limits.first_token_min,
+            user[1] >= limits.first_token_min,
+        )
 
     for where, tf in measured:
         check(
@@ -242,4 +265,6 @@ def validate(
         text_file=expected.text_file,
         engine=runner.backend,
         engine_note=runner.engine_note,
+        user_prompts=tuple(user[0]) if user else (),
+        prompts_file=expected.prompts_file,
     )
