@@ -8,6 +8,7 @@ from typing import Any
 
 from edgekit.formats.onnx_graph import ONNX_GRAPH, describe_onnx
 from edgekit.intake.checkpoint import Checkpoint, load_checkpoint
+from edgekit.intake.lora import ADAPTER_CONFIG, read_adapter
 
 
 def describe_checkpoint(ckpt: Checkpoint) -> dict[str, Any]:
@@ -75,4 +76,7 @@ def describe(path: Path | None) -> dict[str, Any]:
             return {"kind": "manifest", "path": str(path), **read_manifest(path).to_json()}
     if path is not None and path.is_dir() and (path / ONNX_GRAPH).exists():
         return {**describe_onnx(path / ONNX_GRAPH), "folder": sorted(p.name for p in path.iterdir())}
+    if path is not None and path.is_dir() and (path / ADAPTER_CONFIG).exists():
+        adapter = read_adapter(path)
+        return {"kind": "LoRA adapter", **adapter.record().to_json(), "trained_on": adapter.base_class}
     return describe_checkpoint(load_checkpoint(path))

@@ -108,6 +108,12 @@ def _terminate_as_interrupt(signum, frame):  # noqa: ARG001 - signal handler sig
     help="A Jinja chat template (.jinja) that replaces the checkpoint's, or JSON overriding the chat format's fields.",
 )
 @click.option(
+    "--adapter",
+    "adapter_dir",
+    type=click.Path(path_type=Path),
+    help="A PEFT LoRA adapter folder, merged into the checkpoint in float32 before golden outputs and quantization.",
+)
+@click.option(
     "--prompts",
     "prompts_file",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -139,6 +145,7 @@ def convert_command(
     prefill,
     out_dir,
     chat_template,
+    adapter_dir,
     prompts_file,
     text_file,
     handoff_dir,
@@ -150,6 +157,7 @@ def convert_command(
     from edgekit.core.progress import Stages
     from edgekit.core.user_inputs import read_user_inputs
     from edgekit.intake.checkpoint import load_checkpoint
+    from edgekit.intake.lora import read_adapter
 
     quants = _quants(quant)
     prefill_lengths = _prefill(prefill)
@@ -179,6 +187,9 @@ def convert_command(
     refusal = ckpt.family.refusal(ckpt.config, ckpt.architecture, TARGET_FORMATS[target])
     if refusal:
         raise EdgekitError(*refusal)
+    adapter = read_adapter(adapter_dir) if adapter_dir else None
+    if adapter is not None:
+        adapter.check_family(ckpt.family)
     chat = ckpt.chat_format().with_overrides(chat_template) if chat_template else ckpt.chat_format()
     render(chat, [Turn("user", "Hi")], system="Be brief.")  # a template that cannot render is refused now
     user_inputs = read_user_inputs(prompts_file, text_file, chat)
@@ -203,6 +214,7 @@ def convert_command(
         max_size_mib=max_size,
         smoothing=not no_smoothing,
         user_inputs=user_inputs,
+        adapter=adapter,
     )
     stages = Stages(total=stage_count(request))
     result = convert(request, stages)

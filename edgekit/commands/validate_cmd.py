@@ -51,6 +51,12 @@ def _summary(report) -> str:
     help="Recompute the golden outputs from this checkpoint (needs edgekit[convert]).",
 )
 @click.option(
+    "--adapter",
+    "adapter_dir",
+    type=click.Path(path_type=Path),
+    help="With --reference: the LoRA adapter the bundle was converted with (`convert --adapter`), merged into it.",
+)
+@click.option(
     "--text",
     type=click.Path(path_type=Path),
     help="Also score teacher-forced agreement over this UTF-8 text (with --reference; a manifest "
@@ -64,6 +70,7 @@ def _summary(report) -> str:
 def validate_command(
     bundle: Path,
     reference: Path | None,
+    adapter_dir: Path | None,
     text: Path | None,
     quant: str | None,
     threads: int,
@@ -81,11 +88,16 @@ def validate_command(
             "--text needs --reference CHECKPOINT (the source's logits over the text)",
             "pass the checkpoint the bundle was made from with --reference",
         )
+    if adapter_dir is not None and reference is None:
+        raise EdgekitError(
+            "--adapter needs --reference CHECKPOINT (the base it is merged into)",
+            "pass the base checkpoint with --reference, or drop --adapter to validate against the manifest",
+        )
     expected = None
     if reference is not None:
         from edgekit.app.reference import reference_expectation
 
-        expected = reference_expectation(bundle, reference, text)
+        expected = reference_expectation(bundle, reference, text, adapter_dir)
     report = validate(bundle, expected, quant=quant, threads=threads, engine=engine)
     if report_path:
         with atomic_file(report_path) as tmp:

@@ -46,15 +46,15 @@ def check_memory(parameter_count: int, runs: list[tuple[str, str]], force: bool)
     return needed
 
 
-def disk_bytes(parameter_count: int, outputs: list[str]) -> int:
+def disk_bytes(parameter_count: int, outputs: list[str], float_copies: int = 1) -> int:
     """`outputs`: the recipe of every artifact to be written (one per file), plus the float
-    export in the work folder."""
+    copies in the work folder (the export; a merged adapter's checkpoint)."""
     written = sum(parameter_count * recipe_named(q).disk_bytes_per_parameter for q in outputs)
-    return int(written + parameter_count * 4)
+    return int(written + parameter_count * 4 * float_copies)
 
 
-def check_disk(out_dir: Path, parameter_count: int, outputs: list[str], force: bool) -> None:
-    needed = disk_bytes(parameter_count, outputs)
+def check_disk(out_dir: Path, parameter_count: int, outputs: list[str], force: bool, float_copies: int = 1) -> None:
+    needed = disk_bytes(parameter_count, outputs, float_copies)
     override = os.environ.get("EDGEKIT_AVAILABLE_DISK")  # lets tests simulate a full disk
     have = int(float(override)) if override else shutil.disk_usage(out_dir).free
     if needed > have and not force:

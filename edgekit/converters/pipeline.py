@@ -36,6 +36,7 @@ from edgekit.core.user_inputs import UserInputs
 from edgekit.formats.content_digest import content_sha256
 from edgekit.formats.tokenizer import SENTENCEPIECE_FILE, folder_tokenizer
 from edgekit.intake.checkpoint import Checkpoint
+from edgekit.intake.lora import LoraAdapter
 
 ROUTES = {
     "litertlm": "litert-torch export_hf (float32) + ai-edge-quantizer (GGUF Q4_0 blocks carried into int4) + LiteRT-LM builder",
@@ -60,6 +61,7 @@ class ConvertRequest:
     max_size_mib: float | None = None  # --quant auto: the ONNX graph's budget
     smoothing: bool = True  # LiteRT: activation outliers migrated into the weights (converters.smoothing)
     user_inputs: UserInputs | None = None  # --prompts / --text: golden outputs on the user's domain too
+    adapter: LoraAdapter | None = None  # --adapter: merged into the checkpoint before anything else
 
     @property
     def formats(self) -> set[str]:
@@ -84,16 +86,20 @@ class ConvertResult:
     peak_rss_bytes: int = 0
 
 
-def model_stem(ckpt: Checkpoint) -> str:
+def model_stem(ckpt: Checkpoint, adapter: LoraAdapter | None = None) -> str:
+    """The artifacts' name: the checkpoint's, then the adapter folder's where one is merged."""
     if ckpt.is_default:
-        return "gemma-3-270m"
-    name = ckpt.path.stem if ckpt.kind == "gguf" else ckpt.path.resolve().name
+        name = "gemma-3-270m"
+    else:
+        name = ckpt.path.stem if ckpt.kind == "gguf" else ckpt.path.resolve().name
+    if adapter is not None:
+        name = f"{name}-{adapter.path.resolve().name}"
     return name.replace(" ", "-") or "model"
 
 
 def planned_outputs(request: ConvertRequest) -> list[tuple[str, str, Path]]:
     """(quant, format, final path) for every artifact this request writes."""
-    stem = model_stem(request.checkpoint)
+    stem = model_stem(request.checkpoint, request.adapter)
     return [
         (quant, fmt, request.out_dir / (f"{stem}-{quant}-onnx" if fmt == "onnx" else f"{stem}-{quant}.{fmt}"))
         for quant in request.quants
@@ -174,6 +180,7 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
     from edgekit.converters.litert_export import export_float
     from edgekit.converters.litert_package import ChatMetadata, write_litertlm, write_task
     from edgekit.converters.litert_quantize import quantize_tflite
+    from edgekit.converters.lora_merge import merge_adapter
     from edgekit.converters.onnx_export import export_onnx
     from edgekit.converters.onnx_package import write_onnx_folder
     from edgekit.converters.onnx_quantize import quantize_onnx
@@ -195,6 +202,9 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
                 "copy tokenizer.model from the base Gemma checkpoint into the folder",
             )
         source = source_record(ckpt, hf_dir)
+        if request.adapter is not None:
+            stages.note(f"merging the LoRA adapter {request.adapter.path.name} in float32")
+            hf_dir = merge_adapter(hf_dir, request.adapter, work / "merged")
     with stages.stage("recording golden outputs from the source model"):
         golden = run_isolated(record_source_golden, hf_dir, chat.start_token, request.user_inputs)
     formats = request.formats
@@ -306,6 +316,7 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
                 chat_format=chat,
                 libraries=versions,
                 golden=golden,
+                adapter=request.adapter.record() if request.adapter else None,
             ).write(work / manifest_path(final).name)
             result.artifacts.append(
                 WrittenArtifact(
@@ -358,7 +369,13 @@ def convert(request: ConvertRequest, stages: Stages) -> ConvertResult:
     ckpt = request.checkpoint
     check_outputs(request)
     estimated = check_memory(ckpt.parameter_count, [(f, q) for q, f, _ in planned_outputs(request)], request.force)
-    check_disk(request.out_dir, ckpt.parameter_count, [q for q, _, _ in planned_outputs(request)], request.force)
+    check_disk(
+        request.out_dir,
+        ckpt.parameter_count,
+        [q for q, _, _ in planned_outputs(request)],
+        request.force,
+        float_copies=1 + (request.adapter is not None),
+    )
 
     work = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=request.out_dir))
     context = multiprocessing.get_context("fork")

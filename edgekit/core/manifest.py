@@ -19,8 +19,8 @@ from edgekit.core.errors import EdgekitError
 from edgekit.core.golden import GoldenOutputs
 from edgekit.core.records import JsonRecord
 
-MANIFEST_VERSION = (1, 4)  # 1.1: typed records; 1.2: source.model_id; 1.3: recipe.litert_weights, litert_smoothing;
-# 1.4: golden.user (golden outputs on the user's --prompts / --text)
+MANIFEST_VERSION = (1, 5)  # 1.1: typed records; 1.2: source.model_id; 1.3: recipe.litert_weights, litert_smoothing;
+# 1.4: golden.user (golden outputs on the user's --prompts / --text); 1.5: adapter (a LoRA merged into the source)
 MANIFEST_KEY = "edgekit_manifest"
 MANIFEST_SUFFIX = ".edgekit.json"
 
@@ -50,6 +50,21 @@ class SourceRecord(JsonRecord):
     instruction_tuned: bool | None
     converted_from: str
     model_id: str | None = None  # the Hugging Face id `path` was found by in the local cache
+
+
+@dataclass(frozen=True)
+class AdapterRecord(JsonRecord):
+    """The LoRA adapter merged into the source (`convert --adapter`) before anything else ran."""
+
+    path: str
+    config_sha256: str
+    weights_sha256: str
+    rank: int
+    alpha: float
+    rslora: bool
+    target_modules: tuple[str, ...]  # the projections adapted
+    adapted_weights: int
+    base_model: str | None  # the base the adapter names (base_model_name_or_path)
 
 
 @dataclass(frozen=True)
@@ -85,6 +100,7 @@ class Manifest:
     libraries: dict[str, str]
     golden: GoldenOutputs
     conversion: ConversionRecord | None = None
+    adapter: AdapterRecord | None = None
     version: tuple[int, int] = field(default=MANIFEST_VERSION)
 
     def to_json(self) -> dict[str, Any]:
@@ -99,13 +115,15 @@ class Manifest:
         }
         if self.conversion is not None:
             data["conversion"] = self.conversion.to_json()
+        if self.adapter is not None:
+            data["adapter"] = self.adapter.to_json()
         return data
 
     @classmethod
     def from_json(cls, data: Any, where: str = "manifest") -> Manifest:
         version = _version(data, where)
         try:
-            conversion = data.get("conversion")
+            conversion, adapter = data.get("conversion"), data.get("adapter")
             return cls(
                 artifact=ArtifactRecord.from_json(data["artifact"]),
                 source=SourceRecord.from_json(data["source"]),
@@ -114,6 +132,7 @@ class Manifest:
                 libraries={str(k): str(v) for k, v in data["libraries"].items()},
                 golden=GoldenOutputs.from_json(data["golden"]),
                 conversion=ConversionRecord.from_json(conversion) if conversion else None,
+                adapter=AdapterRecord.from_json(adapter) if adapter else None,
                 version=version,
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
