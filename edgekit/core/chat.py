@@ -145,7 +145,9 @@ class ChatFormat:
                 template = template_file.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
                 raise EdgekitError(f"cannot read {template_file} ({exc})", "pass a UTF-8 Jinja file") from None
-            return replace(self, template=template, template_source=f"--chat-template {template_file.name}")
+            return fields_from_template(
+                replace(self, template=template, template_source=f"--chat-template {template_file.name}")
+            )
         try:
             values = json.loads(template_file.read_text())
             for key in ("stop_tokens", "turn_markers"):
@@ -261,3 +263,46 @@ def fields_gap(chat: ChatFormat) -> str | None:
                 f"the .task's prefixes and suffixes give {got[at : at + 40]!r}"
             )
     return None
+
+
+_PROBE_TEXTS = ("EDGEKITPROBEA", "EDGEKITPROBEB", "EDGEKITPROBEC", "EDGEKITPROBES")
+
+
+def fields_from_template(chat: ChatFormat) -> ChatFormat:
+    """`chat` with the prefixes and suffixes its Jinja template reduces to, for runtimes that
+    hold only those (a MediaPipe `.task`, LiteRT-LM's prompt templates); `chat` unchanged where
+    the template does not reduce to them on the probes `fields_gap` checks (or fails to render:
+    `convert` refuses that itself)."""
+    if chat.template is None:
+        return chat
+    a, b, c, system = _PROBE_TEXTS
+    try:
+        single = render(chat, [Turn("user", a)], add_generation_prompt=False)
+        three = render(chat, [Turn("user", a), Turn("model", b), Turn("user", c)])
+        with_system = render(chat, [Turn("user", a)], system, add_generation_prompt=False)
+    except EdgekitError:
+        return chat
+    user_prefix, _, user_suffix = single.partition(a)
+    head, _, rest = three.partition(a)
+    between_ab, _, rest = rest.partition(b)
+    between_bc, _, tail = rest.partition(c)
+    if head != user_prefix or not (
+        between_ab.startswith(user_suffix) and between_bc.endswith(user_prefix) and tail.startswith(user_suffix)
+    ):
+        return chat
+    model_prefix = between_ab[len(user_suffix) :]
+    generation = tail[len(user_suffix) :]
+    if not generation.startswith(model_prefix):
+        return chat
+    fields = replace(
+        chat,
+        user_prefix=user_prefix,
+        user_suffix=user_suffix,
+        model_prefix=model_prefix,
+        model_suffix=between_bc[: len(between_bc) - len(user_prefix)],
+        generation_suffix=generation[len(model_prefix) :],
+    )
+    candidates = [fields]
+    if system in with_system:  # a template with a system turn of its own
+        candidates.append(replace(fields, system_role=True, system_prefix=with_system.partition(system)[0]))
+    return next((f for f in candidates if fields_gap(f) is None), chat)

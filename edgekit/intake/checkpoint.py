@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from edgekit.core.chat import ChatFormat
+from edgekit.core.chat import ChatFormat, fields_from_template
 from edgekit.core.errors import EdgekitError
 from edgekit.families import Family, family_for_architecture, family_for_gguf_arch
 from edgekit.formats import safetensors
@@ -95,11 +95,12 @@ class Checkpoint:
         return None
 
     def chat_format(self) -> ChatFormat:
-        """The family's format, carrying the checkpoint's own template where it has one."""
+        """The family's format, carrying the checkpoint's own template where it has one (and
+        the prefixes and suffixes that template reduces to, where it does)."""
         found = self.chat_template()
         if found is None:
             return self.family.chat
-        return replace(self.family.chat, template=found[0], template_source=found[1])
+        return fields_from_template(replace(self.family.chat, template=found[0], template_source=found[1]))
 
     def weight_files(self) -> list[Path]:
         """The files that hold the weights (what a manifest's checksums cover)."""
