@@ -12,6 +12,7 @@ from edgekit.core.chat import Turn, fields_from_template, fields_gap, render, su
 from edgekit.core.errors import EdgekitError
 from edgekit.families import FAMILIES, GEMMA_CHAT
 from tests.cli import edgekit
+from tests.fixtures.chat_templates import CHATML
 
 
 def test_system_instruction_is_folded_into_the_first_user_turn():
@@ -123,11 +124,6 @@ def test_a_template_the_task_cannot_reproduce_is_named():
     assert gap and "chat_template.jinja" in gap and "You are Gemma" in gap
 
 
-# A fine-tune's own turns, in another format than Gemma's, with a system turn of its own.
-CHATML = (
-    "{{ bos_token }}{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
 FRENCH = (
     "{{ bos_token }}{% for m in messages %}{{ '<start_of_turn>' ~ ('model' if m['role'] == 'assistant' else 'user') }}\n"
     "{{ 'Answer in French. ' if loop.first else '' }}{{ m['content'] }}<end_of_turn>\n{% endfor %}"
@@ -147,25 +143,20 @@ def test_a_template_in_other_turns_gives_the_prefixes_and_suffixes_it_reduces_to
     assert fields_from_template(french) == french  # its first turn differs from the others: no fields do it
 
 
-@pytest.mark.parametrize(
-    ("template", "prefix", "warns"),
-    [(FRENCH, "<start_of_turn>user\n", True), (CHATML, "<|im_start|>user\n", False)],
-    ids=["not reducible", "reducible"],
-)
-def test_the_task_takes_the_templates_turns_or_convert_warns_once(tiny_hf, tmp_path, template, prefix, warns):
+def test_convert_warns_once_that_the_task_drops_the_checkpoints_template(tiny_hf, tmp_path):
+    """A template no prefixes and suffixes reproduce: the .task keeps the family's and says so
+    once, and the conversion goes on (a reducible template's real conversion:
+    tests/test_lora_adapter.py, whose fine-tune brings ChatML turns)."""
     from edgekit.formats.task_bundle import open_task
 
     checkpoint = tmp_path / "fine-tune"
     shutil.copytree(tiny_hf["gemma3"], checkpoint)
-    (checkpoint / "chat_template.jinja").write_text(template)
+    (checkpoint / "chat_template.jinja").write_text(FRENCH)
     result = edgekit(
         "convert", checkpoint, "--target", "task", "--quant", "fp32", "--prefill", "32", "--out", tmp_path / "out"
     )
     assert result.code == 0, result.stderr[-2000:]
     warnings = [line for line in result.stderr.splitlines() if line.startswith("edgekit: warning:")]
-    if warns:
-        assert len(warnings) == 1 and "Answer in French" in warnings[0] and "chat_template.jinja" in warnings[0]
-    else:
-        assert not warnings, warnings
+    assert len(warnings) == 1 and "Answer in French" in warnings[0] and "chat_template.jinja" in warnings[0]
     task = open_task(tmp_path / "out" / "fine-tune-fp32.task")
-    assert task.metadata()["prompt_templates"]["user"]["prefix"] == prefix
+    assert task.metadata()["prompt_templates"]["user"]["prefix"] == GEMMA_CHAT.user_prefix

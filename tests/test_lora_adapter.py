@@ -1,5 +1,7 @@
 """`edgekit convert BASE --adapter DIR`: a PEFT LoRA adapter, written by peft itself, merged in
-float32 before golden outputs and quantization; bad adapters refused in one line."""
+float32 before golden outputs and quantization; bad adapters refused in one line. The
+fine-tune brings its own chat template in ChatML turns (`--chat-template FILE.jinja`), which
+the `.task` and `.litertlm` carry as their prefixes and suffixes."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import pytest
 
 from edgekit.core.digest import sha256_file
 from tests.cli import assert_one_line_error, edgekit
+from tests.fixtures.chat_templates import CHATML
 from tests.fixtures.lora_adapters import edited, peft_merged_model, write_adapter, write_adapter_for_config
 
 
@@ -22,15 +25,22 @@ def adapter(tiny_hf, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def merged_bundles(tiny_hf, adapter, tmp_path_factory) -> dict[tuple[str, str], Path]:
-    """fp32 and int8, .litertlm and ONNX (and .task), from one conversion with the adapter."""
+def conversion(tiny_hf, adapter, tmp_path_factory):
+    """fp32 and int8, .litertlm, .task and ONNX, from one conversion with the adapter."""
     out = tmp_path_factory.mktemp("lora-out")
+    template = out / "chatml.jinja"
+    template.write_text(CHATML)
     result = edgekit(
-        "convert", tiny_hf["gemma3"], "--adapter", adapter, "--target", "all", "--quant", "fp32,int8",
-        "--prefill", "32", "--out", out, "--json",
+        "convert", tiny_hf["gemma3"], "--adapter", adapter, "--chat-template", template, "--target", "all",
+        "--quant", "fp32,int8", "--prefill", "32", "--out", out, "--json",
     )  # fmt: skip
     assert result.code == 0, result.stderr[-3000:]
-    return {(a["quant"], a["format"]): Path(a["artifact"]) for a in result.json()["artifacts"]}
+    return result
+
+
+@pytest.fixture(scope="module")
+def merged_bundles(conversion) -> dict[tuple[str, str], Path]:
+    return {(a["quant"], a["format"]): Path(a["artifact"]) for a in conversion.json()["artifacts"]}
 
 
 def _reference_ids(tiny_hf) -> list[int]:
@@ -85,6 +95,19 @@ def test_validate_against_the_base_needs_the_same_adapter(merged_bundles, tiny_h
     result = edgekit("validate", bundle, "--reference", tiny_hf["gemma3"], "--adapter", adapter, "--json")
     assert result.code == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert result.json()["against"].startswith("reference checkpoint")
+
+
+def test_the_fine_tunes_template_gives_the_task_and_litertlm_its_turns(conversion, merged_bundles):
+    from edgekit.formats.litertlm import describe_litertlm
+    from edgekit.formats.task_bundle import open_task
+
+    assert not [line for line in conversion.stderr.splitlines() if line.startswith("edgekit: warning:")]
+    task = open_task(merged_bundles[("int8", "task")]).metadata()["prompt_templates"]
+    assert task["user"] == {"prefix": "<|im_start|>user\n", "suffix": "<|im_end|>\n"}
+    assert task["model"] == {"prefix": "<|im_start|>assistant\n", "suffix": "<|im_end|>\n"}
+    litertlm = describe_litertlm(merged_bundles[("int8", "litertlm")])["llm_metadata"]["promptTemplates"]
+    assert litertlm["user"] == {"prefix": "<|im_start|>user\n", "suffix": "<|im_end|>\n"}
+    assert litertlm["model"]["prefix"] == "<|im_start|>assistant\n"
 
 
 def _bad(case: str, tiny_hf, good: Path, root: Path) -> Path:
