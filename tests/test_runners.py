@@ -33,10 +33,36 @@ def test_onnx_prefill_in_chunks_equals_one_call(onnx_converted, family):
     with open_runner(onnx_converted[family]["fp32"]) as runner:
         ids = [runner.bos, *runner.tokenize(" ".join([TEXT] * 20))][: 2 * PREFILL_CHUNK + 9]
         assert len(ids) == 2 * PREFILL_CHUNK + 9
+        assert runner.keeps_last  # prefill asks for the last row only, and gets one
+        feeds = {**decoder_feeds(ids, 0, empty_past(runner.session)), "logits_to_keep": np.array([1])}
+        assert runner.session.run(["logits"], feeds)[0].shape[1] == 1
         one_call = runner.session.run(["logits"], decoder_feeds(ids, 0, empty_past(runner.session)))[0][0]
         chunked = np.stack(list(runner.logits(ids)))
         np.testing.assert_allclose(chunked, one_call, atol=1e-4 * np.abs(one_call).max())
         np.testing.assert_allclose(runner.prefill(ids), one_call[-1], atol=1e-4 * np.abs(one_call).max())
+
+
+@pytest.mark.parametrize("family", ["gemma2", "gemma3"])
+def test_onnx_kv_cache_extended_in_place_equals_the_copied_one(onnx_converted, family):
+    """GroupQueryAttention writing into the bound past buffer (grown three times here, past the
+    sliding window) gives the logits that feeding the past as arrays gives."""
+    from edgekit.runtime.artifact import open_artifact
+    from edgekit.runtime.onnx_runner import CopiedCache, OnnxRunner, SharedCache
+
+    artifact = open_artifact(onnx_converted[family]["fp32"])
+    shared, copied = OnnxRunner(artifact), OnnxRunner(artifact, share_kv_buffer=False)
+    assert isinstance(shared.cache, SharedCache) and isinstance(copied.cache, CopiedCache)
+    shared.cache = SharedCache(shared.session, tokens=20)
+    ids = [shared.bos, *shared.tokenize(" ".join([TEXT] * 20))][:137]
+    expected = np.stack(list(copied.logits(ids)))
+    tolerance = 1e-4 * np.abs(expected).max()
+    np.testing.assert_allclose(np.stack(list(shared.logits(ids))), expected, atol=tolerance)
+    assert shared.cache.capacity == 256  # 20, then 64, 128, 256 as the chunks came
+    shared.cache = SharedCache(shared.session, tokens=20)
+    np.testing.assert_allclose(shared.prefill(ids[:90]), expected[89], atol=tolerance)
+    for position in range(90, len(ids)):
+        np.testing.assert_allclose(shared.decode_step(ids[position]), expected[position], atol=tolerance)
+    assert shared.cache.capacity == 180  # the prompt's 90, doubled by the first decode step
 
 
 def test_scores_agree_across_backends(converted, onnx_converted):

@@ -4,14 +4,22 @@ torch's exporter writes Gemma's RMSNorm as `x * Reciprocal(Sqrt(mean(x^2) + eps)
 fusion into one `SimplifiedLayerNormalization` kernel matches only `x / Sqrt(...)`. Written as
 a division, every norm fuses at session load: 7 nodes each become one
 (tests/test_convert_onnx.py checks that none is left unfused). Attention is rewritten into one
-kernel per layer by `onnx_attention`.
+kernel per layer by `onnx_attention`. The output projection reads only the positions whose
+logits are asked for (`logits_to_keep`): a prompt needs one row to start generating, and the
+projection onto Gemma's 262k-token vocabulary at every prompt position was most of prefill's
+time (benchmarks/speed.md).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from edgekit.converters.onnx_attention import LayerAttention, fuse_attention
+from edgekit.formats.onnx_graph import LOGITS, LOGITS_TO_KEEP
+
+INT64 = 7  # onnx.TensorProto.INT64
 
 
 def rsqrt_as_division(model) -> int:
@@ -40,12 +48,39 @@ def rsqrt_as_division(model) -> int:
     return rewritten
 
 
+def logits_for_last_positions(model) -> None:
+    """Slice the output projection's input to its last `logits_to_keep` positions (0: all, the
+    default): `Slice(x, -k, end)` on the sequence axis, added as an overridable input so every
+    caller that does not feed it gets the graph it had."""
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    producer = {out: node for node in graph.node for out in node.output}
+    head = producer[LOGITS]
+    while head.op_type != "MatMul":  # back through a final soft-cap (Gemma 2, 3n): Div, Tanh, Mul
+        head = producer[next(name for name in head.input if name in producer)]
+    graph.input.append(helper.make_tensor_value_info(LOGITS_TO_KEEP, INT64, [1]))
+    graph.initializer.append(numpy_helper.from_array(np.array([0], dtype=np.int64), LOGITS_TO_KEEP))
+    constants = {"end": [np.iinfo(np.int64).max], "axis": [1]}
+    for stem, value in constants.items():
+        graph.initializer.append(numpy_helper.from_array(np.array(value, dtype=np.int64), f"edgekit_keep_{stem}"))
+    start, kept = "edgekit_keep_start", "edgekit_kept_positions"
+    index = list(graph.node).index(head)
+    graph.node.insert(index, helper.make_node("Neg", [LOGITS_TO_KEEP], [start], name=start))
+    graph.node.insert(
+        index + 1,
+        helper.make_node("Slice", [head.input[0], start, "edgekit_keep_end", "edgekit_keep_axis"], [kept], name=kept),
+    )
+    head.input[0] = kept
+
+
 def fuse_for_onnxruntime(graph_path: Path, attention: list[LayerAttention]) -> None:
     """Rewrite the graph file in place; its external data file is left as it is."""
     import onnx
 
     model = onnx.load(str(graph_path), load_external_data=False)
     rsqrt_as_division(model)
+    logits_for_last_positions(model)
     if attention:
         fuse_attention(model, attention)
     onnx.save(model, str(graph_path))

@@ -20,12 +20,17 @@ from edgekit.formats.onnx_graph import (
     PAST_VALUE,
     POSITION_IDS,
     PRESENT_KEY,
+    PRESENT_PREFIX,
     PRESENT_VALUE,
 )
 from edgekit.formats.tokenizer import SENTENCEPIECE_FILE, TOKENIZER_JSON_FILE, folder_tokenizer, gemma_tokenizer_config
 
 
-def genai_config(config: dict[str, Any], stop_ids: list[int], bos_id: int, context_length: int) -> dict[str, Any]:
+def genai_config(
+    config: dict[str, Any], stop_ids: list[int], bos_id: int, context_length: int, share_buffer: bool
+) -> dict[str, Any]:
+    """`share_buffer`: every present key/value comes from GroupQueryAttention, which can extend
+    the past in place (onnxruntime-genai's and edgekit's runner's `past_present_share_buffer`)."""
     layers = config["num_hidden_layers"]
     return {
         "model": {
@@ -62,7 +67,7 @@ def genai_config(config: dict[str, Any], stop_ids: list[int], bos_id: int, conte
             "num_beams": 1,
             "max_length": context_length,
             "min_length": 0,
-            "past_present_share_buffer": False,
+            "past_present_share_buffer": share_buffer,
             "top_k": 1,
             "top_p": 1.0,
             "temperature": 1.0,
@@ -118,10 +123,13 @@ def write_onnx_folder(graph: Path, hf_dir: Path, chat: ChatFormat, context_lengt
     import onnx
 
     folder.mkdir()
+    model = onnx.load(str(graph))
     # Re-saved, not copied: the graph records its external data file's name.
-    onnx.save(
-        onnx.load(str(graph)), str(folder / ONNX_GRAPH), save_as_external_data=True, location=ONNX_GRAPH + ".data"
-    )
+    onnx.save(model, str(folder / ONNX_GRAPH), save_as_external_data=True, location=ONNX_GRAPH + ".data")
+    producer = {out: node.op_type for node in model.graph.node for out in node.output}
+    presents = [o.name for o in model.graph.output if o.name.startswith(PRESENT_PREFIX)]
+    share_buffer = all(producer.get(name) == "GroupQueryAttention" for name in presents)
+    del model
     if (hf_dir / SENTENCEPIECE_FILE).exists():
         shutil.copy2(hf_dir / SENTENCEPIECE_FILE, folder / SENTENCEPIECE_FILE)
         write_tokenizer_json(hf_dir / SENTENCEPIECE_FILE, chat, folder)
@@ -134,5 +142,7 @@ def write_onnx_folder(graph: Path, hf_dir: Path, chat: ChatFormat, context_lengt
     config = config.get("text_config", config)
     stops = [sp.piece_to_id(t) for t in chat.stop_tokens]
     (folder / "genai_config.json").write_text(
-        json.dumps(genai_config(config, stops, sp.piece_to_id(chat.start_token), context_length), indent=2)
+        json.dumps(
+            genai_config(config, stops, sp.piece_to_id(chat.start_token), context_length, share_buffer), indent=2
+        )
     )

@@ -12,6 +12,9 @@ from edgekit.core.errors import EdgekitError
 ONNX_GRAPH = "model.onnx"
 INPUT_IDS, ATTENTION_MASK, POSITION_IDS, LOGITS = "input_ids", "attention_mask", "position_ids", "logits"
 PAST_PREFIX, PRESENT_PREFIX = "past_key_values.", "present."
+# An optional input (an overridable initializer, default 0 = every position): how many of the
+# last positions get logits. onnxruntime-genai never feeds it, so it gets every row, as before.
+LOGITS_TO_KEEP = "logits_to_keep"
 PAST_KEY, PAST_VALUE = PAST_PREFIX + "%d.key", PAST_PREFIX + "%d.value"
 PRESENT_KEY, PRESENT_VALUE = PRESENT_PREFIX + "%d.key", PRESENT_PREFIX + "%d.value"
 
