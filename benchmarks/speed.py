@@ -1,0 +1,254 @@
+"""ONNX decode and prefill levers on the default Gemma 3 270M, A/B in one run: benchmarks/speed.md.
+
+    .venv/bin/python benchmarks/speed.py [--out benchmarks/out/speed] [--rounds 3] [--threads 2]
+
+Converts the embedded model once (`edgekit convert --target onnx --quant int4,int8`), then times
+each lever in its own child process (so its peak RSS is its own), every variant once per round,
+rounds interleaved; the table gives the median and the spread (min-max) of the rounds. A variant
+also reports teacher-forced top-1 and mean KL over the reference text against the source's
+golden outputs (edgekit's own metric code), so a faster choice that loses fidelity shows it.
+
+Levers:
+- runner: the past fed as arrays and the present returned (`CopiedCache`) vs one buffer the
+  attention kernel extends in place (`SharedCache`); the prompt's logits at every position vs
+  only the last (`logits_to_keep`);
+- graph: carried GGUF 4-bit codes computed with float activations (accuracy level 1, today)
+  vs int8 activations (level 4), a copy of the graph with that attribute rewritten.
+
+Peer, in the same rounds: onnxruntime-genai's own model builder's int4 graph of the same
+weights (the embedded GGUF dequantized to float32), run by onnxruntime-genai
+(`benchmarks/peers/ort_genai.py`; its fidelity is not measured here).
+
+Then onnxruntime's profiler on the adopted int4 graph: time per operator type over decode steps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from benchmarks.edgekit_cli import edgekit  # noqa: E402
+from benchmarks.peers import ort_genai  # noqa: E402
+
+PREFILL, DECODE, PROFILED_STEPS = 256, 128, 32
+
+VARIANTS = (  # (name, recipe, graph, share_kv_buffer, prompt_last_row)
+    ("int4: arrays, every row (before)", "int4", "as converted", False, False),
+    ("int4: arrays, last row", "int4", "as converted", False, True),
+    ("int4: shared buffer, last row (adopted)", "int4", "as converted", True, True),
+    ("int4: adopted + level 4 on carried codes", "int4", "level 4", True, True),
+    ("int8: arrays, every row (before)", "int8", "as converted", False, False),
+    ("int8: shared buffer, last row (adopted)", "int8", "as converted", True, True),
+    ("int8: adopted + level 4 on carried codes", "int8", "level 4", True, True),
+)
+
+# Run in a child: bench one variant, then teacher-forced metrics; prints one JSON line.
+CHILD = r"""
+import json, sys, time
+import numpy as np
+from pathlib import Path
+from edgekit.runtime.artifact import open_artifact
+from edgekit.runtime.bench import bench_in_process
+from edgekit.runtime.metrics import teacher_forced
+from edgekit.runtime.onnx_runner import OnnxRunner
+
+folder, manifest, threads, share, last, prefill, decode = sys.argv[1:8]
+started = time.perf_counter()
+runner = OnnxRunner(open_artifact(Path(folder)), int(threads), share == "1", last == "1")
+result = {"load_seconds": round(time.perf_counter() - started, 3)}
+vocab = json.loads((Path(folder) / "genai_config.json").read_text())["model"]["vocab_size"]
+result.update(bench_in_process(runner, vocab, int(prefill), int(decode)))
+reference = json.loads(Path(manifest).read_text())["golden"]["reference"]
+ids = reference["ids"]
+rows = list(runner.logits(ids[:-1]))
+tf = teacher_forced(rows, np.array(reference["top_ids"]), np.array(reference["top_logprobs"]),
+                    np.array(ids[1:]), np.array(reference["target_logprobs"]))
+result.update(top1=tf.top1_agreement, kl_mean=tf.kl_mean)  # peak RSS stays the bench's, taken before
+print(json.dumps(result))
+"""
+
+PROFILE = r"""
+import json, sys
+import numpy as np
+import onnxruntime
+from collections import Counter
+from edgekit.runtime.onnx_runner import SharedCache, decoder_feeds
+from edgekit.formats.onnx_graph import LOGITS_TO_KEEP
+
+graph, threads, prefill, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+options = onnxruntime.SessionOptions()
+options.intra_op_num_threads = threads
+options.log_severity_level = 3
+options.enable_profiling = True
+options.profile_file_prefix = sys.argv[5]
+session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+cache = SharedCache(session)
+prompt = [2] + [3 + (i * 7919) % 1000 for i in range(prefill - 1)]
+feeds = decoder_feeds(prompt, 0, {})
+feeds[LOGITS_TO_KEEP] = np.array([1], dtype=np.int64)
+token = int(np.argmax(cache.run(feeds, 0)[-1]))
+for step in range(steps):
+    token = int(np.argmax(cache.run(decoder_feeds([token], prefill + step, {}), prefill + step)[-1]))
+events = json.loads(open(session.end_profiling()).read())
+import onnx
+shapes = {n.name: "{N} x {K}".format(**{a.name: a.i for a in n.attribute})
+          for n in onnx.load(graph, load_external_data=False).graph.node if n.op_type == "MatMulNBits"}
+runs = [e for e in events if e.get("name") == "model_run"][-steps:]
+first = runs[0]["ts"]
+per_op, nodes, per_node = Counter(), Counter(), Counter()
+for e in events:
+    if e.get("cat") == "Node" and e["ts"] >= first and e["name"].endswith("_kernel_time"):
+        per_op[e["args"]["op_name"]] += e["dur"]
+        nodes[e["args"]["op_name"]] += 1
+        name = e["name"].removesuffix("_kernel_time")
+        if name in shapes:
+            per_node[shapes[name]] += e["dur"]
+print(json.dumps({"step_us": sum(r["dur"] for r in runs) / steps,
+                  "ops": {op: [us / steps, nodes[op] // steps] for op, us in per_op.most_common()},
+                  "matmul_shapes": [[shape, us / steps] for shape, us in per_node.most_common(4)]}))
+"""
+
+
+def log(message: str) -> None:
+    print(f"[speed] {message}", file=sys.stderr, flush=True)
+
+
+def level_4_copy(folder: Path, out: Path) -> Path:
+    """The folder with every MatMulNBits at accuracy level 4 (weights hard-linked, not copied)."""
+    import onnx
+
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    for item in folder.iterdir():
+        if item.name != "model.onnx":
+            os.link(item, out / item.name)
+    model = onnx.load(str(folder / "model.onnx"), load_external_data=False)
+    for node in model.graph.node:
+        for attribute in node.attribute:
+            if node.op_type == "MatMulNBits" and attribute.name == "accuracy_level":
+                attribute.i = 4
+    onnx.save(model, str(out / "model.onnx"))
+    return out
+
+
+def child(script: str, *args: object) -> dict:
+    proc = subprocess.run([sys.executable, "-c", script, *map(str, args)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.exit(f"child failed: {proc.stderr.strip().splitlines()[-3:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def spread(values: list[float]) -> str:
+    return f"{statistics.median(values):.1f} ({min(values):.1f}-{max(values):.1f})"
+
+
+def write_report(rows: list[dict], profile: dict, meta: dict, out: Path) -> None:
+    (out / "speed.json").write_text(json.dumps({"meta": meta, "rows": rows, "profile": profile}, indent=1))
+    lines = [
+        f"# ONNX speed levers on Gemma 3 270M ({meta['date']}, {meta['machine']}, {meta['threads']} threads)",
+        "",
+        f"Generated by `benchmarks/speed.py`: {PREFILL} prompt / {DECODE} generated tokens, "
+        f"{meta['rounds']} interleaved rounds, median (min-max); each variant in its own process. "
+        "Top-1 and KL: teacher-forced over the reference text against the source's golden outputs.",
+        "",
+        "| variant | prefill tok/s | decode tok/s | load s | run peak MiB | top-1 | KL mean |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        runs = row["runs"]
+        lines.append(
+            f"| {row['name']} | {spread([r['prefill_tokens_per_second'] for r in runs])} | "
+            f"{spread([r['decode_tokens_per_second'] for r in runs])} | "
+            f"{statistics.median(r['load_seconds'] for r in runs):.2f} | "
+            f"{statistics.median(r['peak_rss_bytes'] for r in runs) / 2**20:.0f} | "
+            + (f"{runs[0]['top1']:.1%} | {runs[0]['kl_mean']:.4f} |" if "top1" in runs[0] else "- | - |")
+        )
+    lines += [
+        "",
+        f"## Where an int4 decode step goes (adopted graph, onnxruntime's profiler, {PROFILED_STEPS} steps)",
+        "",
+        f"Profiled step: {profile['step_us'] / 1000:.1f} ms (the profiler itself slows it).",
+        "",
+        "| operator | µs per step | nodes per step | share |",
+        "|---|---|---|---|",
+    ]
+    total = sum(us for us, _ in profile["ops"].values())
+    for op, (us, count) in list(profile["ops"].items())[:12]:
+        lines.append(f"| {op} | {us:.0f} | {count} | {us / total:.0%} |")
+    lines += [
+        "",
+        "MatMulNBits by weight shape N x K, all layers together (the 262144 x 640 one is the output "
+        "projection): " + "; ".join(f"{shape} {us:.0f} µs" for shape, us in profile["matmul_shapes"]) + ".",
+    ]
+    (HERE / "speed.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=HERE / "out" / "speed")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    log("edgekit convert --target onnx --quant int4,int8 (the embedded model)")
+    conversion = edgekit("convert", "--target", "onnx", "--quant", "int4,int8", "--out", str(args.out), "--force")
+    folders = {a["quant"]: Path(a["artifact"]) for a in conversion["artifacts"]}
+    manifests = {quant: folder.with_name(folder.name + ".edgekit.json") for quant, folder in folders.items()}
+    graphs = {
+        (quant, graph): folder if graph == "as converted" else level_4_copy(folder, args.out / f"{folder.name}-level4")
+        for quant, folder in folders.items()
+        for graph in ("as converted", "level 4")
+    }
+    from edgekit.intake.checkpoint import load_checkpoint
+    from edgekit.intake.default_model import default_gguf
+
+    log("onnxruntime-genai's builder: int4 graph of the float32 source (kept between runs)")
+    genai_folder = ort_genai.build(load_checkpoint(default_gguf()).hf_folder(), args.out / "genai-int4", args.threads)
+    rows = [{"name": name, "runs": []} for name, *_ in VARIANTS]
+    peer = {"name": "onnxruntime-genai builder int4 (genai runtime)", "runs": []}
+    for round_index in range(args.rounds):
+        log(f"round {round_index + 1}/{args.rounds}: {peer['name']}")
+        peer["runs"].append(ort_genai.bench(genai_folder, PREFILL, DECODE))
+        for row, (name, quant, graph, share, last) in zip(rows, VARIANTS):
+            log(f"round {round_index + 1}/{args.rounds}: {name}")
+            row["runs"].append(
+                child(
+                    CHILD,
+                    graphs[(quant, graph)],
+                    manifests[quant],
+                    args.threads,
+                    int(share),
+                    int(last),
+                    PREFILL,
+                    DECODE,
+                )
+            )
+    log("profiling the adopted int4 graph")
+    profile = child(
+        PROFILE, folders["int4"] / "model.onnx", args.threads, PREFILL, PROFILED_STEPS, args.out / "profile"
+    )
+    meta = {
+        "date": date.today().isoformat(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        "threads": args.threads,
+        "rounds": args.rounds,
+        "conversion_seconds": conversion["seconds"],
+    }
+    write_report([*rows, peer], profile, meta, args.out)
+
+
+if __name__ == "__main__":
+    main()
