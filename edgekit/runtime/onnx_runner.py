@@ -1,7 +1,7 @@
 """ONNX decoder graphs (edgekit's, or any with the same names) on plain onnxruntime.
 
 Prefill and decode use the same graph; each call's `present.*` become the next call's
-`past_key_values.*`. Two ways to carry them (`KvCache`):
+`past_key_values.*`. Two ways to carry them:
 
 - `CopiedCache`, for any graph: the past goes in as arrays and the present comes back as new
   ones, so every step copies the whole cache twice.
