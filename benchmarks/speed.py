@@ -55,26 +55,18 @@ VARIANTS = (  # (name, recipe, graph, share_kv_buffer, prompt_last_row)
 
 # Run in a child: bench one variant, then teacher-forced metrics; prints one JSON line.
 CHILD = r"""
-import json, sys, time
-import numpy as np
+import json, sys
 from pathlib import Path
 from edgekit.runtime.artifact import open_artifact
-from edgekit.runtime.bench import bench_in_process
-from edgekit.runtime.metrics import teacher_forced
+from edgekit.runtime.bench import bench_onnx
 from edgekit.runtime.onnx_runner import OnnxRunner
+from edgekit.runtime.validate import teacher_forced_over
 
-folder, manifest, threads, share, last, prefill, decode = sys.argv[1:8]
-started = time.perf_counter()
-runner = OnnxRunner(open_artifact(Path(folder)), int(threads), share == "1", last == "1")
-result = {"load_seconds": round(time.perf_counter() - started, 3)}
-vocab = json.loads((Path(folder) / "genai_config.json").read_text())["model"]["vocab_size"]
-result.update(bench_in_process(runner, vocab, int(prefill), int(decode)))
-reference = json.loads(Path(manifest).read_text())["golden"]["reference"]
-ids = reference["ids"]
-rows = list(runner.logits(ids[:-1]))
-tf = teacher_forced(rows, np.array(reference["top_ids"]), np.array(reference["top_logprobs"]),
-                    np.array(ids[1:]), np.array(reference["target_logprobs"]))
-result.update(top1=tf.top1_agreement, kl_mean=tf.kl_mean)  # peak RSS stays the bench's, taken before
+folder, threads, share, last, prefill, decode = sys.argv[1:7]
+artifact, options = open_artifact(Path(folder)), {"share_kv_buffer": share == "1", "prompt_last_row": last == "1"}
+result = bench_onnx(artifact, int(threads), int(prefill), int(decode), **options)  # its peak RSS: before scoring
+tf = teacher_forced_over(OnnxRunner(artifact, int(threads), **options), artifact.manifest.golden.reference)
+result.update(top1=tf.top1_agreement, kl_mean=tf.kl_mean)
 print(json.dumps(result))
 """
 
@@ -83,6 +75,8 @@ import json, sys
 import numpy as np
 import onnxruntime
 from collections import Counter
+from pathlib import Path
+from edgekit.runtime.bench import bench_prompt
 from edgekit.runtime.onnx_runner import SharedCache, decoder_feeds
 from edgekit.formats.onnx_graph import LOGITS_TO_KEEP
 
@@ -94,7 +88,8 @@ options.enable_profiling = True
 options.profile_file_prefix = sys.argv[5]
 session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
 cache = SharedCache(session)
-prompt = [2] + [3 + (i * 7919) % 1000 for i in range(prefill - 1)]
+vocab = json.loads((Path(graph).parent / "genai_config.json").read_text())["model"]["vocab_size"]
+prompt = bench_prompt(prefill, vocab)
 feeds = decoder_feeds(prompt, 0, {})
 feeds[LOGITS_TO_KEEP] = np.array([1], dtype=np.int64)
 token = int(np.argmax(cache.run(feeds, 0)[-1]))
@@ -125,12 +120,17 @@ def log(message: str) -> None:
 
 
 def level_4_copy(folder: Path, out: Path) -> Path:
-    """The folder with every MatMulNBits at accuracy level 4 (weights hard-linked, not copied)."""
+    """The folder with every MatMulNBits at accuracy level 4 (weights hard-linked, not copied),
+    beside it the original's manifest: its golden outputs are what the copy is scored against."""
     import onnx
+
+    from edgekit.core.manifest import manifest_path
 
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
+    manifest_path(out).unlink(missing_ok=True)
+    os.link(manifest_path(folder), manifest_path(out))
     for item in folder.iterdir():
         if item.name != "model.onnx":
             os.link(item, out / item.name)
@@ -206,7 +206,6 @@ def main() -> None:
     log("edgekit convert --target onnx --quant int4,int8 (the embedded model)")
     conversion = edgekit("convert", "--target", "onnx", "--quant", "int4,int8", "--out", str(args.out), "--force")
     folders = {a["quant"]: Path(a["artifact"]) for a in conversion["artifacts"]}
-    manifests = {quant: folder.with_name(folder.name + ".edgekit.json") for quant, folder in folders.items()}
     graphs = {
         (quant, graph): folder if graph == "as converted" else level_4_copy(folder, args.out / f"{folder.name}-level4")
         for quant, folder in folders.items()
@@ -228,7 +227,6 @@ def main() -> None:
                 child(
                     CHILD,
                     graphs[(quant, graph)],
-                    manifests[quant],
                     args.threads,
                     int(share),
                     int(last),

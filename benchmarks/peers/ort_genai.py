@@ -39,6 +39,7 @@ runpy.run_path(str(Path(models.__file__).parent / "builder.py"), run_name="__mai
 BENCH = r"""
 import json, resource, sys, time
 import onnxruntime_genai as og
+from edgekit.runtime.bench import bench_prompt
 folder, prefill, decode = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 started = time.perf_counter()
 model = og.Model(folder)
@@ -46,7 +47,7 @@ loaded = time.perf_counter()
 params = og.GeneratorParams(model)
 params.set_search_options(max_length=max(1024, prefill + decode), do_sample=False)
 generator = og.Generator(model, params)
-prompt = [2] + [3 + (i * 7919) % 1000 for i in range(prefill - 1)]
+prompt = bench_prompt(prefill, json.load(open(folder + "/genai_config.json"))["model"]["vocab_size"])
 begin = time.perf_counter()
 generator.append_tokens(prompt)
 generator.generate_next_token()

@@ -18,12 +18,17 @@ from edgekit.runtime.litert_lm_runner import EngineCannotRunHere, LiteRtLm
 from edgekit.runtime.runner import Runner
 
 
+def bench_prompt(tokens: int, vocab: int) -> list[int]:
+    """The benchmark's prompt: BOS, then ids every Gemma vocabulary has (the same for every tool)."""
+    return [2] + [3 + (i * 7919) % min(vocab - 3, 1000) for i in range(tokens - 1)]
+
+
 def bench_in_process(runner: Runner, vocab: int, prefill_tokens: int, decode_tokens: int) -> dict[str, Any]:
     """A runner in this process (onnxruntime, or the LiteRT interpreter where LiteRT-LM cannot run):
     prefill = time to the first token; decode = the rest, greedy, without stopping at
     end-of-text (every run decodes the same number of tokens). Load time is the runner's
     creation, which the caller times."""
-    prompt = [2] + [3 + (i * 7919) % min(vocab - 3, 1000) for i in range(prefill_tokens - 1)]  # ids the vocabulary has
+    prompt = bench_prompt(prefill_tokens, vocab)
     started = time.perf_counter()
     token = int(np.argmax(runner.prefill(prompt)))
     first = time.perf_counter()
@@ -40,11 +45,14 @@ def bench_in_process(runner: Runner, vocab: int, prefill_tokens: int, decode_tok
     }
 
 
-def bench_onnx(artifact: Artifact, threads: int, prefill_tokens: int, decode_tokens: int) -> dict[str, Any]:
+def bench_onnx(
+    artifact: Artifact, threads: int, prefill_tokens: int, decode_tokens: int, **runner_options: bool | None
+) -> dict[str, Any]:
+    """`runner_options`: `OnnxRunner`'s choices, which benchmarks/speed.py sets to time each."""
     from edgekit.runtime.onnx_runner import OnnxRunner
 
     started = time.perf_counter()
-    runner = OnnxRunner(artifact, threads)
+    runner = OnnxRunner(artifact, threads, **runner_options)
     loaded = time.perf_counter()
     vocab = json.loads((artifact.path / "genai_config.json").read_text())["model"]["vocab_size"]
     return {

@@ -160,7 +160,7 @@ def _first_tokens(sp, prompts: tuple[GoldenPrompt, ...], texts: list[str]) -> tu
     return per_prompt, sum(p.first_token_agrees for p in decided) / max(len(decided), 1)
 
 
-def _teacher_forced(runner: Runner, reference: TeacherForcedReference) -> TeacherForced:
+def teacher_forced_over(runner: Runner, reference: TeacherForcedReference) -> TeacherForced:
     """The bundle's logits over the reference ids, compared with the source's."""
     ids = reference.ids[: runner.cache_length]
     logits = list(runner.logits(ids[:-1]))
@@ -209,10 +209,10 @@ def validate(
         texts = ["".join(runner.generate(p.prompt, len(p.continuation_ids), GREEDY)) for p in every]
         per_prompt, first_rate = _first_tokens(runner.tokenizer, prompts, texts[: len(prompts)])
         user = _first_tokens(runner.tokenizer, user_prompts, texts[len(prompts) :]) if user_prompts else None
-        measured = [("", _teacher_forced(runner, expected.golden.reference))]
+        measured = [("", teacher_forced_over(runner, expected.golden.reference))]
         if expected.text_reference is not None:
             where = f" over {Path(expected.text_file or 'text').name}"
-            measured.append((where, _teacher_forced(runner, expected.text_reference)))
+            measured.append((where, teacher_forced_over(runner, expected.text_reference)))
         return tokenizer_ok, per_prompt, first_rate, user, measured, runner
 
     tokenizer_ok, per_prompt, first_rate, user, measured, runner = with_runner(artifact, threads, engine, measure)
