@@ -4,7 +4,10 @@
 
 One 2048 x 640 weight (Gemma 3 270M's gate/up shape), 2 threads: time per call for one token
 (decode) and for 128 tokens (prefill), for the bit widths, zero-point types and activation
-precisions (`accuracy_level`) that `edgekit/converters/onnx_blocks.py` chooses between. Writes
+precisions (`accuracy_level`) that `edgekit/converters/onnx_blocks.py` chooses between. Then the
+262144 x 640 output projection for one token, the largest read of a decode step (too large for
+any cache, so these times are memory traffic): the layouts an int4 or int8 head can take, and
+the product of the per-block bias that edgekit's asymmetric blocks add beside it. Writes
 benchmarks/matmulnbits.md.
 """
 
@@ -19,6 +22,14 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 N, K = 2048, 640
+HEAD_N = 262144
+HEAD_CASES = (  # bits, block, zero points, accuracy level
+    (4, 16, "uint8", 4),
+    (4, 16, None, 4),
+    (4, 32, "uint8", 4),
+    (4, 32, None, 4),
+    (8, 32, None, 4),
+)
 CASES = (  # bits, block, zero points, accuracy level
     (4, 32, None, 4),
     (4, 32, "uint8", 4),
@@ -34,37 +45,15 @@ CASES = (  # bits, block, zero points, accuracy level
 )
 
 
-def _session(bits: int, block: int, zero_points: str | None, accuracy_level: int):
+def _onnx_session(nodes: list, initializers: list, n: int):
     import onnxruntime
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import TensorProto, helper
 
-    rng = np.random.default_rng(0)
-    n_blocks = K // block
-    initializers = [
-        numpy_helper.from_array(rng.integers(0, 256, (N, n_blocks, block * bits // 8), dtype=np.uint8), "B"),
-        numpy_helper.from_array((rng.random(N * n_blocks) * 0.01).astype(np.float32), "S"),
-    ]
-    if zero_points == "float":
-        initializers.append(numpy_helper.from_array((rng.random(N * n_blocks) * 8).astype(np.float32), "Z"))
-    elif zero_points == "uint8":
-        per_row = -(-n_blocks // (8 // bits))
-        initializers.append(numpy_helper.from_array(rng.integers(0, 256, N * per_row, dtype=np.uint8), "Z"))
-    node = helper.make_node(
-        "MatMulNBits",
-        ["A", "B", "S"] + (["Z"] if zero_points else []),
-        ["Y"],
-        domain="com.microsoft",
-        K=K,
-        N=N,
-        bits=bits,
-        block_size=block,
-        accuracy_level=accuracy_level,
-    )
     graph = helper.make_graph(
-        [node],
+        nodes,
         "g",
         [helper.make_tensor_value_info("A", TensorProto.FLOAT, ["M", K])],
-        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["M", N])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, ["M", n])],
         initializers,
     )
     model = helper.make_model(
@@ -74,6 +63,53 @@ def _session(bits: int, block: int, zero_points: str | None, accuracy_level: int
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 2
     return onnxruntime.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+
+def _bias_session(block: int):
+    """`y = blocksum(x) @ bias.T`: the second product of an asymmetric head (onnx_blocks.matmul)."""
+    from onnx import helper, numpy_helper
+
+    n_blocks = K // block
+    bias = (np.random.default_rng(0).random((n_blocks, HEAD_N)) * 0.01).astype(np.float32)
+    initializers = [
+        numpy_helper.from_array(np.array([-1, n_blocks, block], dtype=np.int64), "dims"),
+        numpy_helper.from_array(np.array([-1], dtype=np.int64), "axis"),
+        numpy_helper.from_array(bias, "bias_t"),
+    ]
+    nodes = [
+        helper.make_node("Reshape", ["A", "dims"], ["grouped"]),
+        helper.make_node("ReduceSum", ["grouped", "axis"], ["sums"], keepdims=0),
+        helper.make_node("MatMul", ["sums", "bias_t"], ["Y"]),
+    ]
+    return _onnx_session(nodes, initializers, HEAD_N)
+
+
+def _session(bits: int, block: int, zero_points: str | None, accuracy_level: int, n: int = N):
+    from onnx import helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    n_blocks = K // block
+    initializers = [
+        numpy_helper.from_array(rng.integers(0, 256, (n, n_blocks, block * bits // 8), dtype=np.uint8), "B"),
+        numpy_helper.from_array((rng.random(n * n_blocks) * 0.01).astype(np.float32), "S"),
+    ]
+    if zero_points == "float":
+        initializers.append(numpy_helper.from_array((rng.random(n * n_blocks) * 8).astype(np.float32), "Z"))
+    elif zero_points == "uint8":
+        per_row = -(-n_blocks // (8 // bits))
+        initializers.append(numpy_helper.from_array(rng.integers(0, 256, n * per_row, dtype=np.uint8), "Z"))
+    node = helper.make_node(
+        "MatMulNBits",
+        ["A", "B", "S"] + (["Z"] if zero_points else []),
+        ["Y"],
+        domain="com.microsoft",
+        K=K,
+        N=n,
+        bits=bits,
+        block_size=block,
+        accuracy_level=accuracy_level,
+    )
+    return _onnx_session([node], initializers, n)
 
 
 def _seconds(session, rows: int, calls: int) -> float:
@@ -98,6 +134,17 @@ def main() -> None:
         session = _session(bits, block, zero_points, level)
         decode, prefill = _seconds(session, 1, 100) * 1e6, _seconds(session, 128, 10) * 1e3
         lines.append(f"| {bits} | {block} | {zero_points or 'default'} | {level} | {decode:.0f} | {prefill:.2f} |")
+    lines += [
+        "",
+        f"## Output projection {HEAD_N} x {K}, one token",
+        "",
+        "| bits | block | zero points | accuracy level | µs per token | bias product µs, if the blocks carry float offsets |",
+        "|---|---|---|---|---|---|",
+    ]
+    for bits, block, zero_points, level in HEAD_CASES:
+        decode = _seconds(_session(bits, block, zero_points, level, HEAD_N), 1, 30) * 1e6
+        bias = _seconds(_bias_session(block), 1, 30) * 1e6
+        lines.append(f"| {bits} | {block} | {zero_points or 'default'} | {level} | {decode:.0f} | {bias:.0f} |")
     (HERE / "matmulnbits.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
