@@ -23,8 +23,8 @@ WINDOW = 16  # the tiny model's sliding window
 @pytest.mark.parametrize("family", NEXT_FAMILIES)
 def test_fp32_bundle_matches_transformers_past_the_window(next_bundles, tiny_next, family):
     """Stepped token by token through the bundle's three models (the engine hides logits).
-    Gemma 3n's needs two fixes of litert-torch's route: its sparsity quantile read from an
-    uninitialised buffer, and the final logit soft-cap (30 in its config) left out."""
+    litert-torch's route leaves out the final logit soft-cap (30 in Gemma 3n's config and in
+    the tiny Gemma 4's), and Gemma 3n's reads its sparsity quantile from an uninitialised buffer."""
     from edgekit.converters.golden import load_source_model, source_logits
 
     artifact = open_artifact(next_bundles[family]["fp32"])
