@@ -107,7 +107,7 @@ def test_onnxruntime_genai_tokenizes_like_the_bundle(onnx_converted):
     """genai's own tokenizer (from tokenizer.json) gives tokenizer.model's ids."""
     import sentencepiece as spm
 
-    from edgekit.converters.onnx_package import TOKENIZER_PROBES
+    from edgekit.converters.tokenizer_json import TOKENIZER_PROBES
 
     folder = onnx_converted["gemma3"]["int8"]
     texts = [*TOKENIZER_PROBES, "the capital of france is paris"]

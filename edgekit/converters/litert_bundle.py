@@ -21,9 +21,10 @@ from pathlib import Path
 from edgekit.converters.export_patches import patched
 from edgekit.converters.litert_package import min_runtime_version
 from edgekit.converters.litert_quantize import quantize_tflite
+from edgekit.converters.tokenizer_json import write_tokenizer_json
 from edgekit.core.chat import ChatFormat
 from edgekit.formats import safetensors
-from edgekit.formats.tokenizer import TOKENIZER_JSON_FILE, gemma_tokenizer_config
+from edgekit.formats.tokenizer import SENTENCEPIECE_FILE, TOKENIZER_JSON_FILE, gemma_tokenizer_config
 
 CONDITIONAL = {
     "gemma3n_text": ("gemma3n", "Gemma3nForConditionalGeneration"),
@@ -82,7 +83,10 @@ def _multimodal_folder(hf_dir: Path, chat: ChatFormat, folder: Path) -> Path:
             target = TOWER_PREFIX + name.removeprefix("model.") if name.startswith("model.") else name
             plan.append((target, info.shape, lambda w=weights, i=info: safetensors.read_float32(w, i)))
     safetensors.write(folder / "model.safetensors", plan)
-    shutil.copy2(hf_dir / TOKENIZER_JSON_FILE, folder / TOKENIZER_JSON_FILE)
+    if (hf_dir / TOKENIZER_JSON_FILE).exists():
+        shutil.copy2(hf_dir / TOKENIZER_JSON_FILE, folder / TOKENIZER_JSON_FILE)
+    else:  # a SentencePiece checkpoint without one (a Gemma 3n GGUF): litert-torch reads only tokenizer.json
+        write_tokenizer_json(hf_dir / SENTENCEPIECE_FILE, chat, folder)
     tokenizer_config = {**gemma_tokenizer_config(chat), "chat_template": chat.jinja_template()}
     (folder / "tokenizer_config.json").write_text(json.dumps(tokenizer_config, indent=2))
     return folder

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from edgekit.converters.tokenizer_json import write_tokenizer_json
 from edgekit.core.chat import ChatFormat
-from edgekit.core.errors import EdgekitError
 from edgekit.formats.onnx_graph import (
     ATTENTION_MASK,
     INPUT_IDS,
@@ -23,7 +22,7 @@ from edgekit.formats.onnx_graph import (
     PRESENT_PREFIX,
     PRESENT_VALUE,
 )
-from edgekit.formats.tokenizer import SENTENCEPIECE_FILE, TOKENIZER_JSON_FILE, folder_tokenizer, gemma_tokenizer_config
+from edgekit.formats.tokenizer import SENTENCEPIECE_FILE, TOKENIZER_JSON_FILE, folder_tokenizer
 
 
 def genai_config(
@@ -79,43 +78,6 @@ def genai_config(
             "diversity_penalty": 0.0,
         },
     }
-
-
-# Strings whose ids the derived tokenizer.json must give exactly as tokenizer.model does.
-TOKENIZER_PROBES = (
-    "The capital of France is",
-    "  two  spaces\tand a tab\n",
-    "数字 123 😀 émigré",
-    "<start_of_turn>user\nhi<end_of_turn>\n<start_of_turn>model\n",
-)
-
-
-def write_tokenizer_json(tokenizer_model: Path, chat: ChatFormat, folder: Path) -> None:
-    """onnxruntime-genai reads tokenizer.json. It is derived from tokenizer.model (the truth the
-    bundles and the runtime use), not copied from the checkpoint: a checkpoint's tokenizer.json
-    can be stale or empty (transformers 5's `GemmaTokenizer(vocab_file=...)` writes one with
-    5 tokens, which genai turns into -1 ids). Checked against tokenizer.model before use."""
-    import sentencepiece as spm
-    import tokenizers
-    import transformers
-
-    with tempfile.TemporaryDirectory() as tmp:
-        shutil.copy2(tokenizer_model, Path(tmp) / "tokenizer.model")
-        (Path(tmp) / "tokenizer_config.json").write_text(json.dumps(gemma_tokenizer_config(chat)))
-        transformers.AutoTokenizer.from_pretrained(tmp).save_pretrained(str(folder))
-    for extra in ("chat_template.jinja", "special_tokens_map.json"):
-        (folder / extra).unlink(missing_ok=True)
-    tokenizer_config = json.loads((folder / "tokenizer_config.json").read_text())
-    tokenizer_config.pop("vocab_file", None)  # an absolute path on the converting machine
-    (folder / "tokenizer_config.json").write_text(json.dumps(tokenizer_config, indent=2))
-    sp = spm.SentencePieceProcessor(model_file=str(tokenizer_model))
-    derived = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
-    for text in TOKENIZER_PROBES:
-        if derived.encode(text, add_special_tokens=False).ids != sp.encode(text):
-            raise EdgekitError(
-                f"the tokenizer.json derived from tokenizer.model encodes {text!r} differently",
-                "report this with the checkpoint's tokenizer.model; use --target android meanwhile",
-            )
 
 
 def write_onnx_folder(graph: Path, hf_dir: Path, chat: ChatFormat, context_length: int, folder: Path) -> None:
