@@ -175,6 +175,11 @@ class Family:
         """Config fields a GGUF holds other than in `gguf_keys` (arrays, tensors)."""
         return {}
 
+    def gguf_tensor_source(self, hf_name: str) -> tuple[str, int | None]:
+        """The HF name gguf-py's TensorNameMap knows for `hf_name`, and the index along the
+        first axis where llama.cpp's converter stacks several HF tensors into one (else None)."""
+        return hf_name, None
+
     def keras_matches(self, class_name: str, args: dict[str, Any]) -> bool:
         """Whether a KerasHub backbone of `class_name` with `args` is this generation (none where
         the generation has no KerasHub preset intake: an empty `keras_backbone`)."""

@@ -5,14 +5,18 @@ sparsity in the first layers' MLPs, and the last layers reusing earlier keys and
 edgekit converts the text decoder to ONNX and to `.litertlm` (litert-torch's Gemma 3n
 exportables with external embedders: `converters.litert_bundle`); both exports take the
 sparsity cutoff as a Python constant (`converters.export_patches`). `.task` is refused in one line.
+GGUFs written by llama.cpp's `Gemma3NModel` converter are read back into the same folder.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Any
 
-from edgekit.families.family import CORE_FIELDS, MLP_WEIGHTS, Family
+from edgekit.families.family import CORE_FIELDS, GGUF_CORE_KEYS, MLP_WEIGHTS, Family
 from edgekit.families.registry import register
+from edgekit.formats.gguf import GGUFFile
 
 _NORMS = ("input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm", "post_feedforward_layernorm")
 _PER_LAYER = (
@@ -27,6 +31,12 @@ _PER_LAYER = (
     "per_layer_projection",
     "post_per_layer_input_norm",
 )
+# llama.cpp stacks AltUp's three side-stream projections into one tensor each
+_STACKED = re.compile(r"model\.(altup_projections|altup_unembed_projections)\.(\d+)\.weight")
+
+
+def _normal_cdf(x: float) -> float:
+    return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
 
 
 @register
@@ -38,6 +48,16 @@ class Gemma3n(Family):
     gguf_arch = "gemma3n"
     layer_weights = (*_NORMS, "self_attn.q_proj", "self_attn.o_proj", "self_attn.q_norm", *MLP_WEIGHTS)
     config_fields = (*CORE_FIELDS, "sliding_window", "hidden_size_per_layer_input", "num_kv_shared_layers")
+    gguf_keys = {
+        **GGUF_CORE_KEYS,
+        "attention.sliding_window": "sliding_window",
+        "attention.shared_kv_layers": "num_kv_shared_layers",
+        "embedding_length_per_layer_input": "hidden_size_per_layer_input",
+        "rope.freq_base_swa": "rope_local_base_freq",
+        "final_logit_softcapping": "final_logit_softcapping",
+        "altup.active_idx": "altup_active_idx",
+        "altup.num_inputs": "altup_num_inputs",
+    }
     default_context = 32768
     gguf_norm_offset = 0.0  # Gemma 3n's RMSNorm multiplies by w itself
     litert_lm_model_type = "gemma3n"
@@ -50,6 +70,52 @@ class Gemma3n(Family):
     converts_multimodal = False
     fuse_onnx_attention = False
     export_patches = ("constant_sparsity_cutoff", "no_vision_tower")
+
+    def gguf_core_extras(self, gguf: GGUFFile) -> dict[str, Any]:
+        """What llama.cpp's converter writes for Gemma 3n beyond plain keys: the sliding pattern
+        as an array, the sparsity targets as standard-normal quantiles (turned back into the
+        target fractions HF's config holds), and LAuReL's rank and the per-layer embedding
+        table's rows only as tensor shapes."""
+        extras: dict[str, Any] = {}
+        pattern = gguf.arch_value("attention.sliding_window_pattern")
+        if isinstance(pattern, list):
+            extras["layer_types"] = ["sliding_attention" if s else "full_attention" for s in pattern]
+        quantiles = gguf.arch_value("activation_sparsity_scale")
+        if isinstance(quantiles, list):
+            extras["activation_sparsity_pattern"] = [round(_normal_cdf(q), 6) for q in quantiles]
+        shapes = {t.name: t.shape for t in gguf.tensors}
+        if "blk.0.laurel_l.weight" in shapes:
+            extras["laurel_rank"] = int(shapes["blk.0.laurel_l.weight"][0])
+        if "per_layer_token_embd.weight" in shapes:
+            extras["vocab_size_per_layer_input"] = int(shapes["per_layer_token_embd.weight"][0])
+        return extras
+
+    def config_from_core(self, core: dict[str, Any]) -> dict[str, Any]:
+        layers = int(core["num_hidden_layers"])
+        rope_parameters = {
+            "sliding_attention": {"rope_type": "default", "rope_theta": core.pop("rope_local_base_freq", 10_000.0)},
+            "full_attention": {"rope_type": "default", "rope_theta": core.pop("rope_theta", 1_000_000.0)},
+        }
+        layer_types = core.pop("layer_types", None) or [
+            "full_attention" if (i + 1) % 5 == 0 else "sliding_attention" for i in range(layers)
+        ]
+        return {
+            "architectures": ["Gemma3nForCausalLM"],
+            "model_type": "gemma3n_text",
+            "hidden_activation": "gelu_pytorch_tanh",
+            "rope_parameters": rope_parameters,
+            "layer_types": layer_types,
+            "activation_sparsity_pattern": [0.0] * layers,
+            "vocab_size_per_layer_input": core["vocab_size"],
+            "altup_correct_scale": True,
+            **core,
+        }
+
+    def gguf_tensor_source(self, hf_name: str) -> tuple[str, int | None]:
+        stacked = _STACKED.fullmatch(hf_name)
+        if stacked:
+            return f"model.{stacked[1]}.weight", int(stacked[2])
+        return hf_name, None
 
     def weight_names(self, config: dict[str, Any]) -> list[str]:
         names = [

@@ -70,7 +70,8 @@ def _tensor_plan(gguf: GGUFFile, family: Family, config: dict[str, Any]):
     by_name = {t.name: t for t in gguf.tensors}
     plan: list[tuple[str, tuple[int, ...], Callable[[], np.ndarray]]] = []
     for hf_name in family.weight_names(config):
-        gguf_name = name_map.get_name(hf_name, try_suffixes=(".weight",))
+        mapped_name, index = family.gguf_tensor_source(hf_name)
+        gguf_name = name_map.get_name(mapped_name, try_suffixes=(".weight",))
         # llama.cpp's converter names scalars as weights too (`blk.N.layer_output_scale.weight`)
         tensor = by_name.get(gguf_name or "") or by_name.get(f"{gguf_name}.weight")
         if tensor is None:
@@ -80,11 +81,13 @@ def _tensor_plan(gguf: GGUFFile, family: Family, config: dict[str, Any]):
             )
         offset = family.gguf_norm_offset if hf_name.endswith("norm.weight") else 0.0
 
-        def produce(tensor=tensor, offset=offset) -> np.ndarray:
+        def produce(tensor=tensor, offset=offset, index=index) -> np.ndarray:
             array = gguf.dequantize(tensor)
+            if index is not None:
+                array = np.ascontiguousarray(array[index])
             return array - np.float32(offset) if offset else array
 
-        plan.append((hf_name, tensor.shape, produce))
+        plan.append((hf_name, tensor.shape if index is None else tensor.shape[1:], produce))
     return plan
 
 
