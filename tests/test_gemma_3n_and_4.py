@@ -6,6 +6,7 @@ Gemma 3n and 4 `.litertlm` bundles: test_next_litertlm.py."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from dataclasses import replace
@@ -15,11 +16,17 @@ import pytest
 
 from edgekit.core.chat import Turn, render
 from edgekit.families import family_named
+from edgekit.formats.tokenizer import folder_tokenizer
 from edgekit.runtime import GREEDY, open_runner
 from edgekit.runtime.artifact import open_artifact
-from tests.cli import assert_one_line_error, edgekit
+from tests.cli import assert_one_line_error, convert, edgekit
 from tests.conftest import NEXT_FAMILIES
-from tests.fixtures.llama_cpp_vocab import gemma4_vocab_files, vocab_test_vectors
+from tests.fixtures.llama_cpp_vocab import (
+    GEMMA4_MARKERS,
+    gemma4_vocab_files,
+    recorded_llama_cpp_ids,
+    vocab_test_vectors,
+)
 from tests.fixtures.tokenizer_corpus import tokenizer_corpus
 
 GEMMA4 = family_named("gemma4")
@@ -144,6 +151,24 @@ def test_the_rebuilt_tokenizer_gives_llama_cpps_ids_on_its_test_vectors(real_voc
     vectors = vocab_test_vectors(real_vocab[0])
     assert len(vectors) >= 40
     mismatches = [(text, ids) for text, ids in vectors if rebuilt.encode(text, add_special_tokens=False).ids != ids]
+    assert mismatches == []
+
+
+def test_the_rebuilt_tokenizer_gives_llama_cpps_own_ids_on_a_corpus(real_vocab, rebuilt):
+    """Ids llama.cpp's own tokenizer gave on the real vocabulary (recorded by running
+    tests/fixtures/llama_cpp_vocab.py) for strings of whitespace runs, code, CJK, emoji and
+    Gemma 4's turn, channel and tool markers."""
+    recorded = recorded_llama_cpp_ids()
+    assert (
+        recorded["vocab_sha256"] == hashlib.sha256((real_vocab[0] / "ggml-vocab-gemma-4.gguf").read_bytes()).hexdigest()
+    )
+    texts = recorded["texts"]
+    assert len(texts) >= 2000 and sum(any(m in t for m in GEMMA4_MARKERS) for t in texts) >= 500
+    mismatches = [
+        (text, ids)
+        for text, ids in zip(texts, recorded["ids"], strict=True)
+        if rebuilt.encode(text, add_special_tokens=False).ids != ids
+    ]
     assert mismatches == []
 
 
@@ -272,26 +297,28 @@ def test_a_torch_free_install_validates_the_gemma4_folder(base_venv, next_onnx, 
     assert json.loads(result.stdout)["passed"] is True
 
 
-def test_a_gemma4_gguf_written_by_llama_cpps_rules_converts_exactly(tiny_next, tmp_path):
-    """A GGUF written as llama.cpp's Gemma4Model converter writes one (float32 tensors) becomes
-    an ONNX graph whose logits are the original checkpoint's, through a tokenizer.json rebuilt
-    from the GGUF's vocabulary and merges that encodes as the original tokenizer does."""
-    from tokenizers import Tokenizer
+@pytest.mark.parametrize("family", NEXT_FAMILIES)
+def test_a_gguf_written_by_llama_cpps_rules_converts_exactly(tiny_next, tmp_path, family):
+    """A GGUF written as llama.cpp's Gemma3NModel / Gemma4Model converter writes one (float32
+    tensors) becomes an ONNX graph and a `.litertlm` bundle whose logits are the original
+    checkpoint's past the sliding window, through a tokenizer rebuilt from the GGUF's
+    vocabulary (SentencePiece for Gemma 3n; BPE with merges for Gemma 4) that encodes as the
+    original tokenizer does."""
+    from tests.fixtures.gguf_writer import write_gemma3n_gguf, write_gemma4_gguf
 
-    from tests.fixtures.gguf_writer import write_gemma4_gguf
-
-    gguf = write_gemma4_gguf(tiny_next["gemma4"], tmp_path / "tiny-gemma4.gguf")
-    result = edgekit("convert", gguf, "--target", "onnx", "--quant", "fp32", "--out", tmp_path / "o", "--json")
-    assert result.code == 0, result.stderr[-2000:]
-    folder = tmp_path / "o" / "tiny-gemma4-fp32-onnx"
-    ids = open_artifact(folder).manifest.golden.reference.ids
-    with open_runner(folder) as runner:
-        graph = np.stack(list(runner.logits(ids)))
-    assert np.abs(graph - _source_logits(tiny_next["gemma4"], ids)).max() < 1e-3
-    original = Tokenizer.from_file(str(tiny_next["gemma4"] / "tokenizer.json"))
-    rebuilt = Tokenizer.from_file(str(folder / "tokenizer.json"))
-    for text in tokenizer_corpus(600):
-        assert rebuilt.encode(text, add_special_tokens=False).ids == original.encode(text, add_special_tokens=False).ids
+    writer = {"gemma3n": write_gemma3n_gguf, "gemma4": write_gemma4_gguf}[family]
+    gguf = writer(tiny_next[family], tmp_path / f"tiny-{family}.gguf")
+    original = folder_tokenizer(tiny_next[family])
+    corpus = tokenizer_corpus(600)
+    for target, options in (("onnx", ()), ("litertlm", ("--prefill", "32"))):
+        artifact = convert(gguf, "--target", target, "--quant", "fp32", *options, "--out", tmp_path / target)
+        ids = open_artifact(artifact["fp32"]).manifest.golden.reference.ids
+        assert len(ids) - 1 >= WINDOW + 64
+        with open_runner(artifact["fp32"]) as runner:
+            logits = np.stack(list(runner.logits(ids)))
+        assert np.abs(logits - _source_logits(tiny_next[family], ids)).max() < 1e-3, target
+        rebuilt = open_artifact(artifact["fp32"]).tokenizer()
+        assert [rebuilt.encode(text) for text in corpus] == [original.encode(text) for text in corpus], target
 
 
 def test_onnxruntime_genai_runs_the_gemma4_graph(next_onnx):
