@@ -42,10 +42,11 @@ def tiny_hf(tmp_path_factory: pytest.TempPathFactory, tiny_tokenizer_model: byte
 
 @pytest.fixture(scope="session")
 def tiny_next(tmp_path_factory: pytest.TempPathFactory, tiny_tokenizer_model: bytes) -> dict[str, Path]:
-    """Tiny random Gemma 3n and Gemma 4 text models (per-layer embeddings, shared KV layers);
-    the Gemma 4 one with a BPE tokenizer.json only, as Gemma 4 checkpoints ship."""
+    """Tiny Gemma 3n and Gemma 4 text models (per-layer embeddings, shared KV layers), trained
+    briefly so that int4 has some sense to keep; the Gemma 4 one with a BPE tokenizer.json only,
+    as Gemma 4 checkpoints ship."""
     root = tmp_path_factory.mktemp("tiny-next")
-    return {f: write_tiny_checkpoint(f, root / f, tiny_tokenizer_model) for f in NEXT_FAMILIES}
+    return {f: write_tiny_checkpoint(f, root / f, tiny_tokenizer_model, trained_steps=200) for f in NEXT_FAMILIES}
 
 
 @pytest.fixture(scope="session")

@@ -68,15 +68,14 @@ def test_decode_steps_carry_the_cache_past_the_window_and_the_shared_layers(next
 
 
 @pytest.mark.parametrize("family", NEXT_FAMILIES)
-def test_int8_validates_and_int4_is_measured_lossier(next_onnx, family):
-    """int4 on these tiny random models does not hold int4's limits (rows of 64 are two blocks):
-    the check is that it is measured as lossier than int8, and the exit code says so."""
+def test_int8_and_int4_validate_and_int4_is_measured_lossier(next_onnx, family):
+    """On the briefly trained tiny models int4 holds int4's limits (untrained, it does not: random
+    logit margins flip under 4-bit rounding), and is measured as lossier than int8."""
     int8 = edgekit("validate", next_onnx[family]["int8"], "--json")
     assert int8.code == 0, int8.json()["checks"]
     int4 = edgekit("validate", next_onnx[family]["int4"], "--json")
-    report = int4.json()
-    assert int4.code == (0 if report["passed"] else 1)
-    assert report["teacher_forced"]["kl_mean"] > int8.json()["teacher_forced"]["kl_mean"]
+    assert int4.code == 0, int4.json()["checks"]
+    assert int4.json()["teacher_forced"]["kl_mean"] > int8.json()["teacher_forced"]["kl_mean"]
 
 
 def test_the_onnx_folder_carries_the_bpe_tokenizer_and_gemma4_turns(next_onnx, tiny_next):

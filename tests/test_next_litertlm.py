@@ -51,15 +51,14 @@ def test_float_and_int8_bundles_validate_in_litert_lm(next_bundles, family, quan
 
 
 @pytest.mark.parametrize("family", NEXT_FAMILIES)
-def test_the_int4_bundle_runs_and_is_measured_lossier(next_bundles, family):
+def test_the_int4_bundle_validates_in_litert_lm_and_is_measured_lossier(next_bundles, family):
     """int4 runs in LiteRT-LM (its all-zero blocks repaired, which XNNPACK otherwise refuses;
-    Gemma 3n's narrow AltUp and LAuReL matrices in 8 bits); on these tiny random models it
-    misses int4's limits, and the exit code says so."""
+    Gemma 3n's narrow AltUp and LAuReL matrices in 8 bits) and, on the briefly trained tiny
+    models, holds int4's limits."""
     int8 = edgekit("validate", next_bundles[family]["int8"], "--json").json()
     int4 = edgekit("validate", next_bundles[family]["int4"], "--json")
-    report = int4.json()
-    assert int4.code == (0 if report["passed"] else 1)
-    assert report["teacher_forced"]["kl_mean"] > int8["teacher_forced"]["kl_mean"]
+    assert int4.code == 0, int4.json()["checks"]
+    assert int4.json()["teacher_forced"]["kl_mean"] > int8["teacher_forced"]["kl_mean"]
 
 
 def test_the_bundle_holds_the_embedders_the_tokenizer_and_gemma4_metadata(gemma4_bundles, tiny_next):
