@@ -18,6 +18,26 @@ NEXT_FAMILIES = ("gemma3n", "gemma4")
 # Every recipe a LiteRT bundle can be written with, but the one that needs a size budget.
 QUANTS = tuple(r.name for r in recipes_for("litertlm") if not r.needs_budget)
 REPO = Path(__file__).resolve().parent.parent
+# `make test` runs two workers (pytest-xdist, `--dist loadgroup`). Tests that share an expensive
+# session fixture run in one worker, so that no worker builds it again; the first group a test
+# falls in wins. The `slow` tests share the real default model, which each worker would load.
+SHARED_FIXTURES = {
+    "default-model": {"default_bundles", "default_onnx"},
+    "gemma3n-gemma4": {"tiny_next"},
+    "litert": {"converted"},
+    "onnx": {"onnx_converted"},
+    "keras": {"tiny_keras"},
+    "llama-cpp-vocab": {"real_vocab"},
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        uses = set(item.fixturenames) | ({"default_bundles"} if item.get_closest_marker("slow") else set())
+        group = next((name for name, fixtures in SHARED_FIXTURES.items() if uses & fixtures), None)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session", autouse=True)
