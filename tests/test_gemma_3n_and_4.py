@@ -10,6 +10,7 @@ import hashlib
 import json
 import shutil
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,6 +28,7 @@ from tests.fixtures.llama_cpp_vocab import (
     recorded_llama_cpp_ids,
     vocab_test_vectors,
 )
+from tests.fixtures.multimodal import write_multimodal_checkpoint
 from tests.fixtures.tokenizer_corpus import tokenizer_corpus
 
 GEMMA4 = family_named("gemma4")
@@ -65,6 +67,37 @@ def test_decode_steps_carry_the_cache_past_the_window_and_the_shared_layers(next
     with open_runner(folder) as runner:
         steps = [runner.prefill(ids[:8])] + [runner.decode_step(token) for token in ids[8:]]
     assert np.abs(np.stack(steps) - _source_logits(tiny_next[family], ids)[7:]).max() < 1e-3
+
+
+@pytest.fixture(scope="module")
+def multimodal(tiny_next, tmp_path_factory) -> dict[str, Path]:
+    """The tiny text models inside transformers' own `*ForConditionalGeneration` folders."""
+    root = tmp_path_factory.mktemp("multimodal")
+    return {family: write_multimodal_checkpoint(tiny_next[family], root / family) for family in NEXT_FAMILIES}
+
+
+@pytest.mark.parametrize("family", NEXT_FAMILIES)
+def test_a_multimodal_folder_converts_its_text_decoder(multimodal, tiny_next, tmp_path, family):
+    """Released Gemma 3n/4 checkpoints are `*ForConditionalGeneration` folders: their text
+    decoder converts to the text model's logits, and the manifest says which towers it left out."""
+    onnx = convert(multimodal[family], "--target", "onnx", "--quant", "fp32", "--out", tmp_path)["fp32"]
+    source = open_artifact(onnx).manifest.source
+    assert source.architecture.endswith("ForConditionalGeneration")
+    assert source.towers_left_out == ("vision", "audio")
+    ids = open_artifact(onnx).manifest.golden.reference.ids[: WINDOW + 48]
+    with open_runner(onnx) as runner:
+        logits = np.stack(list(runner.logits(ids)))
+    assert np.abs(logits - _source_logits(tiny_next[family], ids)).max() < 1e-3
+
+
+def test_a_multimodal_folders_bundle_says_in_its_model_card_what_it_left_out(multimodal, tmp_path):
+    bundle = convert(
+        multimodal["gemma4"], "--target", "litertlm", "--quant", "int8", "--prefill", "32", "--out", tmp_path / "o"
+    )["int8"]
+    assert edgekit("validate", bundle).code == 0
+    handoff = edgekit("handoff", bundle, "--out", tmp_path / "handoff", "--no-measure")
+    assert handoff.code == 0, handoff.stderr[-2000:]
+    assert "Not converted: the vision and audio towers" in (tmp_path / "handoff" / "MODEL_CARD.md").read_text()
 
 
 @pytest.mark.parametrize("family", NEXT_FAMILIES)

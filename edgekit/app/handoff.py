@@ -256,6 +256,11 @@ def model_card_md(
         f"- Source: {source.architecture} ({source.family}), {source.parameters:,} parameters, "
         f"from `{Path(source.path).name}` (sha256 {next(iter(source.weights_sha256.values()))[:16]}…)",
         f"- Instruction-tuned: {source.instruction_tuned}",
+        *(
+            [f"- Not converted: the {' and '.join(source.towers_left_out)} towers (text in, text out)"]
+            if source.towers_left_out
+            else []
+        ),
         f"- Quantization: {recipe.quant}"
         + (f", block {recipe.block_size}" if recipe.block_size else "")
         + f"; KV cache {recipe.cache_length} tokens; prefill {list(recipe.prefill_lengths)}",

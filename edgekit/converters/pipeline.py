@@ -145,6 +145,7 @@ def source_record(ckpt: Checkpoint, hf_dir: Path) -> SourceRecord:
         instruction_tuned=ckpt.instruction_tuned,
         converted_from=str(hf_dir),
         model_id=ckpt.model_id,
+        towers_left_out=ckpt.towers_left_out,
     )
 
 

@@ -19,8 +19,9 @@ from edgekit.core.errors import EdgekitError
 from edgekit.core.golden import GoldenOutputs
 from edgekit.core.records import JsonRecord
 
-MANIFEST_VERSION = (1, 5)  # 1.1: typed records; 1.2: source.model_id; 1.3: recipe.litert_weights, litert_smoothing;
-# 1.4: golden.user (golden outputs on the user's --prompts / --text); 1.5: adapter (a LoRA merged into the source)
+MANIFEST_VERSION = (1, 6)  # 1.1: typed records; 1.2: source.model_id; 1.3: recipe.litert_weights, litert_smoothing;
+# 1.4: golden.user (golden outputs on the user's --prompts / --text); 1.5: adapter (a LoRA merged into the source);
+# 1.6: source.towers_left_out
 MANIFEST_KEY = "edgekit_manifest"
 MANIFEST_SUFFIX = ".edgekit.json"
 
@@ -50,6 +51,7 @@ class SourceRecord(JsonRecord):
     instruction_tuned: bool | None
     converted_from: str
     model_id: str | None = None  # the Hugging Face id `path` was found by in the local cache
+    towers_left_out: tuple[str, ...] = ()  # a multimodal source's towers (vision, audio), not converted
 
 
 @dataclass(frozen=True)

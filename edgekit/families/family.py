@@ -113,7 +113,8 @@ class Family:
     formats: ClassVar[tuple[str, ...]] = ("litertlm", "task", "onnx")
     # Why the formats this generation does not write are not written yet (said in the refusal).
     other_formats_reason: ClassVar[str] = ""
-    # Whether a multimodal checkpoint's text tower is read in place (else: save the text model first).
+    # Whether the exporters read a multimodal checkpoint's text tower in place (else edgekit
+    # writes it as a `*ForCausalLM` folder first: `intake.text_tower`).
     converts_multimodal: ClassVar[bool] = True
     # Whether each exported ONNX attention becomes one GroupQueryAttention (`onnx_attention`).
     fuse_onnx_attention: ClassVar[bool] = True
@@ -133,13 +134,6 @@ class Family:
 
     def refusal(self, config: dict[str, Any], architecture: str, formats: tuple[str, ...]) -> tuple[str, str] | None:
         """(problem, fix) when edgekit cannot convert this checkpoint to `formats`, else None."""
-        text_model = self.architectures[0]
-        if self.is_multimodal(architecture) and not self.converts_multimodal:
-            return (
-                f"edgekit converts {self.display_name}'s text decoder from a {text_model} folder; this one "
-                f"is the multimodal {architecture}",
-                f"save its text model with transformers as {text_model} and convert that folder",
-            )
         missing = [f for f in formats if f not in self.formats]
         if missing:
             written = " and ".join(FORMAT_NAMES[f] for f in self.formats)

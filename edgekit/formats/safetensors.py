@@ -113,6 +113,13 @@ def read_float32(path: Path, info: TensorInfo) -> np.ndarray:
     raise _bad(path, f"tensor {info.name!r} is {info.dtype}, not a float type")
 
 
+def _header_bytes(header: dict[str, object]) -> bytes:
+    """The length prefix and the JSON header, padded to 8 bytes as the format asks."""
+    blob = json.dumps(header, separators=(",", ":")).encode()
+    blob += b" " * (-len(blob) % 8)
+    return struct.pack("<Q", len(blob)) + blob
+
+
 def write(
     path: Path,
     tensors: Iterable[tuple[str, tuple[int, ...], Callable[[], np.ndarray]]],
@@ -127,13 +134,38 @@ def write(
         nbytes = int(np.prod(shape, dtype=np.int64)) * 4
         header[name] = {"dtype": "F32", "shape": list(shape), "data_offsets": [offset, offset + nbytes]}
         offset += nbytes
-    blob = json.dumps(header, separators=(",", ":")).encode()
-    blob += b" " * (-len(blob) % 8)
     with open(path, "wb") as handle:
-        handle.write(struct.pack("<Q", len(blob)))
-        handle.write(blob)
+        handle.write(_header_bytes(header))
         for name, shape, produce in items:
             array = np.ascontiguousarray(produce(), dtype=np.float32)
             if array.shape != tuple(shape):
                 raise ValueError(f"{name}: produced {array.shape}, declared {tuple(shape)}")
             handle.write(array.tobytes())
+
+
+def copy_renamed(source: Path, out: Path, names: dict[str, str], chunk: int = 64 * 2**20) -> None:
+    """Write the tensors of `source` that `names` maps (old name -> new name) to `out`, bytes
+    copied as they are (any dtype), a chunk at a time."""
+    table, metadata = read_header(source)
+    header: dict[str, object] = {"__metadata__": metadata or {"format": "pt"}}
+    offset = 0
+    kept = [table[old] for old in names]
+    for info in kept:
+        nbytes = info.end - info.start
+        header[names[info.name]] = {
+            "dtype": info.dtype,
+            "shape": list(info.shape),
+            "data_offsets": [offset, offset + nbytes],
+        }
+        offset += nbytes
+    with open(source, "rb") as reader, open(out, "wb") as writer:
+        writer.write(_header_bytes(header))
+        for info in kept:
+            reader.seek(info.start)
+            left = info.end - info.start
+            while left:
+                piece = reader.read(min(chunk, left))
+                if not piece:
+                    raise _bad(source, f"tensor {info.name!r} ends past the file")
+                writer.write(piece)
+                left -= len(piece)

@@ -20,6 +20,7 @@ from edgekit.families import Family, family_for_architecture, family_for_gguf_ar
 from edgekit.formats import safetensors
 from edgekit.formats.gguf import GGUFFile, open_gguf
 from edgekit.intake.hf_cache import cached_snapshot, is_model_id
+from edgekit.intake.text_tower import text_folder, towers_left_out
 
 if TYPE_CHECKING:
     from edgekit.intake.keras import KerasPreset
@@ -44,6 +45,7 @@ class Checkpoint:
     keras: KerasPreset | None = None
     is_default: bool = False
     model_id: str | None = None  # the Hugging Face id it was found by in the local cache
+    towers_left_out: tuple[str, ...] = ()  # a multimodal checkpoint's towers, not converted
 
     @property
     def parameter_count(self) -> int:
@@ -115,6 +117,8 @@ class Checkpoint:
     def hf_folder(self, on_stage: Callable[[str], None] | None = None) -> Path:
         """A Hugging Face folder converters can read (GGUFs are dequantized once, cached)."""
         if self.kind == "hf":
+            if self.family.is_multimodal(self.architecture) and not self.family.converts_multimodal:
+                return text_folder(self, on_stage)
             return self.path
         if self.keras is not None:
             from edgekit.intake.keras import hf_folder_for_keras
@@ -265,6 +269,7 @@ def _load_hf(folder: Path) -> Checkpoint:
         tensors=tensors,
         tokenizer_files=tokenizer_files,
         files={p.name: p.stat().st_size for p in entries if p.is_file()},
+        towers_left_out=towers_left_out(config) if family.is_multimodal(architecture) else (),
     )
 
 
