@@ -80,6 +80,7 @@ def multimodal(tiny_next, tmp_path_factory) -> dict[str, Path]:
 def test_a_multimodal_folder_converts_its_text_decoder(multimodal, tiny_next, tmp_path, family):
     """Released Gemma 3n/4 checkpoints are `*ForConditionalGeneration` folders: their text
     decoder converts to the text model's logits, and the manifest says which towers it left out."""
+    assert edgekit("inspect", multimodal[family], "--json").json()["towers_left_out"] == ["vision", "audio"]
     onnx = convert(multimodal[family], "--target", "onnx", "--quant", "fp32", "--out", tmp_path)["fp32"]
     source = open_artifact(onnx).manifest.source
     assert source.architecture.endswith("ForConditionalGeneration")

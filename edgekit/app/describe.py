@@ -31,6 +31,7 @@ def describe_checkpoint(ckpt: Checkpoint) -> dict[str, Any]:
         "family": ckpt.family.name,
         "family_name": ckpt.family.display_name,
         "architecture": ckpt.architecture,
+        "towers_left_out": list(ckpt.towers_left_out),  # a multimodal checkpoint's, not converted
         "instruction_tuned": ckpt.variant()[0],
         "variant_evidence": ckpt.variant()[1],
         "parameters": ckpt.parameter_count,
