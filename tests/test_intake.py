@@ -154,3 +154,24 @@ def test_text_tower_of_conditional_generation_is_read(tiny_hf, tmp_path):
     assert ckpt.family.name == "gemma3"
     assert ckpt.config["num_hidden_layers"] == 6
     assert ckpt.parameter_count == load_checkpoint(tiny_hf["gemma3"]).parameter_count
+
+
+def test_a_sharded_multimodal_folder_becomes_a_text_folder_transformers_loads_whole(tiny_tokenizer_model, tmp_path):
+    """Shards written by transformers (towers in some of them): the text folder keeps the text
+    decoder's tensors under their CausalLM names, with an index, bytes and dtypes unchanged."""
+    import torch
+    import transformers
+
+    from tests.fixtures.multimodal import write_multimodal_checkpoint
+    from tests.fixtures.tiny_models import write_tiny_checkpoint
+
+    text = write_tiny_checkpoint("gemma4", tmp_path / "text", tiny_tokenizer_model)
+    folder = write_multimodal_checkpoint(text, tmp_path / "multimodal", max_shard_size="1MB")
+    assert len(list(folder.glob("*.safetensors"))) > 2
+    written = load_checkpoint(folder).hf_folder()
+    assert load_checkpoint(written).architecture == "Gemma4ForCausalLM"
+    model, info = transformers.AutoModelForCausalLM.from_pretrained(str(written), output_loading_info=True)
+    assert not info["missing_keys"] and not info["unexpected_keys"]
+    ids = torch.tensor([[2, 17, 40, 99, 5, 250, 31, 8]])
+    source = transformers.AutoModelForCausalLM.from_pretrained(str(text))
+    assert torch.equal(model(ids).logits, source(ids).logits)
