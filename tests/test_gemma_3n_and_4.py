@@ -82,10 +82,10 @@ def test_a_multimodal_folder_converts_its_text_decoder(multimodal, tiny_next, tm
     decoder converts to the text model's logits, and the manifest says which towers it left out."""
     assert edgekit("inspect", multimodal[family], "--json").json()["towers_left_out"] == ["vision", "audio"]
     onnx = convert(multimodal[family], "--target", "onnx", "--quant", "fp32", "--out", tmp_path)["fp32"]
-    source = open_artifact(onnx).manifest.source
-    assert source.architecture.endswith("ForConditionalGeneration")
-    assert source.towers_left_out == ("vision", "audio")
-    ids = open_artifact(onnx).manifest.golden.reference.ids[: WINDOW + 48]
+    manifest = open_artifact(onnx).manifest
+    assert manifest.source.architecture.endswith("ForConditionalGeneration")
+    assert manifest.source.towers_left_out == ("vision", "audio")
+    ids = manifest.golden.reference.ids[: WINDOW + 48]
     with open_runner(onnx) as runner:
         logits = np.stack(list(runner.logits(ids)))
     assert np.abs(logits - _source_logits(tiny_next[family], ids)).max() < 1e-3
