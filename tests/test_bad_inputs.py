@@ -37,6 +37,15 @@ def _safetensors_with_header(tmp: Path, fx: dict, edit: Callable[[dict], None]) 
     return folder
 
 
+def _config_edited(tmp: Path, fx: dict, **edits: Callable[[int], int]) -> Path:
+    """A copy of the checkpoint whose config.json no longer describes its weights."""
+    folder = _copy_hf(fx["hf"], tmp / "ckpt")
+    config = json.loads((folder / "config.json").read_text())
+    config.update({key: edit(config[key]) for key, edit in edits.items()})
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
 def _zip(tmp: Path, name: str, entries: dict[str, bytes]) -> Path:
     path = tmp / name
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
@@ -124,6 +133,10 @@ CASES: dict[str, tuple[Maker, tuple[str, ...]]] = {
     "weights missing a tensor": (
         lambda t, f: ["inspect", str(_safetensors_with_header(t, f, lambda h: h.pop("model.norm.weight")))],
         ("model.norm.weight",),
+    ),
+    "weights of another shape than config.json says": (
+        lambda t, f: ["convert", str(_config_edited(t, f, intermediate_size=lambda n: n + 8)), "--out", str(t / "o")],
+        ("another shape", "model.layers.0.mlp.down_proj.weight"),
     ),
     "pickle checkpoint": (lambda t, f: ["inspect", str(_write(t, "model.pt", b"\x80\x04K\x01."))], ("pickle",)),
     "truncated GGUF": (

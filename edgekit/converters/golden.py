@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgekit.core.errors import EdgekitError
 from edgekit.core.golden import GoldenOutputs, GoldenPrompt, TeacherForcedReference, UserGolden
 from edgekit.core.golden_inputs import (
     GOLDEN_INPUTS_VERSION,
@@ -26,12 +27,29 @@ REFERENCE_MAX_TOKENS = 600
 
 
 def load_source_model(hf_dir: Path):
+    """The float32 model, refused when transformers would fill any of its weights at random (a
+    folder whose weight names or shapes do not match its class): golden outputs recorded from
+    such a model would vouch for random weights."""
     import torch
     import transformers
 
-    model = transformers.AutoModelForCausalLM.from_pretrained(
-        str(hf_dir), dtype=torch.float32, attn_implementation="eager"
+    model, loading = transformers.AutoModelForCausalLM.from_pretrained(
+        str(hf_dir),
+        dtype=torch.float32,
+        attn_implementation="eager",
+        output_loading_info=True,
+        ignore_mismatched_sizes=True,  # reported below in one line, not raised
     )
+    unfilled = [f"{name} (missing)" for name in sorted(loading["missing_keys"])] + [
+        f"{name} (checkpoint {list(have)}, model {list(want)})"
+        for name, have, want in sorted(loading["mismatched_keys"], key=lambda m: m[0])
+    ]
+    if unfilled:
+        raise EdgekitError(
+            f"{hf_dir}: {len(unfilled)} weights that {type(model).__name__} needs are missing or "
+            f"of another shape, so they would be random (first: {unfilled[0]})",
+            "check that config.json describes these weights (architectures, sizes) or re-save the checkpoint",
+        )
     return model.eval()
 
 
