@@ -103,6 +103,49 @@ def test_plan_offers_the_bundle_and_a_task_is_refused_in_one_line(tiny_next, tmp
     assert not (tmp_path / "o").exists()
 
 
+# Records the lightweight flag of every conversion litert-torch runs while edgekit exports a bundle.
+_RECORD_CONVERSIONS = """
+import sys
+from pathlib import Path
+from litert_torch._convert import interface
+from edgekit.converters.litert_bundle import export_litertlm_bundles
+from edgekit.families import family_named
+
+checkpoint, work, flags = (Path(a) for a in sys.argv[1:])
+convert = interface.Converter.convert
+
+def recorded(self, *args, **kwargs):
+    with flags.open("a") as record:
+        record.write(f"{kwargs.get('lightweight_conversion', False)}\\n")
+    return convert(self, *args, **kwargs)
+
+interface.Converter.convert = recorded
+family = family_named(checkpoint.name)
+export_litertlm_bundles(
+    checkpoint, family.chat, (8,), 64, 32, {"fp32": work / "fp32.litertlm"}, work, family.export_patches
+)
+"""
+
+
+@pytest.mark.parametrize("family", NEXT_FAMILIES)
+def test_every_litert_conversion_of_the_export_is_lightweight(tiny_next, tmp_path, family):
+    """litert-torch 0.10 converts the per-layer embedder without the lightweight conversion its
+    other exports take, so each of its signatures inlines a float32 copy of the per-layer table:
+    9.4 GB a copy in Gemma 4 E2B, which then cannot convert in 24 GB
+    (benchmarks/conversion_memory.md). The family's `lightweight_additional_models` patch makes
+    every conversion lightweight. The real export runs in a fresh process (forking this one,
+    which has run torch, can hang)."""
+    import subprocess
+    import sys
+
+    flags = tmp_path / "flags"
+    work = tmp_path / "work"
+    work.mkdir()
+    subprocess.run([sys.executable, "-c", _RECORD_CONVERSIONS, tiny_next[family], work, flags], check=True, timeout=900)
+    assert (work / "fp32.litertlm").exists()
+    assert flags.read_text().split() == ["True"] * 3  # embedder, decoder, per-layer embedder
+
+
 @pytest.fixture(scope="module")
 def byte_emitting_bundle(tiny_tokenizer_model, tmp_path_factory) -> Path:
     """A tiny Gemma 4 whose greedy text runs into byte-fallback tokens that form invalid UTF-8."""

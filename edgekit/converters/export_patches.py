@@ -12,6 +12,11 @@ family can ask for it (`Family.export_patches`) and a test can show the export f
   load) always builds its vision tower through timm, and timm needs a torchvision built for the
   same torch (PyPI's does not load beside the pinned CPU build). Nothing of the tower is
   exported: an empty module stands in for it while the model is built.
+- `lightweight_additional_models`: litert-torch 0.10 converts the models beside the decoder
+  (Gemma 3n's and 4's per-layer embedder) without the lightweight conversion its other exports
+  take, so each signature inlines its own float32 copy of the per-layer table (262,144 x 8,960
+  in Gemma 4 E2B: 9.4 GB a copy), which no 24 GB machine holds (benchmarks/conversion_memory.md).
+  Every conversion that does not choose says lightweight; edgekit's own exports always choose.
 """
 
 from __future__ import annotations
@@ -71,9 +76,30 @@ def no_vision_tower() -> Iterator[None]:
         modeling_gemma3n.AutoModel = auto_model
 
 
+@contextlib.contextmanager
+def lightweight_additional_models() -> Iterator[None]:
+    try:
+        from litert_torch._convert import interface
+    except ImportError:  # the light install has no litert-torch; only the ONNX export runs
+        yield
+        return
+    convert = interface.Converter.convert
+
+    def lightweight_by_default(self, *args, **kwargs):
+        kwargs.setdefault("lightweight_conversion", True)
+        return convert(self, *args, **kwargs)
+
+    interface.Converter.convert = lightweight_by_default
+    try:
+        yield
+    finally:
+        interface.Converter.convert = convert
+
+
 PATCHES: dict[str, Callable[[], contextlib.AbstractContextManager[None]]] = {
     "constant_sparsity_cutoff": constant_sparsity_cutoff,
     "no_vision_tower": no_vision_tower,
+    "lightweight_additional_models": lightweight_additional_models,
 }
 
 

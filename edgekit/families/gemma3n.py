@@ -69,7 +69,7 @@ class Gemma3n(Family):
     litert_int8_scope = "prediction_coefs|correction_coefs|modality_router|linear_right"
     converts_multimodal = False
     fuse_onnx_attention = False
-    export_patches = ("constant_sparsity_cutoff", "no_vision_tower")
+    export_patches = ("constant_sparsity_cutoff", "no_vision_tower", "lightweight_additional_models")
 
     def gguf_core_extras(self, gguf: GGUFFile) -> dict[str, Any]:
         """What llama.cpp's converter writes for Gemma 3n beyond plain keys: the sliding pattern

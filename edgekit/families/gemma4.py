@@ -64,6 +64,7 @@ class Gemma4(Family):
     converts_multimodal = False
     fuse_onnx_attention = False
     litert_bundle_export = True
+    export_patches = ("lightweight_additional_models",)
 
     def refusal(self, config: dict[str, Any], architecture: str, formats: tuple[str, ...]) -> tuple[str, str] | None:
         if config.get("enable_moe_block"):
