@@ -128,6 +128,53 @@ def _softcapped_logits(source_artifacts, config, exported):
     return exported
 
 
+def _export_float(config, patches: tuple[str, ...]):
+    """The float models (decoder, embedders, tokenizer) as files: {their paths}. Run in its own
+    process, so that the torch model and the converter's copies are gone before quantizing."""
+    from litert_torch.generative.export_hf import export as export_api
+    from litert_torch.generative.export_hf.core import export_lib
+
+    with patched(patches):
+        return export_api.run_export_tasks(
+            [
+                _softcapped_logits,
+                export_lib.export_embedder_model,
+                export_lib.export_text_prefill_decode_model,
+                export_lib.export_additional_models,
+                export_lib.export_tokenizer,
+            ],
+            config,
+        )
+
+
+def _package(config, patches: tuple[str, ...], models, folder: Path, out: Path) -> None:
+    """Package `models` into `out` with litert-torch's builder, which reads the model only for
+    its config: the model is built on the meta device (no weights in memory)."""
+    import torch
+    from litert_torch.generative.export_hf import export as export_api
+    from litert_torch.generative.export_hf.core import litert_lm_builder
+
+    def package(source_artifacts, export_config, _):
+        # litert-torch's own LlmMetadata (Gemma 4 channels and stop strings), plus the runtime it needs
+        template = getattr(source_artifacts.tokenizer, "chat_template", "") or ""
+        metadata = litert_lm_builder.build_llm_metadata(source_artifacts, export_config, template, models)
+        metadata.min_runtime_version = min_runtime_version()
+        (folder / "llm_metadata.pb").write_bytes(metadata.SerializeToString())
+        packaged = litert_lm_builder.package_model(
+            source_artifacts,
+            dataclasses.replace(
+                export_config, output_dir=str(folder), litert_lm_llm_metadata_override=str(folder / "llm_metadata.pb")
+            ),
+            models,
+        )
+        shutil.move(packaged.litert_lm_model_path, out)
+        return models
+
+    folder.mkdir(exist_ok=True)
+    with patched(patches), torch.device("meta"):
+        export_api.run_export_tasks([package], dataclasses.replace(config, use_random_weights=True))
+
+
 def export_litertlm_bundles(
     hf_dir: Path,
     chat: ChatFormat,
@@ -141,39 +188,19 @@ def export_litertlm_bundles(
 ) -> None:
     """Write one `.litertlm` per recipe, `outputs` = {quant: path}, from one float export, under
     the family's named upstream patches (`converters.export_patches`); `int8_scope`: see
-    `converters.recipes.recipe`."""
-    from litert_torch.generative.export_hf import export as export_api
-    from litert_torch.generative.export_hf.core import export_lib, exportable_module, litert_lm_builder
+    `converters.recipes.recipe`. Export, each recipe's quantization and each packaging run in
+    their own process: each holds gigabytes for an E2B model that the next does not need."""
+    from litert_torch.generative.export_hf.core import exportable_module
 
-    source = _multimodal_folder(hf_dir, chat, work / "bundle-source")
-
-    def package_each(source_artifacts, config, exported):
-        for quant, out in outputs.items():
-            folder = work / f"bundle-{quant}"
-            models = exported if quant == "fp32" else _quantized(exported, quant, block_size, int8_scope, folder)
-            folder.mkdir(exist_ok=True)
-            # litert-torch's own LlmMetadata (Gemma 4 channels and stop strings), plus the runtime it needs
-            template = getattr(source_artifacts.tokenizer, "chat_template", "") or ""
-            metadata = litert_lm_builder.build_llm_metadata(source_artifacts, config, template, models)
-            metadata.min_runtime_version = min_runtime_version()
-            (folder / "llm_metadata.pb").write_bytes(metadata.SerializeToString())
-            packaged = litert_lm_builder.package_model(
-                source_artifacts,
-                dataclasses.replace(
-                    config, output_dir=str(folder), litert_lm_llm_metadata_override=str(folder / "llm_metadata.pb")
-                ),
-                models,
-            )
-            shutil.move(packaged.litert_lm_model_path, out)
-        return exported
+    from edgekit.converters.isolated import run_isolated
 
     config = exportable_module.ExportableModuleConfig(
-        model=str(source),
+        model=str(_multimodal_folder(hf_dir, chat, work / "bundle-source")),
         output_dir=str(work / "bundle-export"),
         work_dir=str(work / "bundle-export"),
         prefill_lengths=list(prefill_lengths),
         cache_length=cache_length,
-        quantization_recipe=None,  # float32 here: edgekit quantizes per recipe above
+        quantization_recipe=None,  # float32 here: edgekit quantizes per recipe below
         externalize_embedder=True,
         bundle_litert_lm=True,
         use_jinja_template=True,
@@ -181,15 +208,10 @@ def export_litertlm_bundles(
         experimental_lightweight_conversion=True,
     )
     Path(config.work_dir).mkdir()
-    with patched(patches):
-        export_api.run_export_tasks(
-            [
-                _softcapped_logits,
-                export_lib.export_embedder_model,
-                export_lib.export_text_prefill_decode_model,
-                export_lib.export_additional_models,
-                export_lib.export_tokenizer,
-                package_each,
-            ],
-            config,
-        )
+    exported = run_isolated(_export_float, config, patches)
+    for quant, out in outputs.items():
+        folder = work / f"bundle-{quant}"
+        models = exported
+        if quant != "fp32":
+            models = run_isolated(_quantized, exported, quant, block_size, int8_scope, folder)
+        run_isolated(_package, config, patches, models, folder, out)
