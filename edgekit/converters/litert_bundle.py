@@ -77,12 +77,16 @@ def _multimodal_folder(hf_dir: Path, chat: ChatFormat, folder: Path) -> Path:
         "tie_word_embeddings": config.get("tie_word_embeddings", True),
     }
     (folder / "config.json").write_text(json.dumps(wrapped, indent=2))
-    plan = []
-    for weights in sorted(hf_dir.glob("*.safetensors")):
-        for name, info in safetensors.read_header(weights)[0].items():
-            target = TOWER_PREFIX + name.removeprefix("model.") if name.startswith("model.") else name
-            plan.append((target, info.shape, lambda w=weights, i=info: safetensors.read_float32(w, i)))
-    safetensors.write(folder / "model.safetensors", plan)
+    weight_map = {}
+    for weights in sorted(hf_dir.glob("*.safetensors")):  # bytes copied as they are: bfloat16 stays so
+        names = {
+            name: TOWER_PREFIX + name.removeprefix("model.") if name.startswith("model.") else name
+            for name in safetensors.read_header(weights)[0]
+        }
+        safetensors.copy_renamed(weights, folder / weights.name, names)
+        weight_map.update(dict.fromkeys(names.values(), weights.name))
+    if len(set(weight_map.values())) > 1:
+        (folder / safetensors.INDEX_FILE).write_text(json.dumps({"metadata": {}, "weight_map": weight_map}, indent=2))
     if (hf_dir / TOKENIZER_JSON_FILE).exists():
         shutil.copy2(hf_dir / TOKENIZER_JSON_FILE, folder / TOKENIZER_JSON_FILE)
     else:  # a SentencePiece checkpoint without one (a Gemma 3n GGUF): litert-torch reads only tokenizer.json

@@ -34,6 +34,7 @@ DTYPE_BYTES = {
     "U64": 8,
 }
 _MAX_HEADER = 100 * 1024 * 1024
+INDEX_FILE = "model.safetensors.index.json"  # which shard holds each tensor of a sharded checkpoint
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ from edgekit.formats import safetensors
 if TYPE_CHECKING:
     from edgekit.intake.checkpoint import Checkpoint
 
-INDEX = "model.safetensors.index.json"
 TOWERS = ("vision", "audio")
 _TEXT_FOLDER_VERSION = 1
 
@@ -65,10 +64,14 @@ def text_folder(ckpt: Checkpoint, on_stage: Callable[[str], None] | None = None)
             if renamed:
                 safetensors.copy_renamed(weights, tmp / weights.name, {old: new for new, old in renamed.items()})
                 weight_map.update(dict.fromkeys(renamed, weights.name))
-        if (source / INDEX).exists():
-            (tmp / INDEX).write_text(json.dumps({"metadata": {}, "weight_map": weight_map}, indent=2))
+        if (source / safetensors.INDEX_FILE).exists():
+            (tmp / safetensors.INDEX_FILE).write_text(json.dumps({"metadata": {}, "weight_map": weight_map}, indent=2))
         for other in source.iterdir():
-            if other.is_file() and other.suffix != ".safetensors" and other.name not in ("config.json", INDEX):
+            if (
+                other.is_file()
+                and other.suffix != ".safetensors"
+                and other.name not in ("config.json", safetensors.INDEX_FILE)
+            ):
                 shutil.copy2(other, tmp / other.name)
         (tmp / "config.json").write_text(json.dumps(config, indent=2))
     return folder
