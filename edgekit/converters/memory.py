@@ -15,10 +15,19 @@ from pathlib import Path
 from edgekit.core.errors import EdgekitError
 from edgekit.core.recipes import recipe_named
 
+BUNDLE_ROUTE = "litertlm-bundle"  # litert-torch's own export and packaging (Gemma 3n, 4)
 
-def estimate_peak_bytes(parameter_count: int, runs: list[tuple[str, str]]) -> int:
-    """`runs`: (format, quant) of every artifact the conversion writes."""
-    lines = [line for fmt, quant in runs for line in recipe_named(quant).memory_lines(fmt)]
+
+def estimate_peak_bytes(
+    parameter_count: int, runs: list[tuple[str, str]], bundle_lines: tuple[tuple[float, float], ...] = ()
+) -> int:
+    """`runs`: (format, or BUNDLE_ROUTE, and quant) of every artifact the conversion writes;
+    `bundle_lines`: the family's memory lines for BUNDLE_ROUTE."""
+    lines = [
+        line
+        for route, quant in runs
+        for line in (bundle_lines if route == BUNDLE_ROUTE else recipe_named(quant).memory_lines(route))
+    ]
     return int(max(base + factor * 4 * parameter_count for base, factor in lines))
 
 
@@ -34,8 +43,13 @@ def available_bytes() -> int:
     return 0
 
 
-def check_memory(parameter_count: int, runs: list[tuple[str, str]], force: bool) -> int:
-    needed = estimate_peak_bytes(parameter_count, runs)
+def check_memory(
+    parameter_count: int,
+    runs: list[tuple[str, str]],
+    force: bool,
+    bundle_lines: tuple[tuple[float, float], ...] = (),
+) -> int:
+    needed = estimate_peak_bytes(parameter_count, runs, bundle_lines)
     have = available_bytes()
     if have and needed > have and not force:
         raise EdgekitError(

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from edgekit.converters.memory import BUNDLE_ROUTE
 from edgekit.core.atomic import TMP_PREFIX
 from edgekit.core.chat import ChatFormat
 from edgekit.core.digest import sha256_artifact, sha256_file
@@ -42,8 +43,13 @@ ROUTES = {
     "litertlm": "litert-torch export_hf (float32) + ai-edge-quantizer (GGUF Q4_0 blocks carried into int4) + LiteRT-LM builder",
     "task": "litert-torch export_hf (float32) + ai-edge-quantizer (GGUF Q4_0 blocks carried into int4) + MediaPipe bundler",
     "onnx": "torch.onnx.export (dynamo) + MatMulNBits (GGUF blocks carried over, else round-to-nearest)",
-    "litertlm-bundle": "litert-torch export_hf (float32; decoder + external embedders) + ai-edge-quantizer + litert-torch packaging",
+    BUNDLE_ROUTE: "litert-torch export_hf (float32; decoder + external embedders) + ai-edge-quantizer + litert-torch packaging",
 }
+
+
+def route_name(ckpt: Checkpoint, fmt: str) -> str:
+    """The ROUTES key an artifact of `fmt` takes from `ckpt`."""
+    return BUNDLE_ROUTE if ckpt.family.litert_bundle_export and fmt == "litertlm" else fmt
 
 
 @dataclass
@@ -312,7 +318,7 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
                     onnx_weights=onnx_weights.get(quant) if fmt == "onnx" else None,
                     litert_weights=litert_weights.get(quant) if fmt != "onnx" else None,
                     litert_smoothing=smoothing if fmt != "onnx" else None,  # float recipes too: same export
-                    route=ROUTES["litertlm-bundle" if bundle_export and fmt == "litertlm" else fmt],
+                    route=ROUTES[route_name(ckpt, fmt)],
                 ),
                 chat_format=chat,
                 libraries=versions,
@@ -369,7 +375,8 @@ def convert(request: ConvertRequest, stages: Stages) -> ConvertResult:
 
     ckpt = request.checkpoint
     check_outputs(request)
-    estimated = check_memory(ckpt.parameter_count, [(f, q) for q, f, _ in planned_outputs(request)], request.force)
+    routes = [(route_name(ckpt, f), q) for q, f, _ in planned_outputs(request)]
+    estimated = check_memory(ckpt.parameter_count, routes, request.force, ckpt.family.litert_bundle_memory)
     check_disk(
         request.out_dir,
         ckpt.parameter_count,

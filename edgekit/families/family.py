@@ -121,6 +121,10 @@ class Family:
     # Whether litert-torch exports and packages the `.litertlm` itself (external embedders:
     # `converters.litert_bundle`) instead of edgekit packaging one exported model.
     litert_bundle_export: ClassVar[bool] = False
+    # That route's peak memory lines (fixed bytes, factor x float32 weights), measured on E2B
+    # shapes (benchmarks/conversion_memory.md): the export holds the float32 model while it
+    # converts the per-layer embedder; quantization and packaging run after it, apart.
+    litert_bundle_memory: ClassVar[tuple[tuple[float, float], ...]] = ((2.0e9, 1.08),)
     # Fully-connected ops (name regex) whose inputs are narrower than an int4 block: 8 bits per
     # channel in block recipes (`converters.recipes.recipe`).
     litert_int8_scope: ClassVar[str | None] = None
