@@ -79,7 +79,7 @@ def test_row_chunked_quantization_equals_whole(quantize, monkeypatch) -> None:
 
     weight = np.random.default_rng(0).standard_normal((37, 64)).astype(np.float32)
     whole = getattr(block_quant, quantize)(weight, 4, 32)
-    monkeypatch.setattr(block_quant, "ROWS_PER_CHUNK", 5)
+    monkeypatch.setattr(block_quant, "VALUES_PER_CHUNK", 5 * 64)  # 5 rows a chunk
     chunked = getattr(block_quant, quantize)(weight, 4, 32)
     for field in ("q", "scale", "bias"):
         np.testing.assert_array_equal(getattr(chunked, field), getattr(whole, field), err_msg=field)
@@ -93,7 +93,7 @@ def test_chunks_carry_the_importance_too(monkeypatch) -> None:
     weight = rng.standard_normal((37, 64)).astype(np.float32)
     importance = rng.gamma(0.3, size=64).astype(np.float32)
     whole = block_quant.quantize_asymmetric(weight, 4, 32, importance=importance)
-    monkeypatch.setattr(block_quant, "ROWS_PER_CHUNK", 5)
+    monkeypatch.setattr(block_quant, "VALUES_PER_CHUNK", 5 * 64)  # 5 rows a chunk
     chunked = block_quant.quantize_asymmetric(weight, 4, 32, importance=importance)
     np.testing.assert_array_equal(chunked.q, whole.q)
 

@@ -80,8 +80,10 @@ def stored_zero(blocks: Blocks) -> int:
 def _packed_codes(blocks: Blocks) -> np.ndarray:
     """(rows, n_blocks, block * bits / 8) uint8, lowest bits first, shifted onto `stored_zero`."""
     rows, cols = blocks.q.shape
-    codes = blocks.q.reshape(rows, cols // blocks.block, blocks.block).astype(np.int16)
-    codes = (codes + (stored_zero(blocks) - blocks.zero)).astype(np.uint8)
+    codes = blocks.q.reshape(rows, cols // blocks.block, blocks.block).astype(np.uint8, copy=False)
+    shift = stored_zero(blocks) - blocks.zero  # >= 0, and the shifted codes fit the container
+    if shift:
+        codes = codes + np.uint8(shift)
     bits = container_bits(blocks)
     if bits == 8:
         return codes
