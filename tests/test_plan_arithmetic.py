@@ -47,6 +47,30 @@ def test_kv_cache_is_keys_and_values_of_every_caching_layer_in_float32():
     assert kv_cache_bytes(gemma4, config, 10) == 2 * (64 + 128 + 64) * 10 * 4
 
 
+def test_global_layers_are_found_in_a_config_transformers_saved():
+    """transformers writes Gemma 4's per-layer overrides keyed "02", "05", ... once a model has
+    ten layers (every released size): the global layers' wider heads must still be read, or the
+    ONNX export's cache inputs disagree with the model (seen on the E2B shape)."""
+    import json
+
+    import transformers
+
+    layer_types = ["full_attention" if (i + 1) % 3 == 0 else "sliding_attention" for i in range(12)]
+    saved = transformers.Gemma4TextConfig(
+        num_hidden_layers=12,
+        num_kv_shared_layers=4,
+        num_key_value_heads=1,
+        head_dim=32,
+        global_head_dim=64,
+        layer_types=layer_types,
+    ).to_json_string()
+    config = json.loads(saved)
+    assert "02" in config["per_layer_config"]
+    assert family_named("gemma4").cache_shapes(config) == [
+        (1, 64 if kind == "full_attention" else 32) for kind in layer_types[:8]
+    ]
+
+
 def test_ram_moves_the_kv_cache_and_scales_the_weights_part():
     same = _ram(ROW, int(272 * MIB), GEMMA3, DEFAULT_MODEL_SHAPE, 1024)
     assert same == pytest.approx(566 * MIB, rel=1e-6)  # the measured row itself

@@ -136,8 +136,11 @@ class Gemma4(Family):
         return shapes
 
     def _layer_config(self, config: dict[str, Any], index: int) -> dict[str, Any]:
-        """The layer's head size and KV heads: global layers override the text config's."""
-        overrides = (config.get("per_layer_config") or {}).get(str(index)) or {}
+        """The layer's head size and KV heads: global layers override the text config's. The
+        overrides are keyed by layer index, which transformers writes zero-padded ("04") once a
+        model has ten layers or more."""
+        by_layer = {int(key): value for key, value in (config.get("per_layer_config") or {}).items()}
+        overrides = by_layer.get(index) or {}
         full = (config.get("layer_types") or [])[index] == "full_attention"
         head_dim = overrides.get("head_dim", config.get("global_head_dim") if full else None) or config["head_dim"]
         heads = overrides.get("num_key_value_heads")
