@@ -164,6 +164,26 @@ def test_run_and_bench_on_onnx(onnx_converted):
     assert speed["runtime"].startswith("onnxruntime") and speed["decode_tokens_per_second"] > 0
 
 
+def test_bench_reports_its_own_peak_not_its_parents(onnx_converted):
+    """Linux carries a process's high-water mark across fork and exec, so `edgekit bench` started
+    by a process that once held 1.5 GiB reported 1.5 GiB (a benchmark that had just written an
+    E2B checkpoint measured an ONNX graph at 15.4 GiB that runs in 4.2)."""
+    import subprocess
+    import sys
+
+    parent = (
+        "import subprocess, sys\n"
+        "held = b'x' * (1536 * 2**20)\n"
+        "del held\n"
+        "sys.exit(subprocess.run([sys.executable, '-m', 'edgekit', *sys.argv[1:]]).returncode)\n"
+    )
+    folder = onnx_converted["gemma2"]["int4"]
+    args = ["bench", str(folder), "--prefill-tokens", "16", "--decode-tokens", "4", "--json"]
+    proc = subprocess.run([sys.executable, "-c", parent, *args], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout)["peak_rss_bytes"] < 1024 * 2**20
+
+
 @pytest.mark.slow
 def test_default_int8_onnx_gives_every_first_token_in_both_runtimes(default_onnx):
     folder = default_onnx["int8"]

@@ -5,16 +5,32 @@ from __future__ import annotations
 
 import contextlib
 import resource
+import sys
 import time
 from collections.abc import Iterator
 
 from rich.console import Console
 
 
+def own_peak_rss_bytes() -> int:
+    """This process's own peak since exec (VmHWM). Not `ru_maxrss`: Linux carries a process's
+    high-water mark across fork and exec, so a command started by a large process (a benchmark
+    that has just written a checkpoint, a hand-off that has just validated) would report its
+    parent's peak."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+
+
 def peak_rss_bytes() -> int:
     """Peak resident set size of this process or of any child it has waited for (conversion
     steps run in children: edgekit/converters/isolated.py). Linux reports KiB."""
-    return max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) * 1024
+    return max(own_peak_rss_bytes(), resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)
 
 
 class Stages:

@@ -4,7 +4,6 @@ LiteRT-LM cannot run), onnxruntime for ONNX."""
 from __future__ import annotations
 
 import json
-import resource
 import time
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from edgekit.core.errors import EdgekitError
+from edgekit.core.progress import own_peak_rss_bytes
 from edgekit.runtime.artifact import Artifact, open_artifact
 from edgekit.runtime.dispatch import check_engine, interpreter_reason, interpreter_runner
 from edgekit.runtime.litert_lm_runner import EngineCannotRunHere, LiteRtLm
@@ -41,7 +41,7 @@ def bench_in_process(runner: Runner, vocab: int, prefill_tokens: int, decode_tok
         "prefill_tokens_per_second": round(len(prompt) / (first - started), 1),
         "decode_tokens": decode_tokens - 1,
         "decode_tokens_per_second": round((decode_tokens - 1) / (done - first), 1) if decode_tokens > 1 else 0.0,
-        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "peak_rss_bytes": own_peak_rss_bytes(),
     }
 
 

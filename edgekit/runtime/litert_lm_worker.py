@@ -14,25 +14,11 @@ import sys
 import time
 from typing import Any
 
+from edgekit.core.progress import own_peak_rss_bytes
+
 # LiteRT-LM's streaming detokenizer gives up when byte-fallback tokens that were shown as
 # replacement characters later join into fewer characters; the text before it is sound.
 DETOKENIZER_SHRANK = "Stable text shrunk"
-
-
-def peak_rss_bytes() -> int:
-    """This process's own peak since exec (VmHWM). Not `ru_maxrss`: a child started with vfork
-    inherits its parent's high-water mark at exec, so a child of a large process (a hand-off
-    that has just validated) would report the parent's peak."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (1 if sys.platform == "darwin" else 1024)
 
 
 def _emit(**event: Any) -> None:
@@ -123,7 +109,7 @@ class Worker:
                     "last_decode_tokens_per_second",
                 )
             },
-            "peak_rss_bytes": peak_rss_bytes(),
+            "peak_rss_bytes": own_peak_rss_bytes(),
         }
 
     def close(self) -> None:
