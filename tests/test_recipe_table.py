@@ -76,3 +76,14 @@ def test_memory_estimates_cover_every_measured_conversion():
 def test_disk_estimate_adds_the_float_export():
     params = 10**8
     assert disk_bytes(params, ["int8", "int4"]) == int(params * (1.1 + 0.6) + params * 4)
+
+
+def test_disk_estimate_counts_every_float_copy_a_route_writes():
+    """Gemma 3n E2B's .litertlm ran out of disk with 36 GB free: litert-torch's bundle route
+    writes the source under renamed tensors (17 GB) beside its float export (19 GB)."""
+    from edgekit.converters.memory import BUNDLE_ROUTE, float_copies
+
+    assert float_copies([("onnx", "int4")]) == 1
+    assert float_copies([("litertlm", "int8"), ("task", "int8"), ("onnx", "int8")]) == 2
+    assert float_copies([(BUNDLE_ROUTE, "int4")]) == 2
+    assert float_copies([(BUNDLE_ROUTE, "int4"), ("onnx", "int4")], merges_adapter=True) == 4

@@ -60,6 +60,16 @@ def check_memory(
     return needed
 
 
+def float_copies(routes: list[tuple[str, str]], merges_adapter: bool = False) -> int:
+    """Float32-sized files the work folder holds at once: one float export per container kind
+    (the ONNX graph, the LiteRT model), litert-torch's bundle route also the source folder it
+    writes under renamed tensors beside its export (seen: 17 + 19 GB for Gemma 3n E2B), and a
+    merged adapter's checkpoint."""
+    kinds = {route for route, _ in routes}
+    exports = ("onnx" in kinds) + bool(kinds & {"litertlm", "task"}) + 2 * (BUNDLE_ROUTE in kinds)
+    return max(1, exports) + merges_adapter
+
+
 def disk_bytes(parameter_count: int, outputs: list[str], float_copies: int = 1) -> int:
     """`outputs`: the recipe of every artifact to be written (one per file), plus the float
     copies in the work folder (the export; a merged adapter's checkpoint)."""

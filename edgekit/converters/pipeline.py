@@ -371,7 +371,7 @@ def convert(request: ConvertRequest, stages: Stages) -> ConvertResult:
     import multiprocessing
 
     from edgekit.converters.isolated import unwrap
-    from edgekit.converters.memory import check_disk, check_memory
+    from edgekit.converters.memory import check_disk, check_memory, float_copies
 
     ckpt = request.checkpoint
     check_outputs(request)
@@ -382,7 +382,7 @@ def convert(request: ConvertRequest, stages: Stages) -> ConvertResult:
         ckpt.parameter_count,
         [q for q, _, _ in planned_outputs(request)],
         request.force,
-        float_copies=1 + (request.adapter is not None),
+        float_copies(routes, request.adapter is not None),
     )
 
     work = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=request.out_dir))
