@@ -1,6 +1,7 @@
 """How conversion cost grows with model size: wall time and peak RSS of `edgekit convert` on
 random-weight checkpoints shaped like Gemma 3 270M, 1B and 4B, and like Gemma 3n E2B and
-Gemma 4 E2B / E4B (random weights cost the same to convert as trained ones).
+Gemma 4 E2B / E4B (random weights cost the same to convert as trained ones), then what the
+artifact takes to run: its size and `edgekit bench`'s peak RSS and decode speed.
 
     .venv/bin/python benchmarks/conversion_memory.py [--sizes 270m,1b,4b] [--runs onnx:int8,...]
         [--out DIR] [--force]
@@ -210,7 +211,8 @@ def write_random_checkpoint(size: str, folder: Path, sentencepiece: Path) -> Pat
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(json.dumps(config, indent=2))
     write_tokenizer(folder, SHAPES[size].family, sentencepiece)
-    if (folder / "model.safetensors").exists():
+    weights = folder / "model.safetensors"
+    if weights.exists():
         return folder
     # Gemma 3n and 4 scale by their norm weights themselves, Gemma 1-3 by (1 + w)
     neutral = 1.0 if SHAPES[size].family in TEXT_CONFIGS else 0.0
@@ -219,10 +221,14 @@ def write_random_checkpoint(size: str, folder: Path, sentencepiece: Path) -> Pat
     def values(shape: tuple[int, ...]) -> np.ndarray:
         if len(shape) < 2:
             return np.full(shape, neutral, dtype=np.float32)
-        return rng.standard_normal(shape, dtype=np.float32) * 0.02
+        table = rng.standard_normal(shape, dtype=np.float32)
+        table *= 0.02  # in place: a per-layer embedding table alone is 9.4 GB in float32
+        return table
 
     plan = [(name, shape, lambda s=shape: values(s)) for name, shape in tensor_shapes(config).items()]
-    safetensors.write(folder / "model.safetensors", plan)
+    partial = weights.with_suffix(".partial")  # an interrupted write is never taken for the weights
+    safetensors.write(partial, plan)
+    partial.replace(weights)
     return folder
 
 
@@ -252,6 +258,100 @@ def convert(folder: Path, out: Path, target: str, quant: str, force: bool) -> di
     return json.loads(proc.stdout)
 
 
+def bench(artifact: Path) -> dict:
+    """`edgekit bench` of the artifact (2 threads, 256 prompt / 128 generated tokens)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "edgekit", "bench", str(artifact), "--json"], capture_output=True, text=True
+    )
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip().splitlines()[-1]}
+    return json.loads(proc.stdout)
+
+
+def run_figures(folder: Path, artifact: dict) -> dict:
+    """The artifact's size and `edgekit bench` figures, with what `edgekit plan` needs to scale
+    them to other checkpoints of the family: its own size estimate (which the measured size
+    corrects), the bytes a token reads (all but the per-layer lookup tables, by that estimate's
+    share) and the KV cache the run held."""
+    from edgekit.app.plan import estimated_bytes
+    from edgekit.intake.checkpoint import load_checkpoint
+
+    path = Path(artifact["artifact"])
+    figures = {"artifact_mib": round(artifact["size_bytes"] / 2**20, 1)}
+    speed = bench(path)
+    if "error" in speed:
+        return {**figures, "bench_error": speed["error"]}
+    ckpt = load_checkpoint(folder)
+    estimate = estimated_bytes(ckpt, artifact["format"], artifact["quant"])
+    if artifact["format"] == "onnx":  # onnxruntime's cache grows with the tokens run
+        kv_tokens = speed["prefill_tokens"] + speed["decode_tokens"] + 1
+    else:  # LiteRT-LM allocates the bundle's whole cache
+        kv_tokens = json.loads(Path(artifact["manifest"]).read_text())["recipe"]["cache_length"]
+    return {
+        **figures,
+        "estimated_mib": round(estimate.total / 2**20, 1),
+        "per_token_mib": round(figures["artifact_mib"] * estimate.per_token / estimate.total, 1),
+        "run_peak_mib": round(speed["peak_rss_bytes"] / 2**20),
+        "run_kv_bytes": ckpt.family.kv_cache_bytes(ckpt.config, kv_tokens),
+        "decode_tok_s": speed["decode_tokens_per_second"],
+    }
+
+
+def write_family_runs(rows: list[dict]) -> None:
+    """The benched rows, by family, as `edgekit plan` reads them (package data). Not the 270M
+    shape's: the default model's own rows (benchmarks/run.py, real weights) serve it."""
+    runs: dict[str, list[dict]] = {}
+    for r in rows:
+        if "run_peak_mib" in r and r["size"] != "270m":
+            fmt, quant = r["run"].split()
+            keep = (
+                "artifact_mib",
+                "estimated_mib",
+                "per_token_mib",
+                "run_peak_mib",
+                "run_kv_bytes",
+                "decode_tok_s",
+                "date",
+            )
+            entry = {"shape": r["size"], "format": fmt, "quant": quant, **{k: r[k] for k in keep}}
+            entry["mib"] = entry.pop("artifact_mib")
+            runs.setdefault(r["family"], []).append(entry)
+    (HERE.parent / "edgekit" / "data" / "family_runs.json").write_text(json.dumps(runs, indent=1) + "\n")
+
+
+def write_results(rows: dict[tuple[str, str], dict], results: Path) -> None:
+    """The json, the family runs and the markdown table, rewritten after every run so an
+    interrupted sweep keeps what it measured."""
+    from edgekit.converters.memory import available_bytes
+
+    order = list(SHAPES)
+    ordered = sorted(rows.values(), key=lambda r: (order.index(r["size"]), r["run"]))
+    meta = {"machine": platform.machine(), "memory_gib": round(available_bytes() / 2**30, 1)}
+    results.write_text(json.dumps({"meta": meta, "rows": ordered}, indent=1))
+    write_family_runs(ordered)
+    lines = [
+        f"# Conversion cost vs model size ({meta['machine']}, {meta['memory_gib']} GiB available)",
+        "",
+        "Generated by `benchmarks/conversion_memory.py`: `edgekit convert` on random-weight float32 "
+        "checkpoints shaped like Gemma 3, Gemma 3n and Gemma 4 text decoders; peak RSS of the converting "
+        "process tree. A note is edgekit's own memory guard refusing the run before any work. Then the "
+        "artifact: its size, and `edgekit bench` on it (2 threads, 256 prompt / 128 generated tokens): "
+        "peak RSS and decode tok/s (rows without them predate that column).",
+        "",
+        "| shape | parameters | fp32 GB | run | wall s | peak GiB | peak / fp32 | artifact MiB | run peak MiB "
+        "| decode tok/s | date | note |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in ordered:
+        lines.append(
+            f"| {r['size']} | {r['parameters'] / 1e6:.0f}M | {r['fp32_gb']} | {r['run']} | "
+            f"{r.get('seconds', '-')} | {r.get('peak_gib', '-')} | {r.get('peak_vs_fp32', '-')} | "
+            f"{r.get('artifact_mib', '-')} | {r.get('run_peak_mib', '-')} | {r.get('decode_tok_s', '-')} | "
+            f"{r.get('date', '')} | {r.get('refused', r.get('bench_error', ''))} |"
+        )
+    (HERE / "conversion_memory.md").write_text("\n".join(lines) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="270m,1b,4b", help=f"of {', '.join(SHAPES)}")
@@ -259,7 +359,6 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "out" / "conversion-memory")
     parser.add_argument("--force", action="store_true", help="run what the memory guard would refuse")
     args = parser.parse_args()
-    from edgekit.converters.memory import available_bytes
     from edgekit.intake.checkpoint import load_checkpoint
 
     tokenizer = load_checkpoint(None).hf_folder() / "tokenizer.model"
@@ -289,30 +388,13 @@ def main() -> None:
                     peak_vs_fp32=round(result["peak_rss_bytes"] / (params * 4), 2),
                     date=date.today().isoformat(),
                 )
+                row.update(run_figures(folder, result["artifacts"][0]))
+                shutil.rmtree(args.out / f"{size}-{target}")  # E2B artifacts are gigabytes; the row is kept
             rows[size, row["run"]] = row
+            write_results(rows, results)
             print(row, flush=True)
-    order = list(SHAPES)
-    ordered = sorted(rows.values(), key=lambda r: (order.index(r["size"]), r["run"]))
-    meta = {"machine": platform.machine(), "memory_gib": round(available_bytes() / 2**30, 1)}
-    results.write_text(json.dumps({"meta": meta, "rows": ordered}, indent=1))
-    lines = [
-        f"# Conversion cost vs model size ({meta['machine']}, {meta['memory_gib']} GiB available)",
-        "",
-        "Generated by `benchmarks/conversion_memory.py`: `edgekit convert` on random-weight float32 "
-        "checkpoints shaped like Gemma 3, Gemma 3n and Gemma 4 text decoders; peak RSS of the converting "
-        "process tree. A note is edgekit's own memory guard refusing the run before any work.",
-        "",
-        "| shape | parameters | fp32 GB | run | wall s | peak GiB | peak / fp32 | date | note |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in ordered:
-        lines.append(
-            f"| {r['size']} | {r['parameters'] / 1e6:.0f}M | {r['fp32_gb']} | {r['run']} | "
-            f"{r.get('seconds', '-')} | {r.get('peak_gib', '-')} | {r.get('peak_vs_fp32', '-')} | "
-            f"{r.get('date', '')} | {r.get('refused', '')} |"
-        )
-    (HERE / "conversion_memory.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+        shutil.rmtree(folder)  # an E2B shape's checkpoint is ~18 GB; the next shape needs the disk
+    print((HERE / "conversion_memory.md").read_text())
 
 
 if __name__ == "__main__":

@@ -26,10 +26,9 @@ MemoryLine = tuple[float, float]
 # Litert-torch's export holds a fixed amount (tracing, the converter, a 262k-vocabulary's logits)
 # that dominates small models; the steps that hold the float32 model dominate large ones.
 LITERT_MEMORY: tuple[MemoryLine, ...] = ((5.0e9, 0.3), (2.0e9, 1.05))
-# ONNX: the golden-output step holds the float32 source model and its logits.
+# ONNX: the golden-output step holds the float32 source model and its logits. int4's calibration
+# run of the float graph (activation energy) peaks no higher: measured on 270M and the E2B shapes.
 ONNX_MEMORY: tuple[MemoryLine, ...] = ((1.5e9, 1.15),)
-# int4 rounding weighs channels by activation energy: onnxruntime runs the float graph too.
-ONNX_CALIBRATED_MEMORY: tuple[MemoryLine, ...] = ((1.5e9, 2.3),)
 # The budget scan runs the float graph with every weight as an input, plus full logits.
 ONNX_SCAN_MEMORY: tuple[MemoryLine, ...] = ((4.0e9, 3.0),)
 
@@ -144,7 +143,6 @@ RECIPES: tuple[Recipe, ...] = (
             LiteRtRule(8, "CHANNELWISE", FC, LOGITS_SCOPE),
         ),
         onnx_forms=OnnxForms(matrices="small", embedding="keep"),
-        onnx_memory=ONNX_CALIBRATED_MEMORY,
         disk_bytes_per_parameter=0.9,
     ),
     Recipe(
@@ -157,7 +155,6 @@ RECIPES: tuple[Recipe, ...] = (
         block_size_applies=True,
         litert_rules=(LiteRtRule(4, "BLOCKWISE", FC), LiteRtRule(4, "BLOCKWISE", EMBEDDING)),
         onnx_forms=OnnxForms(matrices="small", embedding="small"),
-        onnx_memory=ONNX_CALIBRATED_MEMORY,
         disk_bytes_per_parameter=0.6,
     ),
     Recipe(
