@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from edgekit.app.plan import _estimated_size, benchmark_table
+from edgekit.app.plan import benchmark_table, estimated_bytes
 from edgekit.intake.checkpoint import load_checkpoint
 from tests.cli import assert_one_line_error, edgekit
+from tests.fixtures.released_shapes import header_only_checkpoint
 
 
 def _plan(*args: str) -> dict:
@@ -67,7 +68,7 @@ def test_size_estimates_match_the_measured_artifacts():
     rows = [r for r in benchmark_table()["rows"] if r["tool"] == "edgekit" and r["format"] == "litertlm"]
     assert {r["quant"] for r in rows} >= {"int8", "int4", "mixed"}
     for row in rows:
-        estimate = _estimated_size(ckpt, row["format"], row["quant"])
+        estimate = estimated_bytes(ckpt, row["format"], row["quant"]).total
         assert abs(estimate / (row["mib"] * 2**20) - 1) < 0.03, row["quant"]
 
 
@@ -113,3 +114,31 @@ def test_plan_runs_from_the_base_install_with_its_packaged_table(base_venv, tiny
     plan = json.loads(result.stdout)
     assert plan["recommendation"] is not None
     assert all(o["ram_provenance"] == "estimated" and "the measured" in o["ram_source"] for o in plan["options"])
+
+
+@pytest.mark.parametrize("shape", ["gemma4-e2b", "gemma3n-e2b"])
+def test_plan_of_an_e2b_shape_gives_back_the_run_its_family_measured(shape, tmp_path, tiny_tokenizer_model):
+    """Per-layer embedding tables are lookups that the runtimes keep mapped and read a row of
+    per token, so an E2B checkpoint's memory and speed come from its family's own measured runs
+    (edgekit/data/family_runs.json), not from the default model's rows scaled by size (which
+    said ~290 MiB for an int4 bundle that peaks near 2 GiB). For the very shape measured, the
+    plan gives the measurement back, the KV cache moved to the plan's context."""
+    from edgekit.app.plan import family_run_table
+    from edgekit.families import family_named
+
+    folder = header_only_checkpoint(shape, tmp_path / shape, tiny_tokenizer_model)
+    ckpt = load_checkpoint(folder)
+    runs = [r for r in family_run_table()[ckpt.family.name] if r["shape"] == shape]
+    assert {(r["format"], r["quant"]) for r in runs} >= {("litertlm", "int4"), ("onnx", "int4")}
+    context = 2048
+    options = {
+        (o["format"], o["quant"]): o
+        for o in _plan("--device", "desktop", "--checkpoint", str(folder), "--context", str(context))["options"]
+    }
+    kv = family_named(ckpt.family.name).kv_cache_bytes(ckpt.config, context)
+    for run in runs:
+        option = options[run["format"], run["quant"]]
+        expected_ram = run["run_peak_mib"] * 2**20 - run["run_kv_bytes"] + kv
+        assert option["ram_bytes"] == pytest.approx(expected_ram, rel=0.05), run
+        assert option["decode_tok_s"] == pytest.approx(run["decode_tok_s"], rel=0.05), run
+        assert "random-weight" in option["ram_source"] and "random-weight" in option["speed_source"]

@@ -6,10 +6,15 @@ sizes from the checkpoint's parameters at the recipe's bits per weight (`edgekit
 calibrated on the measured artifacts); RAM from the measured peak RSS of the same recipe (else
 int8) above the runtime's own base, scaled by size, with the KV cache moved to the requested
 context (float32, every layer at full length, as the converters export it); decode speed
-scaled from the measured row of the same format by weight bytes (decode reads every weight
-once per token). Float LiteRT bundles are quoted measured only: on x86 the fp16 bundle peaks
-far above the fp32 one (its DEQUANTIZE ops materialise float32 weights). How the estimates
-compare with measurements: benchmarks/results.md.
+scaled from the measured row of the same format by the bytes a token reads (every weight but
+the per-layer embedding tables of Gemma 3n/4, of which a token reads one row). A family with
+runs of its own (random-weight checkpoints of its released shapes, which
+`benchmarks/conversion_memory.py` writes to `edgekit/data/family_runs.json`) is estimated from
+those rather than from the default model (its lookup tables stay mapped, not resident), and
+its sizes are corrected by the measured/estimated ratio of the same recipe's run. Float
+LiteRT bundles are quoted measured only: on x86 the fp16 bundle peaks far above the fp32 one
+(its DEQUANTIZE ops materialise float32 weights). How the estimates compare with
+measurements: benchmarks/results.md.
 
 The choice follows the Gemma guide: an instruction-tuned core model with the fewest
 parameters, at the source's precision unless memory forces fewer bits; among artifacts of
@@ -84,33 +89,54 @@ def benchmark_table() -> dict[str, Any]:
     return json.loads(resources.files("edgekit").joinpath("data/benchmarks.json").read_text())
 
 
-def _parameter_groups(ckpt: Checkpoint) -> tuple[int, int, int]:
-    """(embedding + head, other matrices, vectors) parameter counts."""
-    embedding = matrices = vectors = 0
+def family_run_table() -> dict[str, list[dict[str, Any]]]:
+    """{family: measured runs of random-weight checkpoints of its released shapes}."""
+    data = resources.files("edgekit").joinpath("data/family_runs.json")
+    return json.loads(data.read_text()) if data.is_file() else {}
+
+
+@dataclass(frozen=True)
+class WeightBytes:
+    total: int
+    lookups: int  # per-layer embedding tables (Gemma 3n, 4): each token reads one row of them
+
+    @property
+    def per_token(self) -> int:
+        return self.total - self.lookups
+
+
+def _parameter_groups(ckpt: Checkpoint) -> tuple[int, int, int, int]:
+    """(embedding + head, per-layer lookup tables, other matrices, vectors) parameter counts."""
+    embedding = lookups = matrices = vectors = 0
     for name, (_, shape) in ckpt.tensors.items():
         count = math.prod(shape)
+        role = ckpt.family.tensor_role(name)
         if len(shape) < 2:
             vectors += count
-        elif ckpt.family.tensor_role(name) in ("embedding", "lm_head"):
+        elif role in ("embedding", "lm_head"):
             embedding += count
+        elif role == "per_layer_embedding":
+            lookups += count
         else:
             matrices += count
-    return embedding, matrices, vectors
+    return embedding, lookups, matrices, vectors
 
 
 def kv_cache_bytes(family: Family, config: dict[str, Any], context: int) -> int:
     return family.kv_cache_bytes(config, context, KV_BYTES)
 
 
-def _estimated_size(ckpt: Checkpoint, fmt: str, quant: str) -> int:
-    embedding, matrices, vectors = _parameter_groups(ckpt)
+def estimated_bytes(ckpt: Checkpoint, fmt: str, quant: str) -> WeightBytes:
+    """The artifact's size and its lookup tables' share; both recipes and formats store the
+    per-layer tables as embedding lookups, at the embedding's bits."""
+    embedding, lookups, matrices, vectors = _parameter_groups(ckpt)
     bits = recipe_named(quant).bits
     assert bits is not None, f"{quant} sizes are only measured"
     embedding_bits, matrix_bits = bits
-    size = (embedding * embedding_bits + matrices * matrix_bits + vectors * 32) / 8
+    size = ((embedding + lookups) * embedding_bits + matrices * matrix_bits + vectors * 32) / 8
     if fmt == "onnx":
         size += int(ckpt.config["vocab_size"]) * TOKENIZER_JSON_BYTES_PER_TOKEN
-    return int(size)
+    return WeightBytes(int(size), int(lookups * embedding_bits / 8))
 
 
 def options(ckpt: Checkpoint, dev: Device, ram_gb: float, context: int) -> list[Option]:
@@ -119,6 +145,7 @@ def options(ckpt: Checkpoint, dev: Device, ram_gb: float, context: int) -> list[
     where = f"measured on {meta['machine']}, {meta['threads']} threads, {meta['date']}"
     rows = {(r["format"], r["quant"]): r for r in table["rows"] if r["tool"] == "edgekit"}
     measured = rows if ckpt.is_default else {}  # the table is the default model's
+    own = {(r["format"], r["quant"]): r for r in family_run_table().get(ckpt.family.name, [])}
     usable = dev.usable_bytes(ram_gb)
     result = []
     for fmt in (f for f in dev.formats if f in ckpt.family.formats):
@@ -126,15 +153,28 @@ def options(ckpt: Checkpoint, dev: Device, ram_gb: float, context: int) -> list[
         quants = [r.name for r in recipes_for(fmt) if r.bits is not None or (fmt, r.name) in measured]
         for quant in quants:
             row = _same_recipe(measured, fmt, quant)
+            reference = (
+                row
+                or _same_recipe(own, fmt, quant)
+                or next((r for (f, _), r in own.items() if f == fmt), None)
+                or _same_recipe(rows, fmt, quant)
+                or rows.get((fmt, "int8"))
+            )
+            lookups = 0  # the default model, the only one measured, has no per-layer tables
             if row:
                 size, size_source = (
                     int(row["mib"] * 2**20),
                     where + ("" if row["format"] == fmt else f" (its .{row['format']} twin: same model, same engine)"),
                 )
             else:
-                size, size_source = _estimated_size(ckpt, fmt, quant), "parameters x bits per weight"
+                estimate, size_source = estimated_bytes(ckpt, fmt, quant), "parameters x bits per weight"
+                scale = 1.0
+                if reference and "estimated_mib" in reference and reference["quant"] == quant:
+                    # bits per weight are the default model's; the family's own artifact corrects them
+                    scale = reference["mib"] / reference["estimated_mib"]
+                    size_source += f", corrected by the measured artifact of {_reference_model(reference)}"
+                size, lookups = int(estimate.total * scale), int(estimate.lookups * scale)
             size_provenance = Provenance.MEASURED if row else Provenance.ESTIMATED
-            reference = row or _same_recipe(rows, fmt, quant) or rows.get((fmt, "int8"))
             ram = _ram(reference, size, ckpt.family, ckpt.config, context)
             ram_provenance = Provenance.MEASURED if row and dev.cpu_runtime else Provenance.ESTIMATED
             ram_source = (
@@ -142,12 +182,12 @@ def options(ckpt: Checkpoint, dev: Device, ram_gb: float, context: int) -> list[
                 if not dev.cpu_runtime
                 else f"peak RSS, KV cache moved to {context} tokens"
                 if row
-                else f"the measured {reference['quant']} {fmt} scaled by size"
+                else f"the measured {reference['quant']} {reference['format']} of {_reference_model(reference)} scaled by size"
                 if reference
                 else "artifact + KV cache (no measured reference)"
             )
             speed, speed_provenance, speed_source = (
-                _speed(row, reference, size, fmt, where)
+                _speed(row, reference, size - lookups, fmt, where)
                 if dev.cpu_runtime
                 else (None, Provenance.NOT_MEASURED, "this device's runtime computes on the GPU; the table is CPU only")
             )
@@ -208,30 +248,41 @@ def _ram(reference: dict[str, Any] | None, size: int, family: Family, config: di
     if reference is None:
         return size + kv_cache_bytes(family, config, context)
     base = RUNTIME_BASE_BYTES[runtime_of(reference["format"])]
-    reference_kv = DEFAULT_MODEL_KV_BYTES_PER_TOKEN * reference["run_kv_tokens"]
+    if "run_kv_bytes" in reference:  # a family's own run records its cache
+        reference_kv = reference["run_kv_bytes"]
+    else:
+        reference_kv = DEFAULT_MODEL_KV_BYTES_PER_TOKEN * reference["run_kv_tokens"]
     weights_part = reference["run_peak_mib"] * 2**20 - base - reference_kv
     return int(base + weights_part * size / (reference["mib"] * 2**20) + kv_cache_bytes(family, config, context))
 
 
+def _reference_model(reference: dict[str, Any]) -> str:
+    if "shape" in reference:
+        return f"a random-weight {reference['shape']} (benchmarks/conversion_memory.md)"
+    return "the default model"
+
+
 def _speed(
-    row: dict[str, Any] | None, reference: dict[str, Any] | None, size: int, fmt: str, where: str
+    row: dict[str, Any] | None, reference: dict[str, Any] | None, token_bytes: int, fmt: str, where: str
 ) -> tuple[float | None, Provenance, str]:
+    """`token_bytes`: what decoding one token reads (`WeightBytes.per_token`)."""
     if row:
         return row["decode_tok_s"], Provenance.MEASURED, where
     if reference is None:
         return None, Provenance.NOT_MEASURED, "no measured row of this format"
-    reference_bytes = reference["mib"] * 2**20
-    if size < reference_bytes:  # per-token overheads do not shrink with the weights
+    reference_bytes = reference.get("per_token_mib", reference["mib"]) * 2**20
+    measured = f"the measured {reference['quant']} {reference['format']} of {_reference_model(reference)}"
+    if token_bytes < reference_bytes:  # per-token overheads do not shrink with the weights
         return (
             reference["decode_tok_s"],
             Provenance.ESTIMATED,
-            (f"at least the measured {reference['quant']} {fmt} ({reference['decode_tok_s']} tok/s) of a larger model"),
+            f"at least {measured} ({reference['decode_tok_s']} tok/s), which reads more per token",
         )
-    scaled = reference["decode_tok_s"] * reference_bytes / size
+    scaled = reference["decode_tok_s"] * reference_bytes / token_bytes
     return (
         round(scaled, 1),
         Provenance.ESTIMATED,
-        (f"the measured {reference['quant']} {fmt} ({reference['decode_tok_s']} tok/s) scaled by size"),
+        f"{measured} ({reference['decode_tok_s']} tok/s) scaled by the bytes a token reads",
     )
 
 

@@ -101,7 +101,9 @@ def plan_command(
     Sizes, speeds and quality are measured where edgekit's benchmark table has the default
     model's artifact, and estimated otherwise (marked *): sizes from parameters x bits per
     weight, RAM from artifact size + KV cache + the runtime's own memory (fitted to
-    `edgekit bench` peak RSS), speed scaled by bytes from the measured int8 artifact.
+    `edgekit bench` peak RSS), speed scaled by the bytes a token reads from a measured
+    artifact of the same format: the family's own run where one was measured (Gemma 3n/4 E2B
+    shapes: their per-layer embedding tables are lookups), else the default model's.
     """
     from edgekit.app.devices import device
     from edgekit.app.plan import plan
