@@ -163,6 +163,25 @@ def test_what_is_not_converted_yet_is_refused_in_one_line(tiny_next, tmp_path):
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
 
 
+@pytest.mark.parametrize("target", ["litertlm", "onnx"])
+def test_e4b_on_a_24_gib_machine_is_refused_before_any_work_with_its_predicted_peak(
+    target, tiny_tokenizer_model, tmp_path
+):
+    """The E2B shapes convert on this 24 GiB machine (benchmarks/conversion_memory.md); E4B
+    (7.5B stored parameters, 30 GB in float32) would not: the guard says so from the header."""
+    from tests.fixtures.released_shapes import header_only_checkpoint
+
+    e4b = header_only_checkpoint("gemma4-e4b", tmp_path / "e4b", tiny_tokenizer_model)
+    refused = edgekit(
+        "convert", e4b, "--target", target, "--quant", "int4", "--out", tmp_path / "o",
+        env={"EDGEKIT_AVAILABLE_MEMORY": str(24 * 2**30)},
+    )  # fmt: skip
+    assert_one_line_error(refused, "needs about", "only 24.0 GiB is available", "--force")
+    predicted = float(refused.stderr.split("needs about ")[1].split(" GiB")[0])
+    assert 28 < predicted < 45, refused.stderr
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
 @pytest.fixture(scope="module")
 def real_vocab():
     from edgekit.formats.gguf import open_gguf
