@@ -82,12 +82,12 @@ def test_ram_moves_the_kv_cache_and_scales_the_weights_part():
 
 
 def test_speed_scales_down_with_bytes_but_never_up():
-    assert _speed(ROW, ROW, int(272 * MIB), "litertlm", "here")[:2] == (80.0, Provenance.MEASURED)
-    bigger, provenance, _ = _speed(None, ROW, int(544 * MIB), "litertlm", "here")
+    assert _speed(ROW, ROW, int(272 * MIB), "here")[:2] == (80.0, Provenance.MEASURED)
+    bigger, provenance, _ = _speed(None, ROW, int(544 * MIB), "here")
     assert (bigger, provenance) == (40.0, Provenance.ESTIMATED)
-    smaller, _, why = _speed(None, ROW, int(100 * MIB), "litertlm", "here")
+    smaller, _, why = _speed(None, ROW, int(100 * MIB), "here")
     assert smaller == 80.0 and "at least" in why
-    assert _speed(None, None, 1, "onnx", "here")[:2] == (None, Provenance.NOT_MEASURED)
+    assert _speed(None, None, 1, "here")[:2] == (None, Provenance.NOT_MEASURED)
 
 
 def _option(quant: str, fmt: str, ram_mib: float, fits: bool = True) -> Option:

@@ -187,7 +187,7 @@ def options(ckpt: Checkpoint, dev: Device, ram_gb: float, context: int) -> list[
                 else "artifact + KV cache (no measured reference)"
             )
             speed, speed_provenance, speed_source = (
-                _speed(row, reference, size - lookups, fmt, where)
+                _speed(row, reference, size - lookups, where)
                 if dev.cpu_runtime
                 else (None, Provenance.NOT_MEASURED, "this device's runtime computes on the GPU; the table is CPU only")
             )
@@ -263,7 +263,7 @@ def _reference_model(reference: dict[str, Any]) -> str:
 
 
 def _speed(
-    row: dict[str, Any] | None, reference: dict[str, Any] | None, token_bytes: int, fmt: str, where: str
+    row: dict[str, Any] | None, reference: dict[str, Any] | None, token_bytes: int, where: str
 ) -> tuple[float | None, Provenance, str]:
     """`token_bytes`: what decoding one token reads (`WeightBytes.per_token`)."""
     if row:

@@ -84,10 +84,7 @@ def quantize_symmetric(weight: np.ndarray, bits: int, block: int) -> Blocks:
 
 def _block_columns(weight: np.ndarray, block: int) -> np.ndarray:
     """(block, blocks): column j holds the j-th block of `weight` in row-major order."""
-    rows, cols = weight.shape
-    if cols % block:
-        raise ValueError(f"{cols} columns are not a multiple of block {block}")
-    return np.ascontiguousarray(weight.astype(np.float32).reshape(-1, block).T)
+    return np.ascontiguousarray(_grouped(weight, block).reshape(-1, block).T)
 
 
 def _refit(w: np.ndarray, codes: np.ndarray, importance: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
