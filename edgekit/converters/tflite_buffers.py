@@ -68,6 +68,17 @@ def blockwise_weights(model, data: bytearray | bytes) -> Iterator[BlockwiseWeigh
         yield BlockwiseWeight(tensor.Name().decode(), (rows, cols), details.BlockSize(), codes, scales.view(dtype))
 
 
+def channel_scales(model) -> Iterator[np.ndarray]:
+    """The scale vector of each per-channel quantized int8 tensor, as a view into the model's
+    bytes (writable when they are a bytearray); tensors sharing a buffer each have their own."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    for _, tensor in _tensors(model):
+        quant = tensor.Quantization()
+        if tensor.Type() == schema.TensorType.INT8 and quant is not None and quant.ScaleLength() > 1:
+            yield quant.ScaleAsNumpy()
+
+
 def float_matrices(model, data: bytearray | bytes) -> dict[str, np.ndarray]:
     """{tensor name: values} of the constant float32 matrices (the float model's weights)."""
     from ai_edge_litert import schema_py_generated as schema
