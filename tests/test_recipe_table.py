@@ -35,9 +35,13 @@ def test_the_cli_offers_exactly_the_table(tmp_path):
     assert all(name in validate_help for name in RECIPE_NAMES)
 
 
-def test_litert_int8_settings_are_those_the_first_release_recorded():
-    """The quantizer recipe an int8 bundle was made with is pinned by a manifest of that release."""
+def test_litert_int8_settings_are_the_first_release_s_with_rotated_inputs():
+    """The quantizer recipe an int8 bundle was made with is pinned by a manifest of the first
+    release; since then only the Hadamard rotation of every weight's input was added."""
     recorded = json.loads(V1_0_LITERT.read_text())["recipe"]["quantizer_recipe"]
+    for entry in recorded:
+        entry["algorithm_key"] = "DECOMPOSED_HADAMARD_ROTATION"
+        entry["op_config"]["weight_tensor_config"]["algorithm_params"] = {"max_hadamard_size": 64}
     assert recipe("int8", 32) == recorded
 
 
@@ -54,6 +58,9 @@ def test_litert_settings_follow_the_rules(name):
         assert bits == [rule.bits for rule in table.litert_rules]
         blockwise = [s["op_config"]["weight_tensor_config"]["granularity"] == "BLOCKWISE_64" for s in settings]
         assert any(blockwise) == table.block_size_applies
+        rotated = [s["algorithm_key"] == "DECOMPOSED_HADAMARD_ROTATION" for s in settings]
+        assert rotated == [bool(rule.rotation) for rule in table.litert_rules]
+        assert not any(r and b for r, b in zip(rotated, blockwise))  # the quantizer rotates per channel only
 
 
 def test_memory_estimates_cover_every_measured_conversion():

@@ -96,12 +96,16 @@ def _multimodal_folder(hf_dir: Path, chat: ChatFormat, folder: Path) -> Path:
     return folder
 
 
-def _quantized(artifacts, quant: str, block_size: int, int8_scope: str | None, folder: Path):
+def _quantized(artifacts, quant: str, block_size: int, int8_scope: str | None, rotate: bool, folder: Path):
     """The float models of `artifacts` quantized by `quant`, written into `folder`."""
     folder.mkdir()
 
     def one(path: str | None) -> str | None:
-        return path and str(quantize_tflite(Path(path), quant, block_size, folder / Path(path).name, int8_scope).path)
+        if path is None:
+            return None
+        return str(
+            quantize_tflite(Path(path), quant, block_size, folder / Path(path).name, int8_scope, rotate=rotate).path
+        )
 
     return dataclasses.replace(
         artifacts,
@@ -189,10 +193,11 @@ def export_litertlm_bundles(
     work: Path,
     patches: tuple[str, ...] = (),
     int8_scope: str | None = None,
+    rotate: bool = True,
 ) -> None:
     """Write one `.litertlm` per recipe, `outputs` = {quant: path}, from one float export, under
-    the family's named upstream patches (`converters.export_patches`); `int8_scope`: see
-    `converters.recipes.recipe`. Export, each recipe's quantization and each packaging run in
+    the family's named upstream patches (`converters.export_patches`); `int8_scope` and
+    `rotate`: see `converters.recipes.recipe`. Export, each recipe's quantization and each packaging run in
     their own process: each holds gigabytes for an E2B model that the next does not need."""
     from litert_torch.generative.export_hf.core import exportable_module
 
@@ -217,5 +222,5 @@ def export_litertlm_bundles(
         folder = work / f"bundle-{quant}"
         models = exported
         if quant != "fp32":
-            models = run_isolated(_quantized, exported, quant, block_size, int8_scope, folder)
+            models = run_isolated(_quantized, exported, quant, block_size, int8_scope, rotate, folder)
         run_isolated(_package, config, patches, models, folder, out)

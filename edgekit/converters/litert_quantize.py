@@ -25,10 +25,12 @@ def quantize_tflite(
     out: Path,
     int8_scope: str | None = None,
     gguf: Path | None = None,
+    rotate: bool = True,
 ) -> QuantizedTflite:
     """Write the quantized model to `out`; fp32 returns the float model unchanged. `gguf`: the
-    Q4_0 checkpoint the float model was exported from, whose blocks int4 weights carry."""
-    plan = recipe(quant, block_size, int8_scope)
+    Q4_0 checkpoint the float model was exported from, whose blocks int4 weights carry;
+    `rotate`: see `recipe`."""
+    plan = recipe(quant, block_size, int8_scope, rotate)
     if plan is None:
         return QuantizedTflite(float_tflite)
     from ai_edge_quantizer import quantizer

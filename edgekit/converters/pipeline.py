@@ -237,6 +237,7 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
                 work,
                 ckpt.family.export_patches,
                 ckpt.family.litert_int8_scope,
+                ckpt.family.litert_rotation,
             )
     elif formats & set(LITERT_FORMATS):
         with stages.stage(
@@ -309,7 +310,12 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
                     quant=quant,
                     block_size=request.block_size if table.block_size_applies else None,
                     max_size_mib=request.max_size_mib if table.needs_budget else None,
-                    quantizer_recipe=recipe(quant, request.block_size, ckpt.family.litert_int8_scope)
+                    quantizer_recipe=recipe(
+                        quant,
+                        request.block_size,
+                        ckpt.family.litert_int8_scope,
+                        rotate=ckpt.family.litert_rotation,
+                    )
                     if fmt != "onnx"
                     else None,
                     prefill_lengths=request.prefill_lengths,

@@ -7,27 +7,32 @@ constant tensors such as Gemma 1's all-zero ones, whose zero int4 scale XNNPACK 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from edgekit.core.errors import EdgekitError
 from edgekit.core.recipes import BLOCK_SIZES, FC, LiteRtRule, recipe_named, recipes_for
 
 
-def _weights(rule: LiteRtRule, block_size: int) -> dict[str, Any]:
+def quantizer_entry(
+    rule: LiteRtRule, block_size: int, algorithm: str = "min_max_uniform_quantize", integer_compute: bool = True
+) -> dict[str, Any]:
+    """`rule` as one entry of the quantizer's recipe list. `algorithm` (the quantizer's rounding:
+    OCTAV, MSE, GPTQ, ...) and `integer_compute=False` (weights dequantized to float at run
+    time) are for the lever measurements in benchmarks/; the shipped recipes use the defaults."""
     granularity = f"BLOCKWISE_{block_size}" if rule.granularity == "BLOCKWISE" else rule.granularity
+    weights: dict[str, Any] = {"num_bits": rule.bits, "symmetric": True, "granularity": granularity, "dtype": "INT"}
+    if rule.rotation:
+        weights["algorithm_params"] = {"max_hadamard_size": rule.rotation}
     return {
         "regex": rule.scope,
         "operation": rule.op,
-        "algorithm_key": "min_max_uniform_quantize",
+        # rotated ops: a reshape and float matmul around the op (runs everywhere LiteRT does)
+        "algorithm_key": "DECOMPOSED_HADAMARD_ROTATION" if rule.rotation else algorithm,
         "op_config": {
-            "weight_tensor_config": {
-                "num_bits": rule.bits,
-                "symmetric": True,
-                "granularity": granularity,
-                "dtype": "INT",
-            },
-            "compute_precision": "INTEGER",
-            "explicit_dequantize": False,
+            "weight_tensor_config": weights,
+            "compute_precision": "INTEGER" if integer_compute else "FLOAT",
+            "explicit_dequantize": not integer_compute,
             "skip_checks": False,
             "min_weight_elements": 0,
         },
@@ -49,10 +54,14 @@ def _float16() -> dict[str, Any]:
     }
 
 
-def recipe(quant: str, block_size: int = 32, int8_scope: str | None = None) -> list[dict[str, Any]] | None:
+def recipe(
+    quant: str, block_size: int = 32, int8_scope: str | None = None, rotate: bool = True
+) -> list[dict[str, Any]] | None:
     """The quantizer recipe for `quant`; None means keep float32 weights. `int8_scope` names
     fully-connected ops whose inputs are narrower than a block (a family's, e.g. Gemma 3n's AltUp
-    mixing): they get 8 bits per channel where the recipe has blocks."""
+    mixing): they get 8 bits per channel where the recipe has blocks. `rotate=False` drops the
+    rules' Hadamard rotation (litert-torch's Gemma 3n/4 models have fully-connected ops whose
+    weights are not constants, which the quantizer cannot rotate)."""
     if block_size not in BLOCK_SIZES:
         raise EdgekitError(
             f"block size {block_size} is not supported", f"use one of {', '.join(map(str, BLOCK_SIZES))}"
@@ -67,7 +76,15 @@ def recipe(quant: str, block_size: int = 32, int8_scope: str | None = None) -> l
         return [_float16()]
     if not chosen.litert_rules:
         return None
-    rules = list(chosen.litert_rules)
-    if int8_scope and any(rule.granularity == "BLOCKWISE" for rule in rules):
-        rules.append(LiteRtRule(8, "CHANNELWISE", FC, int8_scope))  # later entries win
-    return [_weights(rule, block_size) for rule in rules]
+    return rule_entries(chosen.litert_rules, block_size, int8_scope, rotate)
+
+
+def rule_entries(
+    rules: tuple[LiteRtRule, ...], block_size: int, int8_scope: str | None = None, rotate: bool = True
+) -> list[dict[str, Any]]:
+    """`rules` as the quantizer's recipe list, under the family's `int8_scope` and `rotate`
+    (see `recipe`); also how `--quant auto` writes its plan (`litert_auto`)."""
+    kept = [rule if rotate else replace(rule, rotation=0) for rule in rules]
+    if int8_scope and any(rule.granularity == "BLOCKWISE" for rule in kept):
+        kept.append(LiteRtRule(8, "CHANNELWISE", FC, int8_scope))  # later entries win
+    return [quantizer_entry(rule, block_size) for rule in kept]

@@ -46,18 +46,33 @@ class Thresholds:
 @dataclass(frozen=True)
 class LiteRtRule:
     """One entry of an ai-edge-quantizer recipe: weights of `op` ops whose output name matches
-    `scope` get `bits`, per channel or in blocks of `--block-size`."""
+    `scope` get `bits`, per channel or in blocks of `--block-size`.
+
+    `rotation` > 0: the weights' input dimension is rotated in Hadamard blocks of that size
+    before rounding, and the op's input is rotated back at run time (a reshape and a small
+    float matmul). XNNPACK quantizes each token's activations to int8 with one scale per row;
+    the rotation spreads Gemma's few large activation channels over their block, so the small
+    channels keep their bits, and it flattens each weight row the same way. The embedding
+    lookup and the output projection share one table: both take the same rotation, or the
+    table is stored twice. Per channel only (the quantizer has no blockwise rotation).
+    Measured lever by lever in benchmarks/litert_quality.md.
+    """
 
     bits: int
     granularity: Literal["CHANNELWISE", "BLOCKWISE"]
     op: str
     scope: str = ".*"
+    rotation: int = 0
 
 
 # Where weights live in litert-torch's export: fully-connected ops and the one embedding lookup.
 FC, EMBEDDING = "FULLY_CONNECTED", "EMBEDDING_LOOKUP"
 # The output projection is the decode signature's `..._logits_output` fully-connected op.
 LOGITS_SCOPE = "logits"
+# Fully-connected ops whose inputs carry the largest activation outliers: the attention output
+# (o) and the MLP's down projection (names as litert-torch's export writes them).
+OUTLIER_INPUT_SCOPE = "o_proj|down_proj"
+HADAMARD_BLOCK = 64  # 64, 128 and 256 measured alike; 64 adds the least float work
 
 # ONNX weight forms: `keep` is the faithful form (a GGUF's own blocks, else 8 bits); `small` is
 # 4 bits; `scan` lets the budget scan decide per weight group.
@@ -125,22 +140,27 @@ RECIPES: tuple[Recipe, ...] = (
         (8.5, 8.5),
         1,
         Thresholds(top1_min=0.85, kl_mean_max=0.05, first_token_min=0.85, perplexity_ratio_max=1.08),
-        litert_rules=(LiteRtRule(8, "CHANNELWISE", FC), LiteRtRule(8, "CHANNELWISE", EMBEDDING)),
+        litert_rules=(
+            LiteRtRule(8, "CHANNELWISE", FC, rotation=HADAMARD_BLOCK),
+            LiteRtRule(8, "CHANNELWISE", EMBEDDING, rotation=HADAMARD_BLOCK),
+        ),
         onnx_forms=OnnxForms(matrices="keep", embedding="keep"),
     ),
     Recipe(
         "mixed",
-        "4-bit blocks, 8-bit embedding and output projection",
+        "4-bit blocks; 8-bit embedding, output projection and (LiteRT) attention output and down projection",
         ALL_FORMATS,
         (8.5, 4.74),
         3,
         Thresholds(top1_min=0.55, kl_mean_max=0.40, first_token_min=0.50, perplexity_ratio_max=2.2),
         block_size_applies=True,
-        # int8 where int4 error costs most on small models: the embedding and the output projection
+        # int8 where int4 error costs most: the embedding and output projection, and (LiteRT) the
+        # ops whose inputs carry the largest outliers, rotated as in int8
         litert_rules=(
             LiteRtRule(4, "BLOCKWISE", FC),
-            LiteRtRule(8, "CHANNELWISE", EMBEDDING),
-            LiteRtRule(8, "CHANNELWISE", FC, LOGITS_SCOPE),
+            LiteRtRule(8, "CHANNELWISE", EMBEDDING, rotation=HADAMARD_BLOCK),
+            LiteRtRule(8, "CHANNELWISE", FC, LOGITS_SCOPE, rotation=HADAMARD_BLOCK),
+            LiteRtRule(8, "CHANNELWISE", FC, OUTLIER_INPUT_SCOPE, rotation=HADAMARD_BLOCK),
         ),
         onnx_forms=OnnxForms(matrices="small", embedding="keep"),
         disk_bytes_per_parameter=0.9,

@@ -128,6 +128,9 @@ class Family:
     # Fully-connected ops (name regex) whose inputs are narrower than an int4 block: 8 bits per
     # channel in block recipes (`converters.recipes.recipe`).
     litert_int8_scope: ClassVar[str | None] = None
+    # Whether the quantizer may rotate weight inputs (`core.recipes.LiteRtRule.rotation`): it
+    # refuses where a fully-connected op's weights are not constants (litert-torch's bundle route).
+    litert_rotation: ClassVar[bool] = True
     # Named changes to upstream code the torch exports need (`converters.export_patches`).
     export_patches: ClassVar[tuple[str, ...]] = ()
     # The RMSNorm in front of gate/up, which outlier migration folds into (`converters.smoothing`).

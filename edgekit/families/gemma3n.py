@@ -65,6 +65,7 @@ class Gemma3n(Family):
     formats = ("litertlm", "onnx")
     other_formats_reason = "a MediaPipe .task cannot hold the external embedding models Gemma 3n's decoder reads"
     litert_bundle_export = True
+    litert_rotation = False
     litert_bundle_memory = ((2.0e9, 1.21),)  # AltUp's four streams make its traced graphs larger
     # AltUp mixes 4 streams (inputs of 4); LAuReL up-projects from its rank (64 in E2B, 8 in tests)
     litert_int8_scope = "prediction_coefs|correction_coefs|modality_router|linear_right"

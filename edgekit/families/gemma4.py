@@ -64,6 +64,7 @@ class Gemma4(Family):
     converts_multimodal = False
     fuse_onnx_attention = False
     litert_bundle_export = True
+    litert_rotation = False
     export_patches = ("lightweight_additional_models",)
 
     def refusal(self, config: dict[str, Any], architecture: str, formats: tuple[str, ...]) -> tuple[str, str] | None:
