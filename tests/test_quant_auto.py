@@ -89,3 +89,54 @@ def test_activation_energy_is_measured_per_input_of_every_weight(onnx_converted)
             np.testing.assert_array_equal(energy[key], energy[group.keys[0]])
     distinct = {e.tobytes() for e in energy.values()}
     assert len(distinct) == len(weight_groups(model, weights))  # one activation per group, all different
+
+
+def test_litert_auto_respects_the_budget_and_beats_int4(converted, tiny_hf, tmp_path) -> None:
+    """Both bundle formats from one plan: each file within --max-size, int4 blocks where the
+    scan says they cost least, and closer to the source than int4 everywhere."""
+    from edgekit.core.manifest import manifest_path, read_manifest
+
+    sizes = {q: converted["gemma3"][(q, "litertlm")].stat().st_size / MIB for q in ("int8", "int4")}
+    budget = (sizes["int8"] + sizes["int4"]) / 2
+    result = edgekit(
+        "convert",
+        tiny_hf["gemma3"],
+        "--target",
+        "android",
+        "--quant",
+        "auto",
+        "--max-size",
+        f"{budget:.4f}",
+        "--prefill",
+        "32",
+        "--max-tokens",
+        "1024",
+        "--out",
+        tmp_path,
+        "--json",
+    )
+    assert result.code == 0, result.stderr[-2000:]
+    bundles = {a["format"]: Path(a["artifact"]) for a in result.json()["artifacts"]}
+    assert set(bundles) == {"litertlm", "task"}
+
+    def kl(bundle: Path) -> float:
+        report = edgekit("validate", bundle, "--json")
+        assert report.code == 0, report.stderr[-1000:]
+        return report.json()["teacher_forced"]["kl_mean"]
+
+    for fmt, bundle in bundles.items():
+        assert bundle.stat().st_size / MIB <= budget, fmt
+        recipe = read_manifest(manifest_path(bundle)).recipe
+        plan = recipe.litert_weights["auto"]
+        assert plan["groups_at_int4"] and set(plan["groups_at_int4"]) < set(plan["scan_kl_at_int4"])
+        bits = [entry["op_config"]["weight_tensor_config"]["num_bits"] for entry in recipe.quantizer_recipe]
+        assert 4 in bits and 8 in bits
+        assert kl(bundle) < kl(converted["gemma3"][("int4", fmt)]), fmt
+
+
+def test_litert_auto_is_refused_for_bundles_litert_torch_exports(tiny_next, tmp_path) -> None:
+    result = edgekit(
+        "convert", tiny_next["gemma4"], "--target", "litertlm", "--quant", "auto", "--max-size", "5", "--out", tmp_path
+    )
+    assert_one_line_error(result, "--quant auto", "Gemma 1, 2 and 3")
+    assert not any(tmp_path.iterdir())

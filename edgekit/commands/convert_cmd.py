@@ -92,7 +92,7 @@ def _terminate_as_interrupt(signum, frame):  # noqa: ARG001 - signal handler sig
     "--max-size",
     type=click.FloatRange(min=0, min_open=True),
     default=None,
-    help="--quant auto: the ONNX graph's size budget in MiB; int4 goes where it costs least KL.",
+    help="--quant auto: the size budget in MiB (a bundle's file; an ONNX folder's graph); int4 goes where it costs least KL.",
 )
 @click.option(
     "--no-smoothing",
@@ -187,6 +187,13 @@ def convert_command(
     refusal = ckpt.family.refusal(ckpt.config, ckpt.architecture, TARGET_FORMATS[target])
     if refusal:
         raise EdgekitError(*refusal)
+    budgeted = [q for q in quants if recipe_named(q).needs_budget]
+    if budgeted and ckpt.family.litert_bundle_export and "litertlm" in TARGET_FORMATS[target]:
+        raise EdgekitError(
+            f"--quant {budgeted[0]} plans .litertlm bundles of Gemma 1, 2 and 3 only: {ckpt.family.display_name}'s "
+            "bundle is exported by litert-torch's own route, which the scan does not cover",
+            f"use --quant mixed or int4 for the .litertlm, or --target onnx for --quant {budgeted[0]}",
+        )
     adapter = read_adapter(adapter_dir) if adapter_dir else None
     if adapter is not None:
         adapter.check_family(ckpt.family)

@@ -1,5 +1,6 @@
 """Apply one of edgekit's recipes to the float LiteRT model with ai-edge-quantizer, then carry
-a Q4_0 GGUF's own blocks into its int4 weights (`litert_carry`)."""
+a Q4_0 GGUF's own blocks into its int4 weights (`litert_carry`); `auto` plans its recipe for a
+size budget first (`litert_auto`)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edgekit.converters.litert_auto import ATTEMPTS, Anchors, LiteRtBudget, auto_rules, plan_groups
 from edgekit.converters.litert_carry import carry_q4_0_blocks
 from edgekit.converters.litert_fixups import repair_zero_scales
-from edgekit.converters.recipes import recipe
+from edgekit.converters.quant_auto import AutoPlan
+from edgekit.converters.recipes import recipe, rule_entries
+from edgekit.core.errors import EdgekitError
 
 
 @dataclass(frozen=True)
 class QuantizedTflite:
     path: Path
     weights: dict[str, Any] | None = None  # which int4 weights carried GGUF blocks (litert_carry)
+    quantizer_recipe: list[dict[str, Any]] | None = None  # what the quantizer was given
+    auto: dict[str, Any] | None = None  # the budget plan (`AutoPlan.record`)
 
 
 def quantize_tflite(
@@ -26,13 +32,20 @@ def quantize_tflite(
     int8_scope: str | None = None,
     gguf: Path | None = None,
     rotate: bool = True,
+    budget: LiteRtBudget | None = None,
 ) -> QuantizedTflite:
     """Write the quantized model to `out`; fp32 returns the float model unchanged. `gguf`: the
     Q4_0 checkpoint the float model was exported from, whose blocks int4 weights carry;
-    `rotate`: see `recipe`."""
+    `rotate`: see `recipe`; `budget`: `auto`'s scan and size."""
+    if budget is not None:
+        return _within_budget(float_tflite, budget, block_size, out, int8_scope, rotate)
     plan = recipe(quant, block_size, int8_scope, rotate)
     if plan is None:
         return QuantizedTflite(float_tflite)
+    return QuantizedTflite(out, _quantize(float_tflite, plan, out, gguf), plan)
+
+
+def _quantize(float_tflite: Path, plan: list[dict[str, Any]], out: Path, gguf: Path | None) -> dict[str, Any] | None:
     from ai_edge_quantizer import quantizer
 
     qt = quantizer.Quantizer(str(float_tflite))
@@ -44,4 +57,30 @@ def quantize_tflite(
         weights = carry_q4_0_blocks(float_tflite, data, gguf)
     repair_zero_scales(data)  # after the carry: an all-zero Q4_0 block has scale 0 too
     out.write_bytes(data)
-    return QuantizedTflite(out, weights)
+    return weights
+
+
+def _within_budget(
+    float_tflite: Path, budget: LiteRtBudget, block_size: int, out: Path, int8_scope: str | None, rotate: bool
+) -> QuantizedTflite:
+    def written(small_groups: list[str]) -> tuple[list[dict[str, Any]], int]:
+        plan = rule_entries(auto_rules(budget.scan, small_groups), block_size, int8_scope, rotate)
+        _quantize(float_tflite, plan, out, None)
+        return plan, out.stat().st_size + budget.other_bytes
+
+    plan, size = written([])
+    if size <= budget.max_bytes:
+        return QuantizedTflite(out, None, plan, AutoPlan(budget.max_bytes, size, costs=budget.scan.costs).record())
+    every_group = [g.label for g in budget.scan.groups]
+    anchors = Anchors(size, written(every_group)[1])
+    target = budget.max_bytes
+    for _ in range(ATTEMPTS):
+        auto = plan_groups(budget.scan, anchors, target)
+        plan, size = written(auto.small_groups)
+        if size <= budget.max_bytes:
+            return QuantizedTflite(out, None, plan, auto.record())
+        target -= size - budget.max_bytes
+    raise EdgekitError(
+        f"no plan fits --max-size {budget.max_bytes / 2**20:.2f} MiB (closest: {size / 2**20:.2f} MiB)",
+        "raise --max-size",
+    )

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edgekit.converters.memory import BUNDLE_ROUTE
 from edgekit.core.atomic import TMP_PREFIX
@@ -38,6 +38,9 @@ from edgekit.formats.content_digest import content_sha256
 from edgekit.formats.tokenizer import SENTENCEPIECE_FILE, folder_tokenizer
 from edgekit.intake.checkpoint import Checkpoint
 from edgekit.intake.lora import LoraAdapter
+
+if TYPE_CHECKING:
+    from edgekit.converters.litert_quantize import QuantizedTflite
 
 ROUTES = {
     "litertlm": "litert-torch export_hf (float32) + ai-edge-quantizer (GGUF Q4_0 blocks carried into int4) + LiteRT-LM builder",
@@ -174,6 +177,27 @@ def smoothing_record(request: ConvertRequest, carries_q4_0: bool) -> dict[str, A
     return {"alpha": ALPHA, "folded_into": "RMSNorm before q/k/v and gate/up; v rows (o); up rows (down)"}
 
 
+def _quantizer_recipe(
+    request: ConvertRequest, quant: str, fmt: str, model: QuantizedTflite | None
+) -> list[dict[str, Any]] | None:
+    """What the quantizer was given for this artifact (the bundle route quantizes in its own
+    process, by the recipe's name)."""
+    from edgekit.converters.recipes import recipe
+
+    if fmt == "onnx":
+        return None
+    if model is not None:
+        return model.quantizer_recipe
+    family = request.checkpoint.family
+    return recipe(quant, request.block_size, family.litert_int8_scope, family.litert_rotation)
+
+
+def _litert_weights(model: QuantizedTflite | None) -> dict[str, Any] | None:
+    if model is None or not (model.weights or model.auto):
+        return None
+    return {**(model.weights or {}), **({"auto": model.auto} if model.auto else {})}
+
+
 def _size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.iterdir()) if path.is_dir() else path.stat().st_size
 
@@ -182,16 +206,17 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
     """Everything heavy, written into `work`; runs in the child process."""
     from edgekit.converters.golden import record_source_golden
     from edgekit.converters.isolated import run_isolated
+    from edgekit.converters.litert_auto import BUNDLE_METADATA_BYTES, LiteRtBudget
     from edgekit.converters.litert_bundle import export_litertlm_bundles
     from edgekit.converters.litert_carry import carry_summary, holds_q4_0
     from edgekit.converters.litert_export import export_float
     from edgekit.converters.litert_package import ChatMetadata, write_litertlm, write_task
     from edgekit.converters.litert_quantize import quantize_tflite
+    from edgekit.converters.litert_scan import scan_litert_groups
     from edgekit.converters.lora_merge import merge_adapter
     from edgekit.converters.onnx_export import export_onnx
     from edgekit.converters.onnx_package import write_onnx_folder
     from edgekit.converters.onnx_quantize import quantize_onnx
-    from edgekit.converters.recipes import recipe
     from edgekit.converters.smoothing import smooth_folder
     from edgekit.converters.versions import library_versions
 
@@ -262,10 +287,15 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
     versions = library_versions()
     gguf_source = ckpt.path if ckpt.kind == "gguf" else None
     onnx_weights: dict[str, Any] = {}
-    litert_weights: dict[str, Any] = {}
+    litert_models: dict[str, QuantizedTflite] = {}
+
+    def scanned(index: int, count: int) -> None:
+        stages.note(f"scanning group {index + 1}/{count}")
+
     for quant, fmt, final in planned_outputs(request):
         with stages.stage(f"{quant} {fmt}: {final.name}"):
             staged = work / final.name
+            table = recipe_named(quant)
             if fmt == "onnx":
                 graph = work / f"model-{quant}.onnx"
                 if quant == "fp32":
@@ -286,20 +316,37 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
             elif bundle_export:
                 pass  # packaged with the export above
             else:
-                tflite = work / f"model-{quant}.tflite"
-                if not tflite.exists() and quant != "fp32":
-                    quantized = quantize_tflite(exported.tflite, quant, request.block_size, tflite, gguf=q4_0_source)
+                if quant not in litert_models:
+                    budget = None
+                    if table.needs_budget:
+                        budget = LiteRtBudget(
+                            run_isolated(scan_litert_groups, litert_source, calibration, request.block_size, scanned),
+                            int(request.max_size_mib * 2**20),
+                            tokenizer.stat().st_size + BUNDLE_METADATA_BYTES,
+                        )
+                    litert_models[quant] = quantized = quantize_tflite(
+                        exported.tflite,
+                        quant,
+                        request.block_size,
+                        work / f"model-{quant}.tflite",
+                        gguf=q4_0_source,
+                        budget=budget,
+                    )
                     if quantized.weights:
-                        litert_weights[quant] = quantized.weights
                         stages.note(carry_summary(quantized.weights))
-                source_tflite = exported.tflite if quant == "fp32" else tflite
+                source_tflite = litert_models[quant].path
                 if fmt == "litertlm":
                     write_litertlm(
                         source_tflite, tokenizer, meta, request.cache_length, exported.executor_metadata, staged
                     )
                 else:
                     write_task(source_tflite, tokenizer, meta, staged)
-            table = recipe_named(quant)
+                if table.needs_budget and _size(staged) > request.max_size_mib * 2**20:
+                    raise EdgekitError(  # the plan counts the bundle's metadata by an estimate
+                        f"the {final.name} bundle is {_size(staged) / 2**20:.2f} MiB, over --max-size "
+                        f"{request.max_size_mib:g}",
+                        "raise --max-size a little",
+                    )
             record = ArtifactRecord(
                 final.name, fmt, _size(staged), sha256_artifact(staged), content_sha256(staged, fmt)
             )
@@ -310,19 +357,12 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
                     quant=quant,
                     block_size=request.block_size if table.block_size_applies else None,
                     max_size_mib=request.max_size_mib if table.needs_budget else None,
-                    quantizer_recipe=recipe(
-                        quant,
-                        request.block_size,
-                        ckpt.family.litert_int8_scope,
-                        rotate=ckpt.family.litert_rotation,
-                    )
-                    if fmt != "onnx"
-                    else None,
+                    quantizer_recipe=_quantizer_recipe(request, quant, fmt, litert_models.get(quant)),
                     prefill_lengths=request.prefill_lengths,
                     cache_length=request.cache_length,
                     onnx_accuracy_level=request.onnx_accuracy_level if fmt == "onnx" else None,
                     onnx_weights=onnx_weights.get(quant) if fmt == "onnx" else None,
-                    litert_weights=litert_weights.get(quant) if fmt != "onnx" else None,
+                    litert_weights=_litert_weights(litert_models.get(quant)) if fmt != "onnx" else None,
                     litert_smoothing=smoothing if fmt != "onnx" else None,  # float recipes too: same export
                     route=ROUTES[route_name(ckpt, fmt)],
                 ),

@@ -50,9 +50,9 @@ def choose_small_groups(
     smallest = fixed_bytes + sum(min(keep_bytes[k], small_bytes[k]) for k in keep_bytes)
     if smallest > budget_bytes:
         raise EdgekitError(
-            f"--max-size {budget_bytes / MIB:.0f} MiB is below the smallest plan for this checkpoint "
-            f"({smallest / MIB:.0f} MiB with every weight at int4)",
-            f"pass --max-size {smallest / MIB + 1:.0f} or more",
+            f"--max-size {budget_bytes / MIB:.2f} MiB is below the smallest plan for this checkpoint "
+            f"({smallest / MIB:.2f} MiB with every weight at int4)",
+            f"pass --max-size {smallest / MIB + 0.01:.2f} or more",
         )
     need = total - budget_bytes
     if need > 0:

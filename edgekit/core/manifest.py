@@ -19,9 +19,9 @@ from edgekit.core.errors import EdgekitError
 from edgekit.core.golden import GoldenOutputs
 from edgekit.core.records import JsonRecord
 
-MANIFEST_VERSION = (1, 6)  # 1.1: typed records; 1.2: source.model_id; 1.3: recipe.litert_weights, litert_smoothing;
+MANIFEST_VERSION = (1, 7)  # 1.1: typed records; 1.2: source.model_id; 1.3: recipe.litert_weights, litert_smoothing;
 # 1.4: golden.user (golden outputs on the user's --prompts / --text); 1.5: adapter (a LoRA merged into the source);
-# 1.6: source.towers_left_out
+# 1.6: source.towers_left_out; 1.7: recipe.litert_weights["auto"] (a LiteRT budget plan)
 MANIFEST_KEY = "edgekit_manifest"
 MANIFEST_SUFFIX = ".edgekit.json"
 
@@ -80,7 +80,8 @@ class RecipeRecord(JsonRecord):
     onnx_accuracy_level: int | None
     onnx_weights: dict[str, Any] | None  # per-weight plan of an ONNX graph
     route: str
-    litert_weights: dict[str, Any] | None = None  # int4 weights that carried a GGUF's Q4_0 blocks
+    # int4 weights that carried a GGUF's Q4_0 blocks; "auto": the budget plan of `--quant auto`
+    litert_weights: dict[str, Any] | None = None
     litert_smoothing: dict[str, Any] | None = None  # activation outliers migrated into the weights
 
 

@@ -180,7 +180,7 @@ RECIPES: tuple[Recipe, ...] = (
     Recipe(
         "auto",
         "4 bits where a measured scan says it costs least, to fit --max-size",
-        ("onnx",),
+        ALL_FORMATS,
         None,
         2,
         # a budget plan is at least as faithful as mixed at mixed's size

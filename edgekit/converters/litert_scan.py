@@ -1,0 +1,120 @@
+"""Sensitivity scan for `--quant auto` LiteRT bundles: what storing each group of weights in
+int4 blocks costs, in KL to the float model.
+
+Measured in torch on the folder the LiteRT model is exported from (outliers already migrated),
+one group at a time, with the quantizer's own rounding: symmetric int4 blocks, scale = block
+max / 7, codes clipped to [-8, 7]. A group is the ops that read one input (q/k/v; gate/up),
+o and down of each layer, and the tied embedding/output projection; each names its ops by a
+scope on litert-torch's op names, which end with the module path (`DecoderLayer_3/.../
+Linear_k_proj;1`). Quantizing activations to int8 at run time is left out of the scan: it
+costs about the same whichever groups are int4. Runs torch: callers run it in its own process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgekit.core.recipes import EMBEDDING, FC, LOGITS_SCOPE, LiteRtRule
+from edgekit.runtime.metrics import log_softmax
+
+INT4_SCALE_BYTES = 2  # the quantizer stores blockwise scales as float16
+INT8_SCALE_BYTES = 4  # and per-channel scales as float32
+
+
+@dataclass(frozen=True)
+class LiteRtGroup:
+    label: str
+    modules: tuple[str, ...]  # the torch module names of its weights
+    int4_rules: tuple[LiteRtRule, ...]  # what storing it small adds to the int8 recipe
+    int8_bytes: int
+    int4_bytes: int
+    ops: int  # fully-connected and lookup ops that read its weights, per signature
+
+
+@dataclass(frozen=True)
+class LiteRtScan:
+    groups: tuple[LiteRtGroup, ...]
+    costs: dict[str, float]  # {label: mean KL(float || this group at int4)} over the calibration text
+    weight_values: int  # every value the groups hold (the tied table once)
+
+
+def _scope(layer: int, modules: str) -> str:
+    """The quantizer matches its scope to the op's output names, joined and ended by ';'."""
+    return rf"DecoderLayer_{layer}/[^;]*Linear_(?:{modules})(?:;\d*)?;$"
+
+
+def _sizes(rows: int, cols: int, block_size: int) -> tuple[int, int]:
+    return rows * cols + rows * INT8_SCALE_BYTES, rows * cols // 2 + rows * cols // block_size * INT4_SCALE_BYTES
+
+
+def _groups(model, block_size: int) -> list[LiteRtGroup]:
+    found = []
+    shapes = {name: tuple(module.weight.shape) for name, module in model.named_modules() if hasattr(module, "weight")}
+    for layer in range(len(model.model.layers)):
+        prefix = f"model.layers.{layer}."
+        for label, parent, names in (
+            ("q/k/v", "self_attn", ("q_proj", "k_proj", "v_proj")),
+            ("o", "self_attn", ("o_proj",)),
+            ("gate/up", "mlp", ("gate_proj", "up_proj")),
+            ("down", "mlp", ("down_proj",)),
+        ):
+            modules = tuple(f"{prefix}{parent}.{name}" for name in names)
+            sizes = [_sizes(*shapes[m], block_size) for m in modules]
+            rule = LiteRtRule(4, "BLOCKWISE", FC, _scope(layer, "|".join(names)))
+            found.append(
+                LiteRtGroup(
+                    f"layer {layer} {label}",
+                    modules,
+                    (rule,),
+                    sum(s[0] for s in sizes),
+                    sum(s[1] for s in sizes),
+                    len(modules),
+                )
+            )
+    int8_bytes, int4_bytes = _sizes(*shapes["model.embed_tokens"], block_size)
+    table_rules = (LiteRtRule(4, "BLOCKWISE", EMBEDDING), LiteRtRule(4, "BLOCKWISE", FC, LOGITS_SCOPE))
+    found.append(
+        LiteRtGroup("embedding / output projection", ("model.embed_tokens",), table_rules, int8_bytes, int4_bytes, 2)
+    )
+    return found
+
+
+def int4_blocks(weight, block_size: int):
+    """`weight` (rows, cols) as the quantizer's symmetric int4 blocks give it back."""
+    import torch
+
+    rows, cols = weight.shape
+    blocks = weight.reshape(rows, cols // block_size, block_size)
+    scale = blocks.abs().amax(-1, keepdim=True).clamp(min=1e-9) / 7
+    return (torch.clamp(torch.round(blocks / scale), -8, 7) * scale).reshape(rows, cols)
+
+
+def scan_litert_groups(
+    hf_dir: Path, calibration_ids: list[int], block_size: int, on_group: Callable[[int, int], None] | None = None
+) -> LiteRtScan:
+    import torch
+
+    from edgekit.converters.golden import load_source_model, source_logits
+
+    model = load_source_model(hf_dir)
+    groups = _groups(model, block_size)
+    source = log_softmax(source_logits(model, calibration_ids))
+    modules = dict(model.named_modules())
+    costs = {}
+    for index, group in enumerate(groups):
+        if on_group:
+            on_group(index, len(groups))
+        kept = {name: modules[name].weight.data.clone() for name in group.modules}
+        with torch.no_grad():
+            for name in group.modules:
+                modules[name].weight.data = int4_blocks(kept[name], block_size)
+            got = log_softmax(source_logits(model, calibration_ids))
+            for name, weight in kept.items():
+                modules[name].weight.data = weight
+        costs[group.label] = float((np.exp(source) * (source - got)).sum(axis=-1).mean())
+    values = sum(modules[name].weight.numel() for group in groups for name in group.modules)
+    return LiteRtScan(tuple(groups), costs, values)
