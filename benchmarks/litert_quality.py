@@ -1,7 +1,7 @@
 """LiteRT fidelity levers on the default model, each against the same recipes without it, in one run.
 
     .venv/bin/python benchmarks/litert_quality.py [--out benchmarks/out/litert_quality] [--threads 2]
-        [--part all|levers|speed|recipes] [--rounds 5]
+        [--part all|levers|speed|recipes] [--rounds 5] [--run embedded-auto ...]
 
 1. Levers one at a time (`benchmarks/litert_levers.py`): the embedded Gemma 3 270M exported
    once to float LiteRT, with and without activation outliers migrated into the weights
@@ -16,7 +16,8 @@
    (gguf-py's reference quantizer, every matrix Q4_0, as a quantization-aware-trained release
    ships it) with its blocks carried into int4 (`converters/litert_carry.py`), and its int4
    again from the folder the GGUF reads as (the same values rounded a second time). Each:
-   `edgekit validate --json` against its own source's golden outputs and `edgekit bench --json`.
+   `edgekit validate --json` against its own source's golden outputs and `edgekit bench --json`;
+   `--quant auto --max-size 241` (llama.cpp Q4_K_M's size) from the embedded model.
 Writes benchmarks/litert_quality.md and .json (a partial run keeps the other parts' rows).
 """
 
@@ -140,8 +141,9 @@ def speed_rounds(kept: dict[tuple[str, str], Path], threads: str, rounds: int) -
     return rows
 
 
-def measure_recipes(out: Path, threads: str) -> list[dict]:
-    """Part 2: the shipped recipes through `edgekit convert`, validate and bench."""
+def measure_recipes(out: Path, threads: str, only: list[str] | None = None) -> list[dict]:
+    """Part 2: the shipped recipes through `edgekit convert`, validate and bench (`only`: the
+    runs whose output folders are named)."""
     from edgekit.intake.checkpoint import load_checkpoint
     from edgekit.intake.default_model import default_gguf
     from tests.fixtures.gguf_writer import write_gguf
@@ -155,6 +157,7 @@ def measure_recipes(out: Path, threads: str) -> list[dict]:
     runs = (  # label, recipes, checkpoint (None: the embedded one), output folder, extra options
         ("embedded Q4_K_M GGUF (outliers migrated: the default)", "int8,int4,mixed", None, "embedded", ()),
         ("embedded Q4_K_M GGUF, --no-smoothing", "int8,int4,mixed", None, "embedded-plain", ("--no-smoothing",)),
+        ("embedded Q4_K_M GGUF, --max-size 241 (Q4_K_M's size)", "auto", None, "embedded-auto", ("--max-size", "241")),
         ("Q4_0 GGUF (blocks carried; no migration)", "int8,int4,mixed", q4_0, "q4_0", ()),
         (
             "Q4_0 values, no blocks (rounded again), --no-smoothing",
@@ -166,6 +169,8 @@ def measure_recipes(out: Path, threads: str) -> list[dict]:
     )
     rows = []
     for label, quants, source, folder, extra in runs:
+        if only and folder not in only:
+            continue
         log(f"convert {label}: {quants}")
         target = out / folder
         where = [str(source)] if source else []
@@ -180,10 +185,11 @@ def measure_recipes(out: Path, threads: str) -> list[dict]:
             tf = report["teacher_forced"]
             rows.append(
                 {
+                    "date": date.today().isoformat(),
                     "source": label,
                     "quant": artifact["quant"],
                     "carried": None
-                    if not carried or not carried["blocks"]
+                    if not carried or not carried.get("blocks")
                     else f"{carried['carried_tensors']} tensors, {carried['exact_blocks'] / carried['blocks']:.1%} "
                     f"blocks exact, {carried['clipped_values']} weights clipped",
                     "mib": round(artifact["size_bytes"] / 2**20, 1),
@@ -256,13 +262,16 @@ def report(meta: dict, levers: list[dict], speed: list[dict], recipes: list[dict
         "",
         "A Q4_0 block is `d * (q - 8)`, XNNPACK's int4 layout, but XNNPACK refuses negative scales and Q4_0's is "
         "negative wherever the block's largest weight is positive: those blocks are stored as `|d| * (8 - q)`, "
-        "exact but for the extreme weight, whose code 8 becomes 7.",
+        "exact but for the extreme weight, whose code 8 becomes 7. Speeds compare only between rows measured the "
+        "same day (this machine's speed varies from day to day, up to 2x).",
         "",
-        f"| source | recipe | carried | validate | {columns}",
-        "|---|---|---|---|" + "---|" * 8,
+        f"| measured | source | recipe | carried | validate | {columns}",
+        "|---|---|---|---|---|" + "---|" * 8,
     ]
     for r in recipes:
-        lines.append(f"| {r['source']} | {r['quant']} | {r['carried'] or '-'} | {r['validate']} | {_cells(r)}")
+        lines.append(
+            f"| {r['date']} | {r['source']} | {r['quant']} | {r['carried'] or '-'} | {r['validate']} | {_cells(r)}"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -274,6 +283,7 @@ def main() -> None:
     parser.add_argument(
         "--part", choices=("all", "levers", "speed", "recipes"), default="all", help="the others' rows are kept"
     )
+    parser.add_argument("--run", action="append", help="recipes: only this run (its output folder); others kept")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     saved = HERE / "litert_quality.json"
@@ -285,12 +295,14 @@ def main() -> None:
         speed = speed_rounds(kept, args.threads, args.rounds)
         for bundle in kept.values():
             bundle.unlink()
-    recipes = previous.get("recipes", [])
+    recipes = [{"date": previous["meta"]["date"], **r} for r in previous.get("recipes", [])]  # rows before dates
     if args.part in ("all", "recipes"):
-        recipes = measure_recipes(args.out, args.threads)
+        fresh = measure_recipes(args.out, args.threads, args.run)
+        again = {r["source"] for r in fresh}
+        recipes = [r for r in recipes if args.run and r["source"] not in again] + fresh
     rows = levers + recipes
     meta = {
-        "date": date.today().isoformat(),
+        "date": date.today().isoformat() if args.part != "recipes" else previous["meta"]["date"],  # the levers' day
         "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
         "threads": args.threads,
         "positions": rows[0]["positions"],
