@@ -2,8 +2,7 @@
 int4 blocks cost the least KL in the scan (`litert_scan`) moved to int4 until the bundle fits
 (the same 0/1 knapsack as ONNX's, `quant_auto`). Sizes come from two written models, all int8
 and all int4: what the int4 one holds besides its weights is fixed, and what the int8 one holds
-beyond that and its weights is the rotation's ops, shared out per rotated op (a fifth of the
-tiny test model, nothing much in a real one)."""
+beyond that and its weights is the rotation's ops, shared out per rotated op."""
 
 from __future__ import annotations
 

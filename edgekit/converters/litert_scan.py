@@ -40,11 +40,12 @@ class LiteRtGroup:
 class LiteRtScan:
     groups: tuple[LiteRtGroup, ...]
     costs: dict[str, float]  # {label: mean KL(float || this group at int4)} over the calibration text
-    weight_values: int  # every value the groups hold (the tied table once)
 
 
 def _scope(layer: int, modules: str) -> str:
-    """The quantizer matches its scope to the op's output names, joined and ended by ';'."""
+    """The quantizer matches its scope to the op's output names, joined and ended by ';'. The
+    export sometimes names an op after a sibling (a prefill k projection's name can end with
+    `q_proj;;`), so siblings that read one input share a group and a scope."""
     return rf"DecoderLayer_{layer}/[^;]*Linear_(?:{modules})(?:;\d*)?;$"
 
 
@@ -117,5 +118,4 @@ def scan_litert_groups(
             for name, weight in kept.items():
                 modules[name].weight.data = weight
         costs[group.label] = float((np.exp(source) * (source - got)).sum(axis=-1).mean())
-    values = sum(modules[name].weight.numel() for group in groups for name in group.modules)
-    return LiteRtScan(tuple(groups), costs, values)
+    return LiteRtScan(tuple(groups), costs)
