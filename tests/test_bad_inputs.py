@@ -240,9 +240,20 @@ CASES: dict[str, tuple[Maker, tuple[str, ...]]] = {
         lambda t, f: ["convert", str(f["hf"]), "--target", "onnx", "--max-size", "100", "--out", str(t / "o")],
         ("--max-size", "auto"),
     ),
-    "auto for a LiteRT target": (
-        lambda t, f: ["convert", str(f["hf"]), "--quant", "auto", "--max-size", "100", "--out", str(t / "o")],
-        ("--target onnx",),
+    "a LiteRT budget below every plan": (
+        lambda t, f: [
+            "convert",
+            str(f["hf"]),
+            "--quant",
+            "auto",
+            "--max-size",
+            "0.01",
+            "--prefill",
+            "32",
+            "--out",
+            str(t / "o"),
+        ],
+        ("--max-size 0.01", "smallest plan"),
     ),
     "validate --text without a reference": (
         lambda t, f: ["validate", str(f["bundle"]), "--text", str(_write(t, "t.txt", b"some text"))],
