@@ -19,6 +19,7 @@ from edgekit.core.paths import cache_dir
 RELEASE = "0.3.36"
 _SDIST = f"llama_cpp_python-{RELEASE}"
 TOOLS = ("llama-bench", "llama-quantize")
+NO_AMX = "-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
 
 
 def peer_root() -> Path:
@@ -72,6 +73,10 @@ def ensure_built(log: Path) -> Path:
                 "-DCMAKE_BUILD_TYPE=Release",
                 "-DBUILD_SHARED_LIBS=ON",
                 "-DGGML_NATIVE=ON",
+                # This machine's CPU lists AMX tiles that its kernel does not grant: llama-bench
+                # died on SIGILL in ggml's AMX matmul (`tilezero`). Without them ggml uses AVX-512.
+                f"-DCMAKE_C_FLAGS={NO_AMX}",
+                f"-DCMAKE_CXX_FLAGS={NO_AMX}",
                 "-DLLAMA_CURL=OFF",
                 "-DLLAMA_BUILD_TESTS=OFF",
                 "-DLLAMA_BUILD_EXAMPLES=OFF",
