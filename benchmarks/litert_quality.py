@@ -40,7 +40,7 @@ def log(text: str) -> None:
     print(f"[litert_quality] {text}", file=sys.stderr, flush=True)
 
 
-def _quality(tf) -> dict:
+def quality_cells(tf) -> dict:
     return {
         "top1": round(tf.top1_agreement, 4),
         "kl_mean": round(tf.kl_mean, 5),
@@ -107,7 +107,7 @@ def measure_levers(out: Path, threads: str, timed_only: bool = False) -> tuple[l
                 "lever": lever.label,
                 "migrated": lever.migrated,
                 "mib": round(bundle.stat().st_size / 2**20, 1),
-                **_quality(quality),
+                **quality_cells(quality),
                 **_speed(bundle, threads),
                 "positions": quality.positions,
             }

@@ -11,8 +11,20 @@ tf-nightly build (`convert_mlir_bytecode`) that the pinned TensorFlow 2.21 lacks
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+
+
+@dataclass(frozen=True)
+class GraphOptions:
+    """litert-torch's flags that change the ops XNNPACK runs, not the model's function
+    (benchmarks/litert_speed.md measures each)."""
+
+    fuse_qkv: bool = False
+    fuse_gate_up: bool = False
+    use_swiglu_composite: bool = False
+    use_rope_composite: bool = False
+    use_sdpa_composite: bool = False
 
 
 @dataclass(frozen=True)
@@ -21,7 +33,13 @@ class FloatExport:
     executor_metadata: Path | None
 
 
-def export_float(hf_dir: Path, work_dir: Path, prefill_lengths: tuple[int, ...], cache_length: int) -> FloatExport:
+def export_float(
+    hf_dir: Path,
+    work_dir: Path,
+    prefill_lengths: tuple[int, ...],
+    cache_length: int,
+    graph: GraphOptions = GraphOptions(),
+) -> FloatExport:
     from litert_torch.generative.export_hf import export as export_api
     from litert_torch.generative.export_hf.core import export_lib, exportable_module
     from litert_torch.generative.export_hf.model_ext import metadata_builder
@@ -46,6 +64,7 @@ def export_float(hf_dir: Path, work_dir: Path, prefill_lengths: tuple[int, ...],
         keep_temporary_files=True,
         # Constants handled lazily: less memory, same logits (benchmarks/conversion_memory.md).
         experimental_lightweight_conversion=True,
+        **asdict(graph),
     )
     artifacts = export_api.run_export_tasks(
         [export_lib.export_text_prefill_decode_model, write_executor_metadata], config
