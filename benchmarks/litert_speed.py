@@ -24,7 +24,7 @@ import json
 import platform
 import statistics
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -50,9 +50,9 @@ class Variant:
 VARIANTS = (
     Variant("separate q/k/v and gate/up projections (today)", GraphOptions(), ("int8", "int4")),
     Variant("fused q/k/v and gate/up projections", FUSED, ("int8", "int4")),
-    Variant("fused + SwiGLU composite", GraphOptions(True, True, use_swiglu_composite=True), ("int8",)),
-    Variant("fused + RoPE composite", GraphOptions(True, True, use_rope_composite=True), ("int8",)),
-    Variant("fused + attention (SDPA) composite", GraphOptions(True, True, use_sdpa_composite=True), ("int8",)),
+    Variant("fused + SwiGLU composite", replace(FUSED, use_swiglu_composite=True), ("int8",)),
+    Variant("fused + RoPE composite", replace(FUSED, use_rope_composite=True), ("int8",)),
+    Variant("fused + attention (SDPA) composite", replace(FUSED, use_sdpa_composite=True), ("int8",)),
     Variant("today's graph, prefill signature 256 (--prefill 256)", GraphOptions(), ("int8",), prefill_lengths=(256,)),
     Variant("today's graph, KV cache 4096 (--max-tokens 4096)", GraphOptions(), ("int8",), cache_length=4096),
 )
