@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgekit.converters.quant_auto import choose_small_groups
+from edgekit.converters.quant_auto import choose_small_groups, next_target
 from edgekit.converters.quant_scan import Group
 from tests.cli import assert_one_line_error, edgekit
 
@@ -24,6 +24,23 @@ def test_the_plan_is_the_cheapest_cover_not_the_greedy_order() -> None:
     plan = choose_small_groups(groups, costs, keep, small, fixed_bytes=0, budget_bytes=112 * MIB)
     assert sorted(plan.small_groups) == ["small1", "small2"]
     assert plan.estimated_bytes <= 112 * MIB
+
+
+def test_a_plan_written_over_the_budget_is_planned_again_below_it() -> None:
+    """The written graph is a little larger than the plan's estimate; the next plan aims below
+    the budget by that error, not by the overshoot alone (which kept the same plan)."""
+    groups = [Group(name, (name,)) for name in "abc"]
+    keep = {name: 100 * MIB for name in "abc"}
+    small = {name: 50 * MIB for name in "abc"}
+    costs = {"a": 0.01, "b": 0.02, "c": 0.03}
+    error = int(10.5 * MIB)
+    budget = 260 * MIB
+    plan = choose_small_groups(groups, costs, keep, small, fixed_bytes=0, budget_bytes=budget)
+    assert plan.estimated_bytes + error == budget + MIB // 2  # over by half a MiB
+    plan = choose_small_groups(
+        groups, costs, keep, small, fixed_bytes=0, budget_bytes=next_target(budget, plan, plan.estimated_bytes + error)
+    )
+    assert plan.estimated_bytes + error <= budget and plan.small_groups == ["a", "b"]
 
 
 def test_auto_respects_the_budget_and_beats_int4(onnx_converted, tiny_hf, tmp_path) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 from edgekit.converters.litert_auto import ATTEMPTS, Anchors, LiteRtBudget, auto_rules, plan_groups
 from edgekit.converters.litert_carry import carry_q4_0_blocks
 from edgekit.converters.litert_fixups import repair_zero_scales
-from edgekit.converters.quant_auto import AutoPlan
+from edgekit.converters.quant_auto import AutoPlan, next_target
 from edgekit.converters.recipes import recipe, rule_entries
 from edgekit.core.errors import EdgekitError
 
@@ -79,7 +79,7 @@ def _within_budget(
         plan, size = written(auto.small_groups)
         if size <= budget.max_bytes:
             return QuantizedTflite(out, None, plan, auto.record())
-        target -= size - budget.max_bytes
+        target = next_target(budget.max_bytes, auto, size)
     raise EdgekitError(
         f"no plan fits --max-size {budget.max_bytes / 2**20:.2f} MiB (closest: {size / 2**20:.2f} MiB)",
         "raise --max-size",

@@ -37,7 +37,7 @@ from edgekit.converters.block_quant import quantize_asymmetric, quantize_symmetr
 from edgekit.converters.gguf_match import carried_blocks
 from edgekit.converters.onnx_blocks import storage_bytes
 from edgekit.converters.onnx_weights import SMALLEST_BLOCK, Weight, apply_blocks, find_weights, float_weight
-from edgekit.converters.quant_auto import AutoPlan, choose_small_groups
+from edgekit.converters.quant_auto import AutoPlan, choose_small_groups, next_target
 from edgekit.converters.quant_scan import Group, scan_groups, weight_groups
 from edgekit.core.errors import EdgekitError
 from edgekit.core.recipes import OnnxForms, recipe_named, recipes_for
@@ -252,7 +252,7 @@ def quantize_onnx(
         raise EdgekitError("--quant auto needs --max-size", "pass e.g. --max-size 250 (MiB)")
     planner = AutoPlanner(model, candidates, calibration_ids, on_stage)
     target = max_size_bytes
-    for attempt in range(3):  # the graph's own bytes are estimated: aim lower by any overshoot
+    for attempt in range(3):  # the graph's own bytes are estimated: aim lower by the estimate's error
         plan, auto = planner.plan(target)  # every candidate form is computed by now
         written = _write(model if attempt == 0 else onnx.load(str(float_model)), plan, accuracy_level, out)
         if written <= max_size_bytes:
@@ -260,7 +260,7 @@ def quantize_onnx(
             summary["graph_bytes"] = written
             summary["auto"] = auto.record()
             return summary
-        target -= written - max_size_bytes
+        target = next_target(max_size_bytes, auto, written)
     raise EdgekitError(
         f"no plan fits --max-size {max_size_bytes / 2**20:.2f} MiB (closest: {written / 2**20:.2f} MiB)",
         "raise --max-size",
