@@ -1,17 +1,22 @@
 """edgekit against llama.cpp on the default Gemma 3 270M: size, cost, speed and quality, one run.
 
-    .venv/bin/python benchmarks/run.py [--out benchmarks/out] [--threads 2]
+    .venv/bin/python benchmarks/run.py [--out benchmarks/out] [--threads 2] [--rounds 3]
 
 Needs `make test`'s install (the converter stack) plus cmake and a C++ compiler for the peer:
 llama.cpp is built once from llama-cpp-python's sdist into the edgekit cache (~4 min here).
 
 Every artifact is measured the same way, in this run, on this machine:
-- edgekit: one `edgekit convert --target all` (LiteRT-LM `.litertlm`/`.task`, ONNX) and one
-  `--target onnx --quant auto --max-size 250`; quality by `edgekit validate`, speed by
-  `edgekit bench`.
+- edgekit: one `edgekit convert --target all` (LiteRT-LM `.litertlm`/`.task`, ONNX), one
+  `--target onnx --quant auto --max-size 250`, float `.litertlm` references, and the int8
+  `.litertlm` again with a 4096-token KV cache (what a longer cache costs LiteRT-LM's decode,
+  which `edgekit plan` reads); quality by `edgekit validate`, speed by `edgekit bench`.
 - llama.cpp: the embedded GGUF itself (Q4_K_M), and Q8_0 / Q4_K_M re-made by `llama-quantize`
   from an fp32 GGUF of the same source weights; quality from its teacher-forced logits over
   the same token ids, scored by edgekit's own metric code; speed by `llama-bench`.
+- onnxruntime-genai: its own model builder's int4 graph of the same fp32 weights, run by
+  onnxruntime-genai (`benchmarks/peers/ort_genai.py`); speed only.
+- Speed: every artifact once per round, `--rounds` interleaved rounds (so a slow spell of the
+  machine hits every row alike), median and min-max of the rounds.
 - Quality is against the fp32 source (the GGUF dequantized), on the reference text.
 - Roofline: decode speed as a fraction of (measured read bandwidth / bytes read per token),
   with the bytes read per token taken as the weight bytes (the tied embedding is read whole,
@@ -26,9 +31,11 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import statistics
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -39,14 +46,28 @@ TABLE = HERE.parent / "edgekit" / "data" / "benchmarks.json"
 sys.path.insert(0, str(HERE.parent))
 
 from benchmarks.edgekit_cli import edgekit  # noqa: E402
-from benchmarks.peers import llama_cpp  # noqa: E402
+from benchmarks.peers import llama_cpp, ort_genai  # noqa: E402
 
 PREFILL, DECODE = 256, 128
+LONG_CACHE = 4096
+
+
+@dataclass(frozen=True)
+class EdgekitRun:
+    target: str
+    quants: tuple[str, ...]
+    extra: tuple[str, ...] = ()
+    folder: str = ""  # under --out, for a run whose artifact names another run also writes
+
+
 EDGEKIT_RUNS = (
-    ("all", ("int8", "mixed", "int4"), ()),
-    ("onnx", ("auto",), ("--max-size", "250")),
-    ("litertlm", ("fp16", "fp32"), ()),  # float references for `edgekit plan`; no llama.cpp peer row
+    EdgekitRun("all", ("int8", "mixed", "int4")),
+    EdgekitRun("onnx", ("auto",), ("--max-size", "250")),
+    EdgekitRun("litertlm", ("fp16", "fp32")),  # float references for `edgekit plan`; no llama.cpp peer row
+    # what a longer KV cache costs LiteRT-LM's decode, for `edgekit plan --context`
+    EdgekitRun("litertlm", ("int8",), ("--max-tokens", str(LONG_CACHE)), f"cache-{LONG_CACHE}"),
 )
+SPEED_FIGURES = ("prefill_tok_s", "decode_tok_s", "ttft_s", "load_s", "run_peak_mib")
 
 
 def log(message: str) -> None:
@@ -88,54 +109,49 @@ def cache_length(artifact: Path) -> int:
     return int(json.loads(manifest.read_text())["recipe"]["cache_length"])
 
 
-def edgekit_rows(out: Path, threads: int) -> tuple[list[dict], dict]:
-    rows, conversions = [], {}
-    for target, quants, extra in EDGEKIT_RUNS:
-        log(f"edgekit convert --target {target} --quant {','.join(quants)} {' '.join(extra)}")
+def edgekit_rows(out: Path, threads: int, saved: Path, reuse: bool) -> tuple[list[dict], dict]:
+    """Convert and validate (speed comes from `speed_rounds`), saving each conversion's rows in
+    `saved` as it lands; with `reuse`, the conversions `saved` holds are kept, not made again."""
+    kept = json.loads(saved.read_text()) if reuse and saved.exists() else {"rows": [], "conversions": {}}
+    rows, conversions = kept["rows"], kept["conversions"]
+    for run in EDGEKIT_RUNS:
+        folder = out / run.folder
+        command = f"--target {run.target} --quant {','.join(run.quants)} {' '.join(run.extra)}".strip()
+        if command in conversions:
+            log(f"kept from the last run: edgekit convert {command}")
+            continue
+        log(f"edgekit convert {command}")
         conversion = edgekit(
-            "convert", "--target", target, "--quant", ",".join(quants), *extra, "--out", str(out), "--force"
-        )
-        conversions[f"{target}: {','.join(quants)}"] = conversion
+            "convert", "--target", run.target, "--quant", ",".join(run.quants), *run.extra,
+            "--out", str(folder), "--force",
+        )  # fmt: skip
+        conversions[command] = conversion
         for artifact in conversion["artifacts"]:
             path = Path(artifact["artifact"])
-            log(f"validate + bench {path.name}")
-            report = edgekit("validate", str(path), "--threads", str(threads))
-            speed = edgekit(
-                "bench",
-                str(path),
-                "--threads",
-                str(threads),
-                "--prefill-tokens",
-                str(PREFILL),
-                "--decode-tokens",
-                str(DECODE),
-            )
-            tf = report["teacher_forced"]
+            log(f"validate {path.name}")
+            tf = edgekit("validate", str(path), "--threads", str(threads))["teacher_forced"]
             rows.append(
                 {
                     "tool": "edgekit",
                     "artifact": path.name,
+                    "path": str(path),
                     "format": artifact["format"],
-                    "runtime": speed["runtime"],
                     "quant": artifact["quant"],
+                    "cache_length": cache_length(path),
                     "mib": round(artifact["size_bytes"] / 2**20, 1),
                     "weight_bytes": weight_bytes(path, artifact["format"]),
                     "convert_s": conversion["seconds"],
                     "convert_peak_gib": round(conversion["peak_rss_bytes"] / 2**30, 2),
-                    "load_s": speed["load_seconds"],
-                    "prefill_tok_s": speed["prefill_tokens_per_second"],
-                    "decode_tok_s": speed["decode_tokens_per_second"],
-                    "ttft_s": speed["time_to_first_token_seconds"],
                     "top1": tf["top1_agreement"],
                     "kl_mean": tf["kl_mean"],
                     "kl_p99": tf["kl_p99"],
                     "ppl_ratio": tf["bundle_perplexity"] / tf["source_perplexity"],
-                    "run_peak_mib": round(speed["peak_rss_bytes"] / 2**20, 1),
-                    # KV tokens held at that peak: LiteRT-LM allocates the bundle's whole cache at load,
-                    # onnxruntime grows it with the bench's prompt and answer.
+                    # KV tokens held at the run's peak: LiteRT-LM allocates the bundle's whole cache at
+                    # load, onnxruntime grows it with the bench's prompt and answer.
                     "run_kv_tokens": PREFILL + DECODE if artifact["format"] == "onnx" else cache_length(path),
                 }
             )
+        saved.write_text(json.dumps({"rows": rows, "conversions": conversions}))
     return rows, conversions
 
 
@@ -171,11 +187,11 @@ def llama_rows(out: Path, golden_manifest: Path, threads: int) -> list[dict]:
             np.array(ids[1 : n + 1]),
             np.array(reference["target_logprobs"][:n]),
         )
-        speed = llama_cpp.bench(model, threads, PREFILL, DECODE)
         rows.append(
             {
                 "tool": "llama.cpp",
                 "artifact": model.name,
+                "path": str(model),
                 "format": "gguf",
                 "runtime": "llama.cpp (CPU)",
                 "quant": label,
@@ -184,10 +200,6 @@ def llama_rows(out: Path, golden_manifest: Path, threads: int) -> list[dict]:
                 "convert_s": cost["seconds"],
                 "convert_peak_gib": round(cost["peak_rss_bytes"] / 2**30, 2) if cost["peak_rss_bytes"] else None,
                 "load_s": load_s,
-                **{
-                    k.replace("_tokens_per_second", "_tok_s").replace("time_to_first_token_seconds", "ttft_s"): v
-                    for k, v in speed.items()
-                },
                 "top1": tf.top1_agreement,
                 "kl_mean": tf.kl_mean,
                 "kl_p99": tf.kl_p99,
@@ -197,11 +209,77 @@ def llama_rows(out: Path, golden_manifest: Path, threads: int) -> list[dict]:
     return rows
 
 
+def genai_row(out: Path, threads: int) -> dict:
+    from edgekit.intake.checkpoint import load_checkpoint
+    from edgekit.intake.default_model import default_gguf
+
+    log("onnxruntime-genai's builder: int4 graph of the fp32 source")
+    started = time.monotonic()
+    folder = ort_genai.build(load_checkpoint(default_gguf()).hf_folder(), out / "genai-int4", threads)
+    return {
+        "tool": "onnxruntime-genai",
+        "artifact": folder.name,
+        "path": str(folder),
+        "format": "onnx",
+        "runtime": "onnxruntime-genai (CPU)",
+        "quant": "int4 (its model builder, from fp32)",
+        "mib": round(sum(p.stat().st_size for p in folder.iterdir()) / 2**20, 1),
+        "weight_bytes": weight_bytes(folder, "onnx"),
+        "convert_s": round(time.monotonic() - started, 1),
+        "convert_peak_gib": None,
+        "top1": None,
+        "kl_mean": None,
+        "kl_p99": None,
+        "ppl_ratio": None,
+    }
+
+
+def bench_once(row: dict, threads: int) -> dict:
+    """One timed run of the row's artifact in its own runtime, in edgekit bench's field names."""
+    path = Path(row["path"])
+    if row["tool"] == "llama.cpp":
+        speed = llama_cpp.bench(path, threads, PREFILL, DECODE, repetitions=1)
+    elif row["tool"] == "onnxruntime-genai":
+        speed = ort_genai.bench(path, PREFILL, DECODE)
+    else:
+        speed = edgekit(
+            "bench", str(path), "--threads", str(threads), "--prefill-tokens", str(PREFILL),
+            "--decode-tokens", str(DECODE),
+        )  # fmt: skip
+        row["runtime"] = speed["runtime"]
+    return {
+        "prefill_tok_s": speed["prefill_tokens_per_second"],
+        "decode_tok_s": speed["decode_tokens_per_second"],
+        "ttft_s": speed["time_to_first_token_seconds"],
+        "load_s": speed.get("load_seconds"),
+        "run_peak_mib": round(speed["peak_rss_bytes"] / 2**20, 1) if speed.get("peak_rss_bytes") else None,
+    }
+
+
+def speed_rounds(rows: list[dict], threads: int, rounds: int) -> None:
+    """Every row once per round, rounds interleaved; each figure becomes the median of the rounds
+    (its min-max under `<figure>_range`). llama.cpp's load time is its own teacher-forced load."""
+    runs: list[list[dict]] = [[] for _ in rows]
+    for number in range(rounds):
+        for row, row_runs in zip(rows, runs):
+            log(f"round {number + 1}/{rounds}: {row['tool']} {row['quant']} {row['format']}")
+            row_runs.append(bench_once(row, threads))
+    for row, row_runs in zip(rows, runs):
+        for figure in SPEED_FIGURES:
+            values = [run[figure] for run in row_runs if run[figure] is not None]
+            if values:
+                row[figure] = round(statistics.median(values), 3 if figure in ("ttft_s", "load_s") else 1)
+                row[f"{figure}_range"] = [min(values), max(values)]
+
+
 def peer_for(row: dict, peers: dict[str, dict]) -> dict | None:
     """The llama.cpp row of the same bit width: Q8_0 for int8, Q4_K_M for 4-bit recipes."""
     if row["quant"] in ("fp16", "fp32"):
         return None
     return peers["Q8_0"] if row["quant"] == "int8" else peers["Q4_K_M"]
+
+
+TOOL_COLORS = {"edgekit": "#1f77b4", "llama.cpp": "#d62728", "onnxruntime-genai": "#7f7f7f"}
 
 
 def chart(rows: list[dict], path: Path) -> None:
@@ -210,22 +288,37 @@ def chart(rows: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    rows = [r for r in rows if r.get("cache_length", LONG_CACHE) != LONG_CACHE]  # one bar per artifact kind
     fig, (speed, quality) = plt.subplots(1, 2, figsize=(15, 6))
     labels = [f"{r['tool']} {r['quant']} {r['format']}" for r in rows]
-    colors = ["#1f77b4" if r["tool"] == "edgekit" else "#d62728" for r in rows]
-    speed.barh(labels, [r["decode_tok_s"] for r in rows], color=colors)
-    speed.set_xlabel("decode tokens/s (2 threads, higher is better)")
+    colors = [TOOL_COLORS[r["tool"]] for r in rows]
+    low, high = zip(*(r["decode_tok_s_range"] for r in rows))
+    decode = [r["decode_tok_s"] for r in rows]
+    errors = [[d - lo for d, lo in zip(decode, low)], [hi - d for d, hi in zip(decode, high)]]
+    speed.barh(labels, decode, xerr=errors, color=colors)
+    speed.set_xlabel("decode tokens/s (2 threads, median and min-max of the rounds; higher is better)")
     speed.invert_yaxis()
     for r, color in zip(rows, colors):
+        if r["kl_mean"] is None:
+            continue
         kl = max(r["kl_mean"], 1e-7)  # fp32 can be exactly 0 on a log axis
         quality.scatter(r["mib"], kl, color=color)
         quality.annotate(f"{r['quant']} {r['format']}", (r["mib"], kl), fontsize=7)
     quality.set_xlabel("size on disk, MiB")
     quality.set_ylabel("mean KL to the fp32 source (lower is better)")
     quality.set_yscale("log")
-    fig.suptitle("edgekit (blue) vs llama.cpp (red), Gemma 3 270M")
+    fig.suptitle("edgekit (blue) vs llama.cpp (red) and onnxruntime-genai's builder (grey), Gemma 3 270M")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+
+
+def _cell(value: float | None, form: str) -> str:
+    return "-" if value is None else format(value, form)
+
+
+def _with_range(row: dict, figure: str) -> str:
+    low, high = row[f"{figure}_range"]
+    return f"{row[figure]} ({low}-{high})"
 
 
 def write_results(rows: list[dict], meta: dict) -> None:
@@ -234,43 +327,54 @@ def write_results(rows: list[dict], meta: dict) -> None:
         for r in rows
         if r["tool"] == "llama.cpp" and "llama-quantize" in r["quant"]
     }
+    genai = next(r for r in rows if r["tool"] == "onnxruntime-genai")
     bandwidth = meta["read_bandwidth_gb_s"] * 1e9
     for r in rows:
         r["roofline_fraction"] = round(r["decode_tok_s"] / (bandwidth / r["weight_bytes"]), 3)
         if r["tool"] == "edgekit":
+            if r["format"] == "onnx":
+                r["decode_vs_genai"] = round(r["decode_tok_s"] / genai["decode_tok_s"], 2)
             peer = peer_for(r, peers)
             if peer is None:
                 continue
             r["decode_vs_llama_cpp"] = round(r["decode_tok_s"] / peer["decode_tok_s"], 2)
             r["prefill_vs_llama_cpp"] = round(r["prefill_tok_s"] / peer["prefill_tok_s"], 2)
-    TABLE.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    TABLE.write_text(
+        json.dumps({"meta": meta, "rows": [{k: v for k, v in r.items() if k != "path"} for r in rows]}, indent=1)
+    )
     chart(rows, HERE / "results.png")
     lines = [
         f"# edgekit vs llama.cpp on Gemma 3 270M ({meta['date']}, {meta['machine']}, {meta['threads']} threads)",
         "",
         f"Generated by `benchmarks/run.py`; edgekit rows {meta.get('edgekit_rows', 'measured in this run')}. Speed: {PREFILL} prefill / {DECODE} decode tokens "
-        "(`edgekit bench`, `llama-bench`). Quality: teacher-forced over the "
+        f"(`edgekit bench`, `llama-bench`, onnxruntime-genai's generator), every artifact once in each of {meta['rounds']} "
+        "interleaved rounds: median (min-max). Quality: teacher-forced over the "
         f"{meta['positions']} positions of the reference text against the fp32 source (the embedded GGUF "
         "dequantized), top-8 bucketed KL, the same code for every row. Roofline: decode tok/s ÷ "
         f"(measured read bandwidth {meta['read_bandwidth_gb_s']:.1f} GB/s ÷ weight bytes). Ratios are to "
-        "llama.cpp at the same width, re-quantized from the same fp32 source (Q8_0 for int8, Q4_K_M otherwise). "
+        "llama.cpp at the same width, re-quantized from the same fp32 source (Q8_0 for int8, Q4_K_M otherwise), "
+        "and, for ONNX graphs, to onnxruntime-genai's builder graph. "
         "MiB is the whole artifact (an ONNX folder carries a 33 MB tokenizer.json for onnxruntime-genai); "
         "weights MiB is the model graph / GGUF tensors alone. Convert s and peak GiB are per `edgekit convert` "
-        "run (one run makes several artifacts).",
+        "run (one run makes several artifacts). KV cache: the tokens a LiteRT bundle allocates at load "
+        "(its --max-tokens); an ONNX run grows its cache to the tokens it holds.",
         "",
         "![chart](results.png)",
         "",
-        "| tool | recipe | format (runtime) | MiB | weights MiB | convert s | convert peak GiB | load s | prefill tok/s "
-        "| decode tok/s | TTFT s | run peak MiB | top-1 | KL mean | KL p99 | ppl ratio | roofline | decode / llama.cpp |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| tool | recipe | format (runtime) | KV cache | MiB | weights MiB | convert s | convert peak GiB | load s "
+        "| prefill tok/s | decode tok/s | TTFT s | run peak MiB | top-1 | KL mean | KL p99 | ppl ratio | roofline "
+        "| prefill / llama.cpp | decode / llama.cpp | decode / genai builder |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['tool']} | {r['quant']} | {r['format']} ({r['runtime']}) | {r['mib']} | "
+            f"| {r['tool']} | {r['quant']} | {r['format']} ({r['runtime']}) | {r.get('cache_length', '-')} | {r['mib']} | "
             f"{r['weight_bytes'] / 2**20:.1f} | {r['convert_s'] or '-'} | "
-            f"{r['convert_peak_gib'] or '-'} | {r['load_s']} | {r['prefill_tok_s']} | {r['decode_tok_s']} | {r['ttft_s']} | {r.get('run_peak_mib', '-')} | "
-            f"{r['top1']:.1%} | {r['kl_mean']:.4f} | {r['kl_p99']:.3f} | {r['ppl_ratio']:.3f} | "
-            f"{r['roofline_fraction']:.0%} | {r.get('decode_vs_llama_cpp', '-')} |"
+            f"{r['convert_peak_gib'] or '-'} | {r['load_s']} | {_with_range(r, 'prefill_tok_s')} | "
+            f"{_with_range(r, 'decode_tok_s')} | {r['ttft_s']} | {r.get('run_peak_mib', '-')} | "
+            f"{_cell(r['top1'], '.1%')} | {_cell(r['kl_mean'], '.4f')} | {_cell(r['kl_p99'], '.3f')} | "
+            f"{_cell(r['ppl_ratio'], '.3f')} | {r['roofline_fraction']:.0%} | {r.get('prefill_vs_llama_cpp', '-')} | "
+            f"{r.get('decode_vs_llama_cpp', '-')} | {r.get('decode_vs_genai', '-')} |"
         )
     lines += ["", "Conversions: " + "; ".join(f"`{k}` {v}" for k, v in meta["conversions"].items()) + "."]
     lines += conversion_curve()
@@ -297,10 +401,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=HERE / "out")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3, help="Interleaved speed rounds (median and min-max).")
     parser.add_argument(
         "--reuse-edgekit",
         action="store_true",
-        help="Take the edgekit rows from the last run in --out; measure the peers again.",
+        help="Keep the conversions (and their quality) that the last run in --out finished; make the rest. "
+        "Speed is always measured in this run's rounds.",
     )
     parser.add_argument(
         "--rerender",
@@ -313,21 +419,19 @@ def main() -> None:
         return
     args.out.mkdir(parents=True, exist_ok=True)
 
-    saved = args.out / "edgekit-rows.json"
-    if args.reuse_edgekit and saved.exists():
-        rows, conversions = json.loads(saved.read_text()).values()
-    else:
-        rows, conversions = edgekit_rows(args.out, args.threads)
-        saved.write_text(json.dumps({"rows": rows, "conversions": conversions}))
+    rows, conversions = edgekit_rows(args.out, args.threads, args.out / "edgekit-rows.json", args.reuse_edgekit)
     manifest = next(args.out.glob("*-int8.litertlm.edgekit.json"))
     rows += llama_rows(args.out, manifest, args.threads)
+    rows.append(genai_row(args.out, args.threads))
+    speed_rounds(rows, args.threads, args.rounds)
     log("measuring read bandwidth")
     meta = {
         "date": date.today().isoformat(),
         "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
         "threads": args.threads,
+        "rounds": args.rounds,
         "read_bandwidth_gb_s": round(read_bandwidth(args.threads) / 1e9, 2),
-        "edgekit_rows": "reused from an earlier run (--reuse-edgekit)"
+        "edgekit_rows": "converted and scored in an earlier run (--reuse-edgekit), timed in this run"
         if args.reuse_edgekit
         else "measured in this run",
         "positions": len(json.loads(manifest.read_text())["golden"]["reference"]["ids"]) - 1,
