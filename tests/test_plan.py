@@ -122,7 +122,8 @@ def test_plan_of_an_e2b_shape_gives_back_the_run_its_family_measured(shape, tmp_
     per token, so an E2B checkpoint's memory and speed come from its family's own measured runs
     (edgekit/data/family_runs.json), not from the default model's rows scaled by size (which
     said ~290 MiB for an int4 bundle that peaks near 2 GiB). For the very shape measured, the
-    plan gives the measurement back, the KV cache moved to the plan's context."""
+    plan gives the measurement back, the KV cache moved to the plan's context (for LiteRT-LM, which
+    reads its whole cache on every step, the decode speed too)."""
     from edgekit.app.plan import family_run_table
     from edgekit.families import family_named
 
@@ -140,5 +141,8 @@ def test_plan_of_an_e2b_shape_gives_back_the_run_its_family_measured(shape, tmp_
         option = options[run["format"], run["quant"]]
         expected_ram = run["run_peak_mib"] * 2**20 - run["run_kv_bytes"] + kv
         assert option["ram_bytes"] == pytest.approx(expected_ram, rel=0.05), run
-        assert option["decode_tok_s"] == pytest.approx(run["decode_tok_s"], rel=0.05), run
+        if run["format"] == "onnx":
+            assert option["decode_tok_s"] == pytest.approx(run["decode_tok_s"], rel=0.05), run
+        else:  # LiteRT-LM reads its whole cache on every step, and this one is longer than the run's
+            assert kv > run["run_kv_bytes"] and option["decode_tok_s"] < run["decode_tok_s"], run
         assert "random-weight" in option["ram_source"] and "random-weight" in option["speed_source"]

@@ -11,8 +11,10 @@ from edgekit.app.plan import (
     RUNTIME_BASE_BYTES,
     Option,
     Provenance,
+    StepBytes,
     _ram,
     _speed,
+    cache_byte_cost,
     kv_cache_bytes,
     recommend,
 )
@@ -81,13 +83,46 @@ def test_ram_moves_the_kv_cache_and_scales_the_weights_part():
     assert same - half == pytest.approx(weights_part / 2, rel=1e-6)
 
 
+def _cache(tokens: int) -> int:
+    return kv_cache_bytes(GEMMA3, DEFAULT_MODEL_SHAPE, tokens)
+
+
 def test_speed_scales_down_with_bytes_but_never_up():
-    assert _speed(ROW, ROW, int(272 * MIB), "here")[:2] == (80.0, Provenance.MEASURED)
-    bigger, provenance, _ = _speed(None, ROW, int(544 * MIB), "here")
+    def step(mib: int) -> StepBytes:
+        return StepBytes(mib * MIB, _cache(1024), 0.0)
+
+    assert _speed(ROW, ROW, step(272), "here")[:2] == (80.0, Provenance.MEASURED)
+    bigger, provenance, _ = _speed(None, ROW, step(544), "here")
     assert (bigger, provenance) == (40.0, Provenance.ESTIMATED)
-    smaller, _, why = _speed(None, ROW, int(100 * MIB), "here")
+    smaller, _, why = _speed(None, ROW, step(100), "here")
     assert smaller == 80.0 and "at least" in why
-    assert _speed(None, None, 1, "here")[:2] == (None, Provenance.NOT_MEASURED)
+    assert _speed(None, None, step(1), "here")[:2] == (None, Provenance.NOT_MEASURED)
+
+
+def test_litert_decode_slows_with_the_cache_it_attends_over():
+    """LiteRT-LM reads a bundle's whole fixed KV cache on every step: the cost of a cache byte
+    comes from the int8 bundle measured at two cache lengths, and a plan for either length
+    gives that measurement back. onnxruntime's cache grows with the tokens held: its measured
+    speed stands for any context."""
+    long_row = {**ROW, "run_kv_tokens": 4096, "cache_length": 4096, "decode_tok_s": 50.0}
+    short_row = {**ROW, "cache_length": 1024}
+    table = {"rows": [{"tool": "edgekit", "weight_bytes": 272 * MIB, **r} for r in (long_row, short_row)]}
+    cost = cache_byte_cost(table)
+    assert cost > 0
+
+    def litert(tokens: int) -> tuple:
+        return _speed(ROW, ROW, StepBytes(272 * MIB, _cache(tokens), cost), "here")
+
+    assert litert(1024)[:2] == (80.0, Provenance.MEASURED)
+    assert litert(4096)[0] == pytest.approx(50.0, abs=0.1)
+    middle, provenance, why = litert(2048)
+    assert 50.0 < middle < 80.0 and provenance == Provenance.ESTIMATED and "1024-token KV cache" in why
+    assert litert(256)[0] > 80.0
+    onnx = _speed(ROW, ROW, StepBytes(272 * MIB, _cache(4096), 0.0), "here")
+    assert onnx[:2] == (80.0, Provenance.MEASURED)
+    # an unmeasured model with a longer cache reads more per step than the reference
+    estimated, _, why = _speed(None, ROW, StepBytes(272 * MIB, _cache(4096), cost), "here")
+    assert estimated == pytest.approx(50.0, abs=0.1) and "measured cost" in why
 
 
 def _option(quant: str, fmt: str, ram_mib: float, fits: bool = True) -> Option:

@@ -7,7 +7,10 @@ calibrated on the measured artifacts); RAM from the measured peak RSS of the sam
 int8) above the runtime's own base, scaled by size, with the KV cache moved to the requested
 context (float32, every layer at full length, as the converters export it); decode speed
 scaled from the measured row of the same format by the bytes a token reads (every weight but
-the per-layer embedding tables of Gemma 3n/4, of which a token reads one row). A family with
+the per-layer embedding tables of Gemma 3n/4, of which a token reads one row) and, for LiteRT,
+by the KV cache at the requested context: LiteRT-LM attends over a bundle's whole fixed cache
+on every step, at a cost per byte measured in the same run from the int8 bundle at two cache
+lengths (`cache_byte_cost`); onnxruntime's cache grows with the tokens held. A family with
 runs of its own (random-weight checkpoints of its released shapes, which
 `benchmarks/conversion_memory.py` writes to `edgekit/data/family_runs.json`) is estimated from
 those rather than from the default model (its lookup tables stay mapped, not resident), and
@@ -37,8 +40,10 @@ from edgekit.families import Family
 from edgekit.intake.checkpoint import Checkpoint
 
 # The runtime's own peak RSS with edgekit's Python runtime around it and no model weights:
-# LiteRT-LM from a line through the measured int8 and int4 peaks, onnxruntime from int8.
-RUNTIME_BASE_BYTES = {"litert": 337 * 2**20, "onnx": 568 * 2**20}
+# LiteRT-LM from a line through the measured int8 and int4 peaks; onnxruntime from the int8
+# row of 2026-12-06 (peak 608.5 MiB - artifact 294.5 - its 384-token KV cache), measured since
+# the runner extends its cache in place.
+RUNTIME_BASE_BYTES = {"litert": 337 * 2**20, "onnx": 300 * 2**20}
 TOKENIZER_JSON_BYTES_PER_TOKEN = 126  # the ONNX folder's tokenizer.json (33 MB for Gemma 3's 262k)
 KV_BYTES = 4
 # The benchmark table's model (Gemma 3 270M: 18 layers, one KV head of 256, every layer caching):
@@ -130,7 +135,7 @@ def estimated_bytes(ckpt: Checkpoint, fmt: str, quant: str) -> WeightBytes:
     """The artifact's size and its lookup tables' share; both recipes and formats store the
     per-layer tables as embedding lookups, at the embedding's bits."""
     embedding, lookups, matrices, vectors = _parameter_groups(ckpt)
-    bits = recipe_named(quant).bits
+    bits = recipe_named(quant).bits_for(fmt)
     assert bits is not None, f"{quant} sizes are only measured"
     embedding_bits, matrix_bits = bits
     size = ((embedding + lookups) * embedding_bits + matrices * matrix_bits + vectors * 32) / 8
@@ -139,11 +144,50 @@ def estimated_bytes(ckpt: Checkpoint, fmt: str, quant: str) -> WeightBytes:
     return WeightBytes(int(size), int(lookups * embedding_bits / 8))
 
 
+@dataclass(frozen=True)
+class StepBytes:
+    """What one decode step reads: weights (`WeightBytes.per_token`) and the KV cache it attends
+    over, weighted by `cache_cost` weight bytes per cache byte (0 where the runtime's cache grows
+    with the tokens held rather than being read whole)."""
+
+    weights: int
+    cache: int
+    cache_cost: float
+
+    @property
+    def weighted(self) -> float:
+        return self.weights + self.cache_cost * self.cache
+
+
+def cache_byte_cost(table: dict[str, Any]) -> float:
+    """Weight bytes' worth of LiteRT-LM decode time per byte of KV cache, from the table's int8
+    `.litertlm` at two cache lengths, with a step's time proportional to weights + cost x cache."""
+    short, long = sorted(
+        (r for r in table["rows"] if (r["tool"], r["format"], r["quant"]) == ("edgekit", "litertlm", "int8")),
+        key=lambda r: r["cache_length"],
+    )
+    short_cache, long_cache = (DEFAULT_MODEL_KV_BYTES_PER_TOKEN * r["cache_length"] for r in (short, long))
+    slowdown = short["decode_tok_s"] / long["decode_tok_s"]
+    return max(0.0, short["weight_bytes"] * (slowdown - 1) / (long_cache - slowdown * short_cache))
+
+
+def measured_rows(table: dict[str, Any], context: int) -> dict[tuple[str, str], dict[str, Any]]:
+    """edgekit's rows by (format, recipe); where a recipe was measured at several cache lengths,
+    the one nearest the requested context."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in (r for r in table["rows"] if r["tool"] == "edgekit"):
+        key = (row["format"], row["quant"])
+        if key not in rows or abs(row["cache_length"] - context) < abs(rows[key]["cache_length"] - context):
+            rows[key] = row
+    return rows
+
+
 def options(ckpt: Checkpoint, dev: Device, ram_gb: float, context: int) -> list[Option]:
     table = benchmark_table()
     meta = table["meta"]
     where = f"measured on {meta['machine']}, {meta['threads']} threads, {meta['date']}"
-    rows = {(r["format"], r["quant"]): r for r in table["rows"] if r["tool"] == "edgekit"}
+    rows = measured_rows(table, context)
+    cache_cost = cache_byte_cost(table)
     measured = rows if ckpt.is_default else {}  # the table is the default model's
     own = {(r["format"], r["quant"]): r for r in family_run_table().get(ckpt.family.name, [])}
     usable = dev.usable_bytes(ram_gb)
@@ -186,8 +230,13 @@ def options(ckpt: Checkpoint, dev: Device, ram_gb: float, context: int) -> list[
                 if reference
                 else "artifact + KV cache (no measured reference)"
             )
+            step = StepBytes(
+                size - lookups,
+                kv_cache_bytes(ckpt.family, ckpt.config, context),
+                cache_cost if runtime_of(fmt) == "litert" else 0.0,
+            )
             speed, speed_provenance, speed_source = (
-                _speed(row, reference, size - lookups, where)
+                _speed(row, reference, step, where)
                 if dev.cpu_runtime
                 else (None, Provenance.NOT_MEASURED, "this device's runtime computes on the GPU; the table is CPU only")
             )
@@ -243,16 +292,19 @@ def _same_recipe(rows: dict[tuple[str, str], dict[str, Any]], fmt: str, quant: s
     return rows.get((fmt, quant)) or rows.get((TWIN.get(fmt, ""), quant))
 
 
+def _reference_kv_bytes(reference: dict[str, Any]) -> int:
+    """The KV cache held in the reference's measured run."""
+    if "run_kv_bytes" in reference:  # a family's own run records its cache
+        return reference["run_kv_bytes"]
+    return DEFAULT_MODEL_KV_BYTES_PER_TOKEN * reference["run_kv_tokens"]
+
+
 def _ram(reference: dict[str, Any] | None, size: int, family: Family, config: dict[str, Any], context: int) -> int:
     """Peak RSS: the reference's memory beyond the runtime base and its KV cache, scaled by size."""
     if reference is None:
         return size + kv_cache_bytes(family, config, context)
     base = RUNTIME_BASE_BYTES[runtime_of(reference["format"])]
-    if "run_kv_bytes" in reference:  # a family's own run records its cache
-        reference_kv = reference["run_kv_bytes"]
-    else:
-        reference_kv = DEFAULT_MODEL_KV_BYTES_PER_TOKEN * reference["run_kv_tokens"]
-    weights_part = reference["run_peak_mib"] * 2**20 - base - reference_kv
+    weights_part = reference["run_peak_mib"] * 2**20 - base - _reference_kv_bytes(reference)
     return int(base + weights_part * size / (reference["mib"] * 2**20) + kv_cache_bytes(family, config, context))
 
 
@@ -263,26 +315,38 @@ def _reference_model(reference: dict[str, Any]) -> str:
 
 
 def _speed(
-    row: dict[str, Any] | None, reference: dict[str, Any] | None, token_bytes: int, where: str
+    row: dict[str, Any] | None, reference: dict[str, Any] | None, step: StepBytes, where: str
 ) -> tuple[float | None, Provenance, str]:
-    """`token_bytes`: what decoding one token reads (`WeightBytes.per_token`)."""
+    """Decode tok/s of a step reading `step`: the measured row, its cache moved to the requested
+    context, or the reference's speed scaled by what a step reads."""
     if row:
-        return row["decode_tok_s"], Provenance.MEASURED, where
+        measured = StepBytes(step.weights, _reference_kv_bytes(row), step.cache_cost)
+        if step.cache_cost == 0 or step.cache == measured.cache:
+            return row["decode_tok_s"], Provenance.MEASURED, where
+        return (
+            round(row["decode_tok_s"] * measured.weighted / step.weighted, 1),
+            Provenance.ESTIMATED,
+            f"{where} with a {row['run_kv_tokens']}-token KV cache ({row['decode_tok_s']} tok/s), "
+            "scaled to this context's cache by its measured cost",
+        )
     if reference is None:
         return None, Provenance.NOT_MEASURED, "no measured row of this format"
-    reference_bytes = reference.get("per_token_mib", reference["mib"]) * 2**20
+    reference_step = StepBytes(
+        int(reference.get("per_token_mib", reference["mib"]) * 2**20), _reference_kv_bytes(reference), step.cache_cost
+    )
     measured = f"the measured {reference['quant']} {reference['format']} of {_reference_model(reference)}"
-    if token_bytes < reference_bytes:  # per-token overheads do not shrink with the weights
+    if step.weighted < reference_step.weighted:  # per-token overheads do not shrink with the weights
         return (
             reference["decode_tok_s"],
             Provenance.ESTIMATED,
             f"at least {measured} ({reference['decode_tok_s']} tok/s), which reads more per token",
         )
-    scaled = reference["decode_tok_s"] * reference_bytes / token_bytes
+    scaled = reference["decode_tok_s"] * reference_step.weighted / step.weighted
     return (
         round(scaled, 1),
         Provenance.ESTIMATED,
-        f"{measured} ({reference['decode_tok_s']} tok/s) scaled by the bytes a token reads",
+        f"{measured} ({reference['decode_tok_s']} tok/s) scaled by the bytes a token reads"
+        + (", the KV cache at its measured cost" if step.cache_cost else ""),
     )
 
 
