@@ -122,6 +122,30 @@ def test_bench_reports_speed(converted, fmt):
     assert data["peak_rss_bytes"] > 0
 
 
+def test_bundles_of_one_name_keep_their_own_xnnpack_caches(converted, tmp_path):
+    """The engine keeps one XNNPACK cache per bundle file name: two bundles called alike in
+    different folders must not replace each other's cache (each load would pack the weights
+    again, slower and with a higher peak)."""
+    from edgekit.core.paths import cache_dir
+
+    first, second = tmp_path / "a" / "model.litertlm", tmp_path / "b" / "model.litertlm"
+    for source, target in (
+        (converted["gemma3"][("int8", "litertlm")], first),
+        (converted["gemma3"][("int4", "litertlm")], second),
+    ):
+        target.parent.mkdir()
+        shutil.copy(source, target)
+
+    def caches() -> set:
+        return {p for p in (cache_dir() / "xnnpack").rglob("model.litertlm*") if p.is_file()}
+
+    edgekit("bench", first, "--prefill-tokens", "8", "--decode-tokens", "4", "--json")
+    after_first = caches()
+    assert after_first
+    edgekit("bench", second, "--prefill-tokens", "8", "--decode-tokens", "4", "--json")
+    assert after_first < caches()
+
+
 def test_garbage_behind_litertlm_magic_is_an_error_not_a_crash(tmp_path):
     fake = tmp_path / "fake.litertlm"
     fake.write_bytes(b"LITERTLM" + bytes(range(256)) * 64)

@@ -7,6 +7,7 @@ LiteRT model through the interpreter (`TfliteRunner`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import signal
 import subprocess
@@ -31,6 +32,15 @@ class EngineCannotRunHere(EdgekitError):
     """LiteRT-LM's build uses an instruction this CPU lacks (it died on SIGILL)."""
 
 
+def xnnpack_cache_for(model: Path) -> Path:
+    """One cache folder per bundle path. The engine names its cache file after the bundle's file
+    name and keeps one per name, so two bundles of one name in different folders (an int8 build
+    at 1024 and at 4096 cache tokens) replaced each other's cache on every load, and each load
+    packed the weights again (on the default model: 2 s instead of 0.4 s, peak RSS 644 MiB
+    instead of 480)."""
+    return cache_dir() / "xnnpack" / hashlib.sha256(str(model.resolve()).encode()).hexdigest()[:16]
+
+
 class LiteRtLm:
     """The engine in a child process that lives as long as this object (see litert_lm_worker)."""
 
@@ -44,7 +54,7 @@ class LiteRtLm:
     def _start(self) -> subprocess.Popen:
         # The engine writes an XNNPACK cache beside the model unless told otherwise: keep the
         # bundle's folder clean (a validated hand-off folder must not change).
-        xnn = self.xnnpack_cache or cache_dir() / "xnnpack"
+        xnn = self.xnnpack_cache or xnnpack_cache_for(self.model)
         xnn.mkdir(parents=True, exist_ok=True)
         self._log = tempfile.TemporaryFile("w+")
         proc = subprocess.Popen(
