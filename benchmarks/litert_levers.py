@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from edgekit.converters.recipes import quantizer_entry
-from edgekit.core.recipes import EMBEDDING, FC, HADAMARD_BLOCK, LOGITS_SCOPE, OUTLIER_INPUT_SCOPE, LiteRtRule
+from edgekit.core.recipes import (
+    EMBEDDING,
+    FC,
+    HADAMARD_BLOCK,
+    LOGITS_SCOPE,
+    OUTLIER_INPUT_SCOPE,
+    TABLE_HADAMARD_BLOCK,
+    LiteRtRule,
+)
 
 CALIBRATED = ("GPTQ", "OSCAR")  # algorithms that read activations from a calibration run
 
@@ -49,7 +57,7 @@ def _int8(algorithm: str = "min_max_uniform_quantize", rotation: int = 0) -> tup
     return (Op(8, algorithm=algorithm, rotation=rotation), Op(8, EMBEDDING, rotation=rotation))
 
 
-_R = HADAMARD_BLOCK
+_R, _T = HADAMARD_BLOCK, TABLE_HADAMARD_BLOCK
 _TABLE = (Op(8, EMBEDDING), Op(8, FC, LOGITS_SCOPE))  # mixed's 8-bit embedding and output projection
 _TABLE_ROTATED = (Op(8, EMBEDDING, rotation=_R), Op(8, FC, LOGITS_SCOPE, rotation=_R))
 _OUTLIERS_8 = Op(8, FC, OUTLIER_INPUT_SCOPE, rotation=_R)
@@ -81,7 +89,26 @@ LEVERS: tuple[Lever, ...] = (
         "int8", f"rotation ({_R}) of the down projection's input", True, (*_int8(), Op(8, FC, "down_proj", rotation=_R))
     ),
     Lever("int8", f"rotation ({_R}) of attention output and down projection inputs", True, (*_int8(), _OUTLIERS_8)),
-    Lever("int8", f"rotation ({_R}) of every input, embedding included (the recipe)", True, _int8(rotation=_R), "now"),
+    Lever("int8", f"rotation ({_R}) of every input, embedding included", True, _int8(rotation=_R)),
+    Lever(
+        "int8",
+        f"rotation ({_R}), output projection left float",
+        True,
+        (*_int8(rotation=_R), Op(None, FC, LOGITS_SCOPE)),
+    ),
+    Lever(
+        "int8",
+        f"rotation ({_R}), output projection as unrotated int8 weights, float activations",
+        True,
+        (*_int8(rotation=_R), Op(8, FC, LOGITS_SCOPE, integer_compute=False)),
+    ),
+    Lever(
+        "int8",
+        f"rotation ({_T}) of the embedding and output projection, {_R} elsewhere (the recipe)",
+        True,
+        (*_int8(rotation=_R), Op(8, EMBEDDING, rotation=_T), Op(8, FC, LOGITS_SCOPE, rotation=_T)),
+        "now",
+    ),
     Lever("int8", "rotation (128) of every input", True, _int8(rotation=128)),
     Lever("int8", "rotation (256) of every input", True, _int8(rotation=256)),
     Lever("int8", f"rotation ({_R}) of every input, no migration", False, _int8(rotation=_R)),

@@ -1,7 +1,7 @@
 """LiteRT fidelity levers on the default model, each against the same recipes without it, in one run.
 
     .venv/bin/python benchmarks/litert_quality.py [--out benchmarks/out/litert_quality] [--threads 2]
-        [--part all|levers|speed|recipes] [--rounds 5] [--run embedded-auto ...]
+        [--part all|levers|speed|recipes] [--rounds 5] [--run embedded-auto ...] [--lever TEXT ...]
 
 1. Levers one at a time (`benchmarks/litert_levers.py`): the embedded Gemma 3 270M exported
    once to float LiteRT, with and without activation outliers migrated into the weights
@@ -58,9 +58,12 @@ def _speed(path: Path, threads: str) -> dict:
     }
 
 
-def measure_levers(out: Path, threads: str, timed_only: bool = False) -> tuple[list[dict], dict[tuple[str, str], Path]]:
-    """Part 1: every lever of `litert_levers.LEVERS` (`timed_only`: those with an A/B role) on
-    one float export per source variant; returns the rows and the A/B bundles, kept."""
+def measure_levers(
+    out: Path, threads: str, timed_only: bool = False, only: list[str] | None = None
+) -> tuple[list[dict], dict[tuple[str, str], Path]]:
+    """Part 1: every lever of `litert_levers.LEVERS` (`timed_only`: those with an A/B role;
+    `only`: those whose label holds one of these texts) on one float export per source variant
+    they need; returns the rows and the A/B bundles, kept."""
     from benchmarks.litert_levers import LEVERS, quantize
     from edgekit.converters.golden import record_source_golden
     from edgekit.converters.isolated import run_isolated
@@ -80,8 +83,13 @@ def measure_levers(out: Path, threads: str, timed_only: bool = False) -> tuple[l
     ids = calibration_ids(hf_dir, GEMMA_CHAT.start_token)
     log("recording the source's golden outputs")
     reference = run_isolated(record_source_golden, hf_dir, GEMMA_CHAT.start_token).reference
+    levers = [
+        lever
+        for lever in LEVERS
+        if (lever.role or not timed_only) and (not only or any(text in lever.label for text in only))
+    ]
     exports = {}
-    for migrated in (False, True):
+    for migrated in sorted({lever.migrated for lever in levers}):
         work = out / ("levers-migrated" if migrated else "levers-plain")
         work.mkdir(parents=True, exist_ok=True)
         source = hf_dir
@@ -93,7 +101,6 @@ def measure_levers(out: Path, threads: str, timed_only: bool = False) -> tuple[l
     meta = ChatMetadata(GEMMA_CHAT, ckpt.family.litert_lm_model_type)
     tokenizer = hf_dir / "tokenizer.model"
     rows, kept = [], {}
-    levers = [lever for lever in LEVERS if lever.role or not timed_only]
     for number, lever in enumerate(levers):
         log(f"lever {number + 1}/{len(levers)}: {lever.group}, {lever.label}")
         exported = exports[lever.migrated]
@@ -103,6 +110,7 @@ def measure_levers(out: Path, threads: str, timed_only: bool = False) -> tuple[l
         quality = teacher_forced_over(TfliteRunner(open_artifact(bundle), int(threads)), reference)
         rows.append(
             {
+                "date": date.today().isoformat(),
                 "group": lever.group,
                 "lever": lever.label,
                 "migrated": lever.migrated,
@@ -233,13 +241,14 @@ def report(meta: dict, levers: list[dict], speed: list[dict], recipes: list[dict
         "recipe on it (`benchmarks/litert_levers.py`). Rotation: the weights' input dimension rotated in Hadamard "
         "blocks of the given size and the op's input rotated back at run time. Calibrated algorithms read the "
         "calibration text (not the reference text). The quantizer refuses 8-bit blocks for dynamic (integer) "
-        "compute, so blockwise int8 has no row.",
+        "compute, so blockwise int8 has no row. Quality is the same whatever the day; speed compares only "
+        "between rows measured the same day.",
         "",
-        f"| recipe | lever | migrated | {columns}",
-        "|---|---|---|" + "---|" * 8,
+        f"| measured | recipe | lever | migrated | {columns}",
+        "|---|---|---|---|" + "---|" * 8,
     ]
     for r in levers:
-        lines.append(f"| {r['group']} | {r['lever']} | {'yes' if r['migrated'] else 'no'} | {_cells(r)}")
+        lines.append(f"| {r['date']} | {r['group']} | {r['lever']} | {'yes' if r['migrated'] else 'no'} | {_cells(r)}")
     lines += [
         "",
         "## Speed: each recipe against the one of the same name before rotation",
@@ -275,6 +284,15 @@ def report(meta: dict, levers: list[dict], speed: list[dict], recipes: list[dict
     return "\n".join(lines) + "\n"
 
 
+def _merged(saved: list[dict], measured: list[dict]) -> list[dict]:
+    """The saved lever rows with `measured` in place of the rows of the same lever, in the order
+    of `litert_levers.LEVERS` (a lever no longer there is dropped)."""
+    from benchmarks.litert_levers import LEVERS
+
+    rows = {(row["group"], row["lever"]): row for row in (*saved, *measured)}
+    return [rows[key] for key in ((lever.group, lever.label) for lever in LEVERS) if key in rows]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=HERE / "out" / "litert_quality")
@@ -284,15 +302,22 @@ def main() -> None:
         "--part", choices=("all", "levers", "speed", "recipes"), default="all", help="the others' rows are kept"
     )
     parser.add_argument("--run", action="append", help="recipes: only this run (its output folder); others kept")
+    parser.add_argument(
+        "--lever", action="append", help="levers: only those whose label holds this text; the other rows kept"
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     saved = HERE / "litert_quality.json"
     previous = json.loads(saved.read_text()) if saved.exists() else {}
-    levers, speed = previous.get("levers", []), previous.get("speed", [])
+    levers = [{"date": previous["meta"]["date"], **r} for r in previous.get("levers", [])]  # rows before dates
+    speed = previous.get("speed", [])
     if args.part in ("all", "levers", "speed"):
-        measured, kept = measure_levers(args.out, args.threads, timed_only=args.part == "speed")
-        levers = measured if args.part != "speed" else levers
-        speed = speed_rounds(kept, args.threads, args.rounds)
+        only = args.lever if args.part != "speed" else None  # the A/B needs both bundles of a recipe
+        measured, kept = measure_levers(args.out, args.threads, args.part == "speed", only)
+        if args.part != "speed":
+            levers = _merged(levers, measured) if args.lever else measured
+        if not only:
+            speed = speed_rounds(kept, args.threads, args.rounds)
         for bundle in kept.values():
             bundle.unlink()
     recipes = [{"date": previous["meta"]["date"], **r} for r in previous.get("recipes", [])]  # rows before dates

@@ -3,6 +3,7 @@ settings and the memory guard read it, and its memory lines cover what was measu
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 
 from edgekit.converters.memory import disk_bytes, estimate_peak_bytes
 from edgekit.converters.recipes import recipe
-from edgekit.core.recipes import RECIPE_NAMES, RECIPES, recipe_named, recipes_for
+from edgekit.core.recipes import LOGITS_SCOPE, RECIPE_NAMES, RECIPES, recipe_named, recipes_for
 from edgekit.families import family_named
 from tests.cli import edgekit
 
@@ -37,12 +38,14 @@ def test_the_cli_offers_exactly_the_table(tmp_path):
 
 def test_litert_int8_settings_are_the_first_release_s_with_rotated_inputs():
     """The quantizer recipe an int8 bundle was made with is pinned by a manifest of the first
-    release; since then only the Hadamard rotation of every weight's input was added."""
-    recorded = json.loads(V1_0_LITERT.read_text())["recipe"]["quantizer_recipe"]
-    for entry in recorded:
+    release; since then only the Hadamard rotation of every weight's input was added, in blocks
+    of 128 for the embedding table and the output projection that reads it, 64 elsewhere."""
+    fully_connected, lookup = json.loads(V1_0_LITERT.read_text())["recipe"]["quantizer_recipe"]
+    output_projection = {**copy.deepcopy(fully_connected), "regex": LOGITS_SCOPE}
+    for entry, block in ((fully_connected, 64), (lookup, 128), (output_projection, 128)):
         entry["algorithm_key"] = "DECOMPOSED_HADAMARD_ROTATION"
-        entry["op_config"]["weight_tensor_config"]["algorithm_params"] = {"max_hadamard_size": 64}
-    assert recipe("int8", 32) == recorded
+        entry["op_config"]["weight_tensor_config"]["algorithm_params"] = {"max_hadamard_size": block}
+    assert recipe("int8", 32) == [fully_connected, lookup, output_projection]
 
 
 @pytest.mark.parametrize("name", [r.name for r in recipes_for("litertlm")])
