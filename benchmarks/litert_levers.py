@@ -127,6 +127,12 @@ LEVERS: tuple[Lever, ...] = (
         (_INT4, *_TABLE_ROTATED, _OUTLIERS_8),
         "now",
     ),
+    Lever(
+        "mixed",
+        f"the recipe, embedding and output projection rotated in {_T}-blocks",
+        True,
+        (_INT4, Op(8, EMBEDDING, rotation=_T), Op(8, FC, LOGITS_SCOPE, rotation=_T), _OUTLIERS_8),
+    ),
     Lever("mixed", "+ q/k/v int8 too", True, (_INT4, *_TABLE_ROTATED, _OUTLIERS_8, Op(8, FC, "self_attn;;"))),
     Lever(
         "mixed",
