@@ -28,9 +28,10 @@ demo: install
 
 # Style and the direction of imports first (seconds), then the tests, in two workers: much of a
 # test's time is single-threaded (imports, tracing, conversion), so two share 2 cores well.
-# Tests sharing an expensive fixture stay in one worker (tests/conftest.py).
+# Tests sharing an expensive fixture stay in one worker (tests/conftest.py). The slowest tests
+# are listed at the end, so a run that nears CI's limit shows where its time went.
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-logo
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=20
