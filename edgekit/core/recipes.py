@@ -76,8 +76,8 @@ HADAMARD_BLOCK = 64  # 64, 128 and 256 measured alike; 64 adds the least float w
 # The embedding/output projection table's rotation. Its own rounding is most of an int8
 # bundle's loss (the output projection left float recovers a third of the KL; as int8 weights
 # with float activations it loses more than rotated int8 does), and 128-blocks flatten its rows
-# further than 64 at no measurable cost: one 128-wide float matmul per token and per lookup
-# (benchmarks/litert_quality.md).
+# further than 64 for one 128-wide float matmul per token and per lookup; the recipe runs as
+# fast as the unrotated one within the rounds' spread (benchmarks/litert_quality.md).
 TABLE_HADAMARD_BLOCK = 128
 
 # ONNX weight forms: `keep` is the faithful form (a GGUF's own blocks, else 8 bits); `small` is
