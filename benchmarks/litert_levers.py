@@ -62,6 +62,7 @@ _TABLE = (Op(8, EMBEDDING), Op(8, FC, LOGITS_SCOPE))  # mixed's 8-bit embedding 
 _TABLE_ROTATED = (Op(8, EMBEDDING, rotation=_R), Op(8, FC, LOGITS_SCOPE, rotation=_R))
 _OUTLIERS_8 = Op(8, FC, OUTLIER_INPUT_SCOPE, rotation=_R)
 _INT4 = Op(4, block=32)
+_INT4_ROTATED = Op(4, block=32, rotation=_R)
 
 LEVERS: tuple[Lever, ...] = (
     Lever("int8", "per channel, min-max", False, _int8()),
@@ -120,23 +121,41 @@ LEVERS: tuple[Lever, ...] = (
         "before",
     ),
     Lever("mixed", "+ int8 attention output and down projection, rotated", True, (_INT4, *_TABLE, _OUTLIERS_8)),
+    Lever("mixed", "+ embedding and output projection rotated", True, (_INT4, *_TABLE_ROTATED, _OUTLIERS_8)),
     Lever(
         "mixed",
-        "+ embedding and output projection rotated (the recipe)",
+        f"+ embedding and output projection rotated in {_T}-blocks instead",
         True,
-        (_INT4, *_TABLE_ROTATED, _OUTLIERS_8),
+        (_INT4, Op(8, EMBEDDING, rotation=_T), Op(8, FC, LOGITS_SCOPE, rotation=_T), _OUTLIERS_8),
+    ),
+    Lever(
+        "mixed",
+        f"+ int4 blocks' inputs rotated ({_R}) too (the recipe)",
+        True,
+        (_INT4_ROTATED, *_TABLE_ROTATED, _OUTLIERS_8),
         "now",
     ),
     Lever(
         "mixed",
-        f"the recipe, embedding and output projection rotated in {_T}-blocks",
+        "the recipe, int4 blocks' inputs rotated in 32-blocks",
         True,
-        (_INT4, Op(8, EMBEDDING, rotation=_T), Op(8, FC, LOGITS_SCOPE, rotation=_T), _OUTLIERS_8),
+        (Op(4, block=32, rotation=32), *_TABLE_ROTATED, _OUTLIERS_8),
     ),
-    Lever("mixed", "+ q/k/v int8 too", True, (_INT4, *_TABLE_ROTATED, _OUTLIERS_8, Op(8, FC, "self_attn;;"))),
     Lever(
         "mixed",
-        "the recipe, int4 blocks rounded by GPTQ (calibrated)",
+        "the recipe, int4 blocks' inputs rotated in 128-blocks",
+        True,
+        (Op(4, block=32, rotation=128), *_TABLE_ROTATED, _OUTLIERS_8),
+    ),
+    Lever(
+        "mixed",
+        "int4 blocks unrotated, q/k/v int8 too",
+        True,
+        (_INT4, *_TABLE_ROTATED, _OUTLIERS_8, Op(8, FC, "self_attn;;")),
+    ),
+    Lever(
+        "mixed",
+        "int4 blocks unrotated, rounded by GPTQ (calibrated)",
         True,
         (Op(4, block=32, algorithm="GPTQ"), *_TABLE_ROTATED, _OUTLIERS_8),
     ),
@@ -152,7 +171,26 @@ LEVERS: tuple[Lever, ...] = (
         True,
         (Op(8), Op(4, EMBEDDING, block=32), Op(4, FC, LOGITS_SCOPE, block=32), _OUTLIERS_8),
     ),
-    Lever("int4", "int4 blocks of 32, min-max (the recipe)", True, (_INT4, Op(4, EMBEDDING, block=32))),
+    Lever(
+        "int4",
+        "int4 blocks of 32, min-max (the recipe before rotation)",
+        True,
+        (_INT4, Op(4, EMBEDDING, block=32)),
+        "before",
+    ),
+    Lever(
+        "int4",
+        f"int4 blocks of 32, every input rotated ({_R}) (the recipe)",
+        True,
+        (_INT4_ROTATED, Op(4, EMBEDDING, block=32, rotation=_R)),
+        "now",
+    ),
+    Lever(
+        "int4",
+        "int4 blocks of 32, every input rotated (128)",
+        True,
+        (Op(4, block=32, rotation=128), Op(4, EMBEDDING, block=32, rotation=128)),
+    ),
     Lever("int4", "int4 blocks of 32, no migration", False, (_INT4, Op(4, EMBEDDING, block=32))),
     Lever("int4", "int4 blocks of 32, OCTAV", True, (Op(4, block=32, algorithm="OCTAV"), Op(4, EMBEDDING, block=32))),
     Lever(

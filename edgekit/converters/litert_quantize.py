@@ -35,11 +35,12 @@ def quantize_tflite(
     budget: LiteRtBudget | None = None,
 ) -> QuantizedTflite:
     """Write the quantized model to `out`; fp32 returns the float model unchanged. `gguf`: the
-    Q4_0 checkpoint the float model was exported from, whose blocks int4 weights carry;
+    Q4_0 checkpoint the float model was exported from, whose blocks int4 weights carry
+    (unrotated, so that they hold the GGUF's values);
     `rotate`: see `recipe`; `budget`: `auto`'s scan and size."""
     if budget is not None:
         return _within_budget(float_tflite, budget, block_size, out, int8_scope, rotate)
-    plan = recipe(quant, block_size, int8_scope, rotate)
+    plan = recipe(quant, block_size, int8_scope, rotate, rotate_blocks=gguf is None)
     if plan is None:
         return QuantizedTflite(float_tflite)
     return QuantizedTflite(out, _quantize(float_tflite, plan, out, gguf), plan)

@@ -2,8 +2,10 @@
 int4 blocks costs, in KL to the float model.
 
 Measured in torch on the folder the LiteRT model is exported from (outliers already migrated),
-one group at a time, with the quantizer's own rounding: symmetric int4 blocks, scale = block
-max / 7, codes clipped to [-8, 7]. A group is the ops that read one input (q/k/v; gate/up),
+one group at a time, with the quantizer's rounding: the weights' inputs rotated in Hadamard
+blocks as the recipe rotates them, then symmetric int4 blocks, scale = block max / 7, codes
+clipped to [-8, 7] (the quantizer's rotation rounds with OCTAV, which also clips the scale;
+the scan only ranks groups, which min-max does alike). A group is the ops that read one input (q/k/v; gate/up),
 o and down of each layer, and the tied embedding/output projection; each names its ops by a
 scope on litert-torch's op names, which end with the module path (`DecoderLayer_3/.../
 Linear_k_proj;1`). Quantizing activations to int8 at run time is left out of the scan: adding
@@ -13,13 +15,14 @@ plan no better top-1. Runs torch: callers run it in its own process.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from edgekit.core.recipes import EMBEDDING, FC, LOGITS_SCOPE, LiteRtRule
+from edgekit.core.recipes import EMBEDDING, FC, HADAMARD_BLOCK, LOGITS_SCOPE, LiteRtRule
 from edgekit.runtime.metrics import log_softmax
 
 INT4_SCALE_BYTES = 2  # the quantizer stores blockwise scales as float16
@@ -66,7 +69,7 @@ def _groups(model, block_size: int) -> list[LiteRtGroup]:
         ):
             modules = tuple(f"{prefix}{parent}.{name}" for name in names)
             sizes = [_sizes(*shapes[m], block_size) for m in modules]
-            rule = LiteRtRule(4, "BLOCKWISE", FC, _scope(layer, "|".join(names)))
+            rule = LiteRtRule(4, "BLOCKWISE", FC, _scope(layer, "|".join(names)), HADAMARD_BLOCK)
             found.append(
                 LiteRtGroup(
                     f"layer {layer} {label}",
@@ -78,21 +81,38 @@ def _groups(model, block_size: int) -> list[LiteRtGroup]:
                 )
             )
     int8_bytes, int4_bytes = _sizes(*shapes["model.embed_tokens"], block_size)
-    table_rules = (LiteRtRule(4, "BLOCKWISE", EMBEDDING), LiteRtRule(4, "BLOCKWISE", FC, LOGITS_SCOPE))
+    table_rules = (
+        LiteRtRule(4, "BLOCKWISE", EMBEDDING, rotation=HADAMARD_BLOCK),
+        LiteRtRule(4, "BLOCKWISE", FC, LOGITS_SCOPE, HADAMARD_BLOCK),
+    )
     found.append(
         LiteRtGroup("embedding / output projection", ("model.embed_tokens",), table_rules, int8_bytes, int4_bytes, 2)
     )
     return found
 
 
-def int4_blocks(weight, block_size: int):
-    """`weight` (rows, cols) as the quantizer's symmetric int4 blocks give it back."""
+def hadamard(size: int) -> np.ndarray:
+    """The normalized Sylvester Hadamard matrix the quantizer rotates with (symmetric, its own
+    inverse)."""
+    matrix = np.ones((1, 1), np.float32)
+    while len(matrix) < size:
+        matrix = np.block([[matrix, matrix], [matrix, -matrix]])
+    return matrix / np.sqrt(size, dtype=np.float32)
+
+
+def int4_blocks(weight, block_size: int, rotation: int = HADAMARD_BLOCK):
+    """`weight` (rows, cols) as the quantizer's symmetric int4 blocks give it back, its input
+    dimension rotated in Hadamard blocks of `rotation` (the largest power of two dividing
+    `cols`, at most `rotation`, as the quantizer picks it) before rounding and back after."""
     import torch
 
     rows, cols = weight.shape
-    blocks = weight.reshape(rows, cols // block_size, block_size)
+    size = min(math.gcd(cols, 2**30), rotation) if rotation else 1
+    turn = torch.from_numpy(hadamard(size)).to(weight.dtype)
+    blocks = (weight.reshape(-1, size) @ turn).reshape(rows, cols // block_size, block_size)
     scale = blocks.abs().amax(-1, keepdim=True).clamp(min=1e-9) / 7
-    return (torch.clamp(torch.round(blocks / scale), -8, 7) * scale).reshape(rows, cols)
+    rounded = torch.clamp(torch.round(blocks / scale), -8, 7) * scale
+    return (rounded.reshape(-1, size) @ turn).reshape(rows, cols)
 
 
 def scan_litert_groups(

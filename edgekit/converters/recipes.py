@@ -55,13 +55,19 @@ def _float16() -> dict[str, Any]:
 
 
 def recipe(
-    quant: str, block_size: int = 32, int8_scope: str | None = None, rotate: bool = True
+    quant: str,
+    block_size: int = 32,
+    int8_scope: str | None = None,
+    rotate: bool = True,
+    rotate_blocks: bool = True,
 ) -> list[dict[str, Any]] | None:
     """The quantizer recipe for `quant`; None means keep float32 weights. `int8_scope` names
     fully-connected ops whose inputs are narrower than a block (a family's, e.g. Gemma 3n's AltUp
     mixing): they get 8 bits per channel where the recipe has blocks. `rotate=False` drops the
     rules' Hadamard rotation (litert-torch's Gemma 3n/4 models have fully-connected ops whose
-    weights are not constants, which the quantizer cannot rotate)."""
+    weights are not constants, which the quantizer cannot rotate); `rotate_blocks=False` drops
+    it from the int4 blocks only, which then carry a GGUF's Q4_0 blocks in the weights' own
+    basis (`litert_carry`)."""
     if block_size not in BLOCK_SIZES:
         raise EdgekitError(
             f"block size {block_size} is not supported", f"use one of {', '.join(map(str, BLOCK_SIZES))}"
@@ -76,15 +82,22 @@ def recipe(
         return [_float16()]
     if not chosen.litert_rules:
         return None
-    return rule_entries(chosen.litert_rules, block_size, int8_scope, rotate)
+    return rule_entries(chosen.litert_rules, block_size, int8_scope, rotate, rotate_blocks)
 
 
 def rule_entries(
-    rules: tuple[LiteRtRule, ...], block_size: int, int8_scope: str | None = None, rotate: bool = True
+    rules: tuple[LiteRtRule, ...],
+    block_size: int,
+    int8_scope: str | None = None,
+    rotate: bool = True,
+    rotate_blocks: bool = True,
 ) -> list[dict[str, Any]]:
-    """`rules` as the quantizer's recipe list, under the family's `int8_scope` and `rotate`
-    (see `recipe`); also how `--quant auto` writes its plan (`litert_auto`)."""
-    kept = [rule if rotate else replace(rule, rotation=0) for rule in rules]
+    """`rules` as the quantizer's recipe list, under the family's `int8_scope`, `rotate` and
+    `rotate_blocks` (see `recipe`); also how `--quant auto` writes its plan (`litert_auto`)."""
+    kept = [
+        rule if rotate and (rotate_blocks or rule.granularity != "BLOCKWISE") else replace(rule, rotation=0)
+        for rule in rules
+    ]
     if int8_scope and any(rule.granularity == "BLOCKWISE" for rule in kept):
         kept.append(LiteRtRule(8, "CHANNELWISE", FC, int8_scope))  # later entries win
     return [quantizer_entry(rule, block_size) for rule in kept]

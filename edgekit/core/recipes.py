@@ -54,8 +54,9 @@ class LiteRtRule:
     the rotation spreads Gemma's few large activation channels over their block, so the small
     channels keep their bits, and it flattens each weight row the same way. The embedding
     lookup and the output projection share one table: both take the same rotation, or the
-    table is stored twice. Per channel only (the quantizer has no blockwise rotation).
-    Measured lever by lever in benchmarks/litert_quality.md.
+    table is stored twice. int4 blocks are rounded after the rotation, so a block's one large
+    weight no longer sets the step of the other 31. Measured lever by lever in
+    benchmarks/litert_quality.md.
     """
 
     bits: int
@@ -166,9 +167,9 @@ RECIPES: tuple[Recipe, ...] = (
         Thresholds(top1_min=0.55, kl_mean_max=0.40, first_token_min=0.50, perplexity_ratio_max=2.2),
         block_size_applies=True,
         # int8 where int4 error costs most: the embedding and output projection, and (LiteRT) the
-        # ops whose inputs carry the largest outliers, rotated as in int8
+        # ops whose inputs carry the largest outliers; every input rotated, as in int8
         litert_rules=(
-            LiteRtRule(4, "BLOCKWISE", FC),
+            LiteRtRule(4, "BLOCKWISE", FC, rotation=HADAMARD_BLOCK),
             LiteRtRule(8, "CHANNELWISE", EMBEDDING, rotation=HADAMARD_BLOCK),
             LiteRtRule(8, "CHANNELWISE", FC, LOGITS_SCOPE, rotation=HADAMARD_BLOCK),
             LiteRtRule(8, "CHANNELWISE", FC, OUTLIER_INPUT_SCOPE, rotation=HADAMARD_BLOCK),
@@ -186,7 +187,10 @@ RECIPES: tuple[Recipe, ...] = (
         4,
         Thresholds(top1_min=0.45, kl_mean_max=0.50, first_token_min=0.50, perplexity_ratio_max=2.5),
         block_size_applies=True,
-        litert_rules=(LiteRtRule(4, "BLOCKWISE", FC), LiteRtRule(4, "BLOCKWISE", EMBEDDING)),
+        litert_rules=(
+            LiteRtRule(4, "BLOCKWISE", FC, rotation=HADAMARD_BLOCK),
+            LiteRtRule(4, "BLOCKWISE", EMBEDDING, rotation=HADAMARD_BLOCK),
+        ),
         onnx_forms=OnnxForms(matrices="small", embedding="small"),
         disk_bytes_per_parameter=0.6,
     ),
