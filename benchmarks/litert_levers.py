@@ -172,6 +172,18 @@ LEVERS: tuple[Lever, ...] = (
         (Op(8), Op(4, EMBEDDING, block=32), Op(4, FC, LOGITS_SCOPE, block=32), _OUTLIERS_8),
     ),
     Lever(
+        "mixed",
+        f"int8 matrices, int4-block embedding and output projection, every input rotated ({_R})",
+        True,
+        (Op(8, rotation=_R), Op(4, EMBEDDING, block=32, rotation=_R), Op(4, FC, LOGITS_SCOPE, block=32, rotation=_R)),
+    ),
+    Lever(
+        "mixed",
+        f"int8 matrices rotated ({_R}), int4-block embedding and output projection rotated ({_T})",
+        True,
+        (Op(8, rotation=_R), Op(4, EMBEDDING, block=32, rotation=_T), Op(4, FC, LOGITS_SCOPE, block=32, rotation=_T)),
+    ),
+    Lever(
         "int4",
         "int4 blocks of 32, min-max (the recipe before rotation)",
         True,
