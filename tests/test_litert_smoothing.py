@@ -37,8 +37,8 @@ def _kl(bundle) -> float:
 
 
 def test_migrated_outliers_keep_more_of_the_source(outlier_checkpoint, tmp_path):
-    """int4 (blocks, no rotation) keeps clearly more of the source with the migration; int8,
-    whose inputs the Hadamard rotation already flattens, keeps about as much."""
+    """int4 keeps clearly more of the source with the migration, its blocks rotated or not;
+    int8, whose inputs the Hadamard rotation already flattens, keeps about as much."""
     args = ("--target", "litertlm", "--quant", "int8,int4", "--prefill", "32", "--max-tokens", "256")
     smoothed = convert(outlier_checkpoint, *args, "--out", tmp_path / "smoothed")
     plain = convert(outlier_checkpoint, *args, "--no-smoothing", "--out", tmp_path / "plain")
@@ -46,5 +46,5 @@ def test_migrated_outliers_keep_more_of_the_source(outlier_checkpoint, tmp_path)
     assert recorded["alpha"] == 0.5
     assert json.loads(manifest_path(plain["int4"]).read_text())["recipe"]["litert_smoothing"] is None
     kl = {quant: (_kl(smoothed[quant]), _kl(plain[quant])) for quant in ("int8", "int4")}
-    assert kl["int4"][0] < 0.9 * kl["int4"][1], kl  # measured: 0.185 vs 0.219
+    assert kl["int4"][0] < 0.9 * kl["int4"][1], kl  # measured with unrotated blocks: 0.185 vs 0.219
     assert kl["int8"][0] <= 1.25 * kl["int8"][1], kl  # measured with the rotation: 0.0049 vs 0.0053, 0.0048 vs 0.0043
