@@ -2,13 +2,13 @@
 int4 blocks costs, in KL to the float model.
 
 Measured in torch on the folder the LiteRT model is exported from (outliers already migrated),
-one group at a time, with the quantizer's rounding: the weights' inputs rotated in Hadamard
-blocks as the recipe rotates them, then symmetric int4 blocks, scale = block max / 7, codes
-clipped to [-8, 7] (the quantizer's rotation rounds with OCTAV, which also clips the scale;
-the scan only ranks groups, which min-max does alike). A group is the ops that read one input (q/k/v; gate/up),
-o and down of each layer, and the tied embedding/output projection; each names its ops by a
-scope on litert-torch's op names, which end with the module path (`DecoderLayer_3/.../
-Linear_k_proj;1`). Quantizing activations to int8 at run time is left out of the scan: adding
+one group at a time, rounded as the bundle stores them: the weights' inputs rotated in the
+recipe's Hadamard blocks (the basis is pinned by a test against a converted bundle), then
+symmetric int4 blocks, scale = block max / 7, codes clipped to [-8, 7]. The quantizer's
+rotation also clips each block's scale (OCTAV), which the scan leaves out: it only ranks the
+groups. A group is the ops that read one input (q/k/v; gate/up), o and down of each layer,
+and the tied embedding/output projection; each names its ops by a scope on litert-torch's op
+names, which end with the module path (`DecoderLayer_3/.../Linear_k_proj;1`). Quantizing activations to int8 at run time is left out of the scan: adding
 it (int8, one scale per token, on each int4 group's inputs) gave the default model's 241 MiB
 plan no better top-1. Runs torch: callers run it in its own process.
 """
