@@ -156,13 +156,10 @@ def test_the_litert_scan_rotates_as_the_quantizer_does(converted) -> None:
     bundle's weights, read back, are the float weights (the fp32 bundle's) turned by the scan's
     Hadamard blocks, then rounded, so they are far nearer those than the unturned weights. (The
     rounding itself differs a little: the quantizer's rotation clips its scales, by OCTAV.)"""
-    import math
-
     import numpy as np
 
-    from edgekit.converters.litert_scan import hadamard
+    from edgekit.converters.litert_scan import turned
     from edgekit.converters.tflite_buffers import blockwise_weights, float_matrices, read_model
-    from edgekit.core.recipes import HADAMARD_BLOCK
     from edgekit.runtime.artifact import open_artifact
 
     source = open_artifact(converted["gemma3"][("fp32", "litertlm")]).model_bytes()
@@ -170,13 +167,8 @@ def test_the_litert_scan_rotates_as_the_quantizer_does(converted) -> None:
     data = open_artifact(converted["gemma3"][("int4", "litertlm")]).model_bytes()
     compared = 0
     for weight in blockwise_weights(read_model(data), data):
-        nibbles = np.stack([weight.codes & 0x0F, weight.codes >> 4], axis=1).reshape(weight.shape).astype(np.int8)
-        codes = np.where(nibbles > 7, nibbles - 16, nibbles).reshape(weight.shape[0], -1, weight.block)
-        stored = (codes * weight.scales.astype(np.float32).reshape(*codes.shape[:2], 1)).reshape(weight.shape)
-        size = min(math.gcd(weight.shape[1], 2**30), HADAMARD_BLOCK)
-        float_weight = floats[weight.name]
-        turned = (float_weight.reshape(-1, size) @ hadamard(size)).reshape(weight.shape)
-        assert np.abs(stored - turned).mean() < 0.3 * np.abs(stored - float_weight).mean(), weight.name
+        stored, float_weight = weight.values(), floats[weight.name]
+        assert np.abs(stored - turned(float_weight)).mean() < 0.3 * np.abs(stored - float_weight).mean(), weight.name
         compared += 1
     assert compared
 

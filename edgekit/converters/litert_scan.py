@@ -100,19 +100,23 @@ def hadamard(size: int) -> np.ndarray:
     return matrix / np.sqrt(size, dtype=np.float32)
 
 
-def int4_blocks(weight, block_size: int, rotation: int = HADAMARD_BLOCK):
-    """`weight` (rows, cols) as the quantizer's symmetric int4 blocks give it back, its input
-    dimension rotated in Hadamard blocks of `rotation` (the largest power of two dividing
-    `cols`, at most `rotation`, as the quantizer picks it) before rounding and back after."""
+def turned(matrix: np.ndarray, rotation: int = HADAMARD_BLOCK) -> np.ndarray:
+    """`matrix` with its last (input) axis rotated as the quantizer rotates a weight: in Hadamard
+    blocks of the largest power of two that divides it, at most `rotation`. Its own inverse."""
+    size = min(math.gcd(matrix.shape[-1], 2**30), rotation)
+    return (matrix.reshape(-1, size) @ hadamard(size)).reshape(matrix.shape)
+
+
+def int4_blocks(weight, block_size: int):
+    """`weight` (a float32 torch matrix) as the recipe's rotated int4 blocks give it back:
+    turned, rounded in symmetric blocks, turned back."""
     import torch
 
     rows, cols = weight.shape
-    size = min(math.gcd(cols, 2**30), rotation) if rotation else 1
-    turn = torch.from_numpy(hadamard(size)).to(weight.dtype)
-    blocks = (weight.reshape(-1, size) @ turn).reshape(rows, cols // block_size, block_size)
-    scale = blocks.abs().amax(-1, keepdim=True).clamp(min=1e-9) / 7
-    rounded = torch.clamp(torch.round(blocks / scale), -8, 7) * scale
-    return (rounded.reshape(-1, size) @ turn).reshape(rows, cols)
+    blocks = turned(weight.numpy()).reshape(rows, cols // block_size, block_size)
+    scale = np.maximum(np.abs(blocks).max(-1, keepdims=True), 1e-9) / 7
+    rounded = np.clip(np.round(blocks / scale), -8, 7) * scale
+    return torch.from_numpy(turned(rounded.reshape(rows, cols)))
 
 
 def scan_litert_groups(

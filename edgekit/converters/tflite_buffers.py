@@ -20,6 +20,12 @@ class BlockwiseWeight:
     codes: np.ndarray  # uint8 view, two codes per byte
     scales: np.ndarray  # float16 or float32 view, (rows * cols // block,)
 
+    def values(self) -> np.ndarray:
+        """The weight as it computes: each signed code times its block's scale, (rows, cols)."""
+        nibbles = np.stack([self.codes & 0x0F, self.codes >> 4], axis=1).astype(np.int8)
+        codes = np.where(nibbles > 7, nibbles - 16, nibbles).reshape(self.shape[0], -1, self.block)
+        return (codes * self.scales.astype(np.float32).reshape(*codes.shape[:2], 1)).reshape(self.shape)
+
 
 def buffer_view(model, data: bytearray | bytes, index: int) -> np.ndarray | None:
     """The bytes of buffer `index` (writable when `data` is a bytearray); None when empty.
