@@ -7,7 +7,8 @@ llama.cpp is built once from llama-cpp-python's sdist into the edgekit cache (~4
 
 Every artifact is measured the same way, in this run, on this machine:
 - edgekit: one `edgekit convert --target all` (LiteRT-LM `.litertlm`/`.task`, ONNX), one
-  `--target onnx --quant auto --max-size 250`, float `.litertlm` references, and the int8
+  `--target onnx --quant auto --max-size 250`, one `--target android --quant int8-rare4` (its
+  export splits the table), float `.litertlm` references, and the int8
   `.litertlm` again with a 4096-token KV cache (what a longer cache costs LiteRT-LM's decode,
   which `edgekit plan` reads); quality by `edgekit validate`, speed by `edgekit bench`.
 - llama.cpp: the embedded GGUF itself (Q4_K_M), and Q8_0 / Q4_K_M re-made by `llama-quantize`
@@ -63,6 +64,7 @@ class EdgekitRun:
 EDGEKIT_RUNS = (
     EdgekitRun("all", ("int8", "mixed", "int4")),
     EdgekitRun("onnx", ("auto",), ("--max-size", "250")),
+    EdgekitRun("android", ("int8-rare4",)),  # its own export: the table split (converters/table_split.py)
     EdgekitRun("litertlm", ("fp16", "fp32")),  # float references for `edgekit plan`; no llama.cpp peer row
     # what a longer KV cache costs LiteRT-LM's decode, for `edgekit plan --context`
     EdgekitRun("litertlm", ("int8",), ("--max-tokens", str(LONG_CACHE)), f"cache-{LONG_CACHE}"),

@@ -194,6 +194,13 @@ def convert_command(
             "bundle is exported by litert-torch's own route, which the scan does not cover",
             f"use --quant mixed or int4 for the .litertlm, or --target onnx for --quant {budgeted[0]}",
         )
+    splitting = [q for q in quants if recipe_named(q).splits_table]
+    if splitting and ckpt.family.litert_bundle_export:
+        raise EdgekitError(
+            f"--quant {splitting[0]} splits the embedding table of Gemma 1, 2 and 3 only: "
+            f"{ckpt.family.display_name}'s bundle is exported by litert-torch's own route, which keeps it whole",
+            "use --quant int8 or mixed",
+        )
     adapter = read_adapter(adapter_dir) if adapter_dir else None
     if adapter is not None:
         adapter.check_family(ckpt.family)

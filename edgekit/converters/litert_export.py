@@ -11,8 +11,11 @@ tf-nightly build (`convert_mlir_bytecode`) that the pinned TensorFlow 2.21 lacks
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from edgekit.converters.table_split import split_table
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,9 @@ def export_float(
     prefill_lengths: tuple[int, ...],
     cache_length: int,
     graph: GraphOptions = GraphOptions(),
+    rare_rows: range | None = None,
 ) -> FloatExport:
+    """`rare_rows`: the tied table's rows exported as a tensor of their own (`table_split`)."""
     from litert_torch.generative.export_hf import export as export_api
     from litert_torch.generative.export_hf.core import export_lib, exportable_module
     from litert_torch.generative.export_hf.model_ext import metadata_builder
@@ -66,9 +71,10 @@ def export_float(
         experimental_lightweight_conversion=True,
         **asdict(graph),
     )
-    artifacts = export_api.run_export_tasks(
-        [export_lib.export_text_prefill_decode_model, write_executor_metadata], config
-    )
+    with split_table(rare_rows) if rare_rows else contextlib.nullcontext():
+        artifacts = export_api.run_export_tasks(
+            [export_lib.export_text_prefill_decode_model, write_executor_metadata], config
+        )
     return FloatExport(
         tflite=Path(artifacts.prefill_decode_model_path),
         executor_metadata=metadata_path if metadata_path.exists() else None,

@@ -209,7 +209,7 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
     from edgekit.converters.litert_auto import BUNDLE_METADATA_BYTES, LiteRtBudget
     from edgekit.converters.litert_bundle import export_litertlm_bundles
     from edgekit.converters.litert_carry import carry_summary, holds_q4_0
-    from edgekit.converters.litert_export import export_float
+    from edgekit.converters.litert_export import GraphOptions, export_float
     from edgekit.converters.litert_package import ChatMetadata, write_litertlm, write_task
     from edgekit.converters.litert_quantize import quantize_tflite
     from edgekit.converters.litert_scan import scan_litert_groups
@@ -218,6 +218,7 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
     from edgekit.converters.onnx_package import write_onnx_folder
     from edgekit.converters.onnx_quantize import quantize_onnx
     from edgekit.converters.smoothing import smooth_folder
+    from edgekit.converters.table_split import rare_rows
     from edgekit.converters.versions import library_versions
 
     ckpt = request.checkpoint
@@ -242,6 +243,7 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
     formats = request.formats
     bundle_export = ckpt.family.litert_bundle_export  # litert-torch's exportables and packaging
     smoothing: dict[str, Any] | None = None
+    split_rows: range | None = None  # the table's rows the LiteRT export stores apart
     # the GGUF whose Q4_0 blocks LiteRT int4 weights carry (litert_carry), decided once
     q4_0_source = ckpt.path if ckpt.kind == "gguf" and holds_q4_0(ckpt.path) else None
     calibration = calibration_ids(hf_dir, chat.start_token)  # outlier migration and ONNX int4 rounding
@@ -270,6 +272,8 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
             f"KV cache {request.cache_length})"
         ):
             smoothing = smoothing_record(request, carries_q4_0=q4_0_source is not None)
+            if any(recipe_named(q).splits_table for q in request.quants):
+                split_rows = rare_rows(tokenizer)
             litert_source = hf_dir
             if smoothing:
                 stages.note(f"migrating activation outliers into the weights (alpha {smoothing['alpha']})")
@@ -280,7 +284,15 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
                     calibration,
                     ckpt.family.pre_mlp_norm,
                 )
-            exported = run_isolated(export_float, litert_source, work, request.prefill_lengths, request.cache_length)
+            exported = run_isolated(
+                export_float,
+                litert_source,
+                work,
+                request.prefill_lengths,
+                request.cache_length,
+                GraphOptions(),
+                split_rows,
+            )
     if "onnx" in formats:
         with stages.stage("exporting the float ONNX decoder graph"):
             float_onnx = run_isolated(export_onnx, hf_dir, work / "float.onnx")
@@ -364,6 +376,7 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
                     onnx_weights=onnx_weights.get(quant) if fmt == "onnx" else None,
                     litert_weights=_litert_weights(litert_models.get(quant)) if fmt != "onnx" else None,
                     litert_smoothing=smoothing if fmt != "onnx" else None,  # float recipes too: same export
+                    litert_rare_rows=(split_rows.start, split_rows.stop) if split_rows and fmt != "onnx" else None,
                     route=ROUTES[route_name(ckpt, fmt)],
                 ),
                 chat_format=chat,

@@ -83,6 +83,8 @@ class RecipeRecord(JsonRecord):
     # int4 weights that carried a GGUF's Q4_0 blocks; "auto": the budget plan of `--quant auto`
     litert_weights: dict[str, Any] | None = None
     litert_smoothing: dict[str, Any] | None = None  # activation outliers migrated into the weights
+    # [start, stop) of the vocabulary whose table rows the export stored apart (`table_split`)
+    litert_rare_rows: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)

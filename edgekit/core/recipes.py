@@ -68,8 +68,12 @@ class LiteRtRule:
 
 # Where weights live in litert-torch's export: fully-connected ops and the one embedding lookup.
 FC, EMBEDDING = "FULLY_CONNECTED", "EMBEDDING_LOOKUP"
-# The output projection is the decode signature's `..._logits_output` fully-connected op.
+# The output projection is the decode signature's `..._logits_output` fully-connected op (split
+# by `converters.table_split`, its two ops are named `logits_kept_rows` and `logits_rare_rows`).
 LOGITS_SCOPE = "logits"
+# The tied table's rare rows, where the export splits them off (`converters.table_split`): its
+# lookup and its output projection.
+RARE_ROWS_SCOPE = "rare_rows"
 # Fully-connected ops whose inputs carry the largest activation outliers: the attention output
 # (o) and the MLP's down projection (names as litert-torch's export writes them).
 OUTLIER_INPUT_SCOPE = "o_proj|down_proj"
@@ -80,6 +84,12 @@ HADAMARD_BLOCK = 64  # 64, 128 and 256 measured alike; 64 adds the least float w
 # further than 64 for one 128-wide float matmul per token and per lookup; the recipe runs as
 # fast as the unrotated one within the rounds' spread (benchmarks/litert_quality.md).
 TABLE_HADAMARD_BLOCK = 128
+
+INT8_RULES = (
+    LiteRtRule(8, "CHANNELWISE", FC, rotation=HADAMARD_BLOCK),
+    LiteRtRule(8, "CHANNELWISE", EMBEDDING, rotation=TABLE_HADAMARD_BLOCK),
+    LiteRtRule(8, "CHANNELWISE", FC, LOGITS_SCOPE, rotation=TABLE_HADAMARD_BLOCK),
+)
 
 # ONNX weight forms: `keep` is the faithful form (a GGUF's own blocks, else 8 bits); `small` is
 # 4 bits; `scan` lets the budget scan decide per weight group.
@@ -117,6 +127,11 @@ class Recipe:
     def is_float(self) -> bool:
         return self.precision_rank == 0
 
+    @property
+    def splits_table(self) -> bool:
+        """Whether its rules store the tied table's rare rows apart (`RARE_ROWS_SCOPE`)."""
+        return any(rule.scope == RARE_ROWS_SCOPE for rule in self.litert_rules)
+
     def bits_for(self, fmt: str) -> tuple[float, float] | None:
         return self.litert_bits if self.litert_bits and fmt in LITERT_FORMATS else self.bits
 
@@ -151,12 +166,25 @@ RECIPES: tuple[Recipe, ...] = (
         (8.5, 8.5),
         1,
         Thresholds(top1_min=0.85, kl_mean_max=0.05, first_token_min=0.85, perplexity_ratio_max=1.08),
-        litert_rules=(
-            LiteRtRule(8, "CHANNELWISE", FC, rotation=HADAMARD_BLOCK),
-            LiteRtRule(8, "CHANNELWISE", EMBEDDING, rotation=TABLE_HADAMARD_BLOCK),
-            LiteRtRule(8, "CHANNELWISE", FC, LOGITS_SCOPE, rotation=TABLE_HADAMARD_BLOCK),
-        ),
+        litert_rules=INT8_RULES,
         onnx_forms=OnnxForms(matrices="keep", embedding="keep"),
+    ),
+    Recipe(
+        "int8-rare4",
+        "8-bit weights; the embedding/output table's rarer half of the vocabulary in 4-bit blocks",
+        LITERT_FORMATS,
+        # the rare rows are about 45% of the table (Gemma 1-3's tokenizers)
+        (0.55 * 8.5 + 0.45 * 4.5, 8.5),
+        2,
+        Thresholds(top1_min=0.85, kl_mean_max=0.05, first_token_min=0.85, perplexity_ratio_max=1.08),
+        block_size_applies=True,
+        # int8's rules, then the rare rows in int4 blocks, unrotated: rotated, the default
+        # model's bundle lost its sense at a few positions (KL 0.72 against 0.0019)
+        litert_rules=(
+            *INT8_RULES,
+            LiteRtRule(4, "BLOCKWISE", EMBEDDING, RARE_ROWS_SCOPE),
+            LiteRtRule(4, "BLOCKWISE", FC, RARE_ROWS_SCOPE),
+        ),
     ),
     Recipe(
         "mixed",
