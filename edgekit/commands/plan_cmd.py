@@ -21,6 +21,7 @@ def _cell(value: float | None, fmt: str) -> str:
 def _human(result: dict[str, Any]) -> str:
     ck = result["checkpoint"]
     tuned = {True: "instruction-tuned", False: "pretrained", None: "IT/PT unknown"}[ck["instruction_tuned"]]
+    width = max([len("recipe"), *(len(o["quant"]) for o in result["options"])]) + 2
     lines = [
         f"{ck['family']}, {ck['parameters'] / 1e6:.0f}M parameters"
         + (
@@ -33,7 +34,7 @@ def _human(result: dict[str, Any]) -> str:
         f"{result['usable_mib']} MiB; KV cache for {result['context']} tokens"
         + (f"; download budget {result['download_budget_mb']:g} MB" if result["download_budget_mb"] else ""),
         "",
-        f"{'artifact':<10}{'recipe':<8}{'MiB':>7}{'RAM MiB':>9}{'decode tok/s':>14}{'top-1':>8}{'KL':>8}  fits",
+        f"{'artifact':<10}{'recipe':<{width}}{'MiB':>7}{'RAM MiB':>9}{'decode tok/s':>14}{'top-1':>8}{'KL':>8}  fits",
     ]
     for o in result["options"]:
         estimated_speed = o["decode_tok_s"] is not None and o["speed_provenance"] != MEASURED
@@ -41,7 +42,7 @@ def _human(result: dict[str, Any]) -> str:
         size = f"{o['size_bytes'] / 2**20:.0f}" + ("" if o["size_provenance"] == MEASURED else "*")
         ram = f"{o['ram_bytes'] / 2**20:.0f}" + ("" if o["ram_provenance"] == MEASURED else "*")
         lines.append(
-            f"{o['format']:<10}{o['quant']:<8}{size:>7}{ram:>9}{speed:>14}"
+            f"{o['format']:<10}{o['quant']:<{width}}{size:>7}{ram:>9}{speed:>14}"
             f"{_cell(o['top1'], '.1%'):>8}{_cell(o['kl_mean'], '.4f'):>8}  {'yes' if o['fits'] else 'no: ' + o['why_not'].removeprefix('is ')}"
         )
     measured = min(
