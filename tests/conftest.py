@@ -26,6 +26,7 @@ SHARED_FIXTURES = {
     "default-model": {"default_bundles", "default_onnx"},
     "gemma3n-gemma4": {"tiny_next"},
     "litert": {"converted"},
+    "table-split": {"rare4"},
     "onnx": {"onnx_converted"},
     "keras": {"tiny_keras"},
     "llama-cpp-vocab": {"real_vocab"},
