@@ -16,8 +16,10 @@ from edgekit.core.recipes import (
     EMBEDDING,
     FC,
     HADAMARD_BLOCK,
+    INT8_RULES,
     LOGITS_SCOPE,
     OUTLIER_INPUT_SCOPE,
+    RARE_ROWS_SCOPE,
     TABLE_HADAMARD_BLOCK,
     LiteRtRule,
 )
@@ -51,6 +53,7 @@ class Lever:
     migrated: bool  # the float model with activation outliers migrated (converters/smoothing.py)
     ops: tuple[Op, ...]
     role: str = ""  # "before" / "now": the recipe of that name before rotation and today's, timed A/B
+    split: bool = False  # exported with the table's rare rows as a tensor of their own (converters/table_split.py)
 
 
 def _int8(algorithm: str = "min_max_uniform_quantize", rotation: int = 0) -> tuple[Op, ...]:
@@ -63,6 +66,7 @@ _TABLE_ROTATED = (Op(8, EMBEDDING, rotation=_R), Op(8, FC, LOGITS_SCOPE, rotatio
 _OUTLIERS_8 = Op(8, FC, OUTLIER_INPUT_SCOPE, rotation=_R)
 _INT4 = Op(4, block=32)
 _INT4_ROTATED = Op(4, block=32, rotation=_R)
+_INT8_RECIPE = tuple(Op(r.bits, r.op, r.scope, rotation=r.rotation) for r in INT8_RULES)
 
 LEVERS: tuple[Lever, ...] = (
     Lever("int8", "per channel, min-max", False, _int8()),
@@ -182,6 +186,25 @@ LEVERS: tuple[Lever, ...] = (
         f"int8 matrices rotated ({_R}), int4-block embedding and output projection rotated ({_T})",
         True,
         (Op(8, rotation=_R), Op(4, EMBEDDING, block=32, rotation=_T), Op(4, FC, LOGITS_SCOPE, block=32, rotation=_T)),
+    ),
+    Lever("int8-rare4", "table split, every row int8 (the int8 recipe)", True, _INT8_RECIPE, split=True),
+    Lever(
+        "int8-rare4",
+        "table split, rare rows int4 blocks of 32, unrotated (the recipe)",
+        True,
+        (*_INT8_RECIPE, Op(4, EMBEDDING, RARE_ROWS_SCOPE, block=32), Op(4, FC, RARE_ROWS_SCOPE, block=32)),
+        split=True,
+    ),
+    Lever(
+        "int8-rare4",
+        f"table split, rare rows int4 blocks of 32, rotated ({_R})",
+        True,
+        (
+            *_INT8_RECIPE,
+            Op(4, EMBEDDING, RARE_ROWS_SCOPE, block=32, rotation=_R),
+            Op(4, FC, RARE_ROWS_SCOPE, block=32, rotation=_R),
+        ),
+        split=True,
     ),
     Lever(
         "int4",

@@ -67,10 +67,11 @@ def measure_levers(
     from benchmarks.litert_levers import LEVERS, quantize
     from edgekit.converters.golden import record_source_golden
     from edgekit.converters.isolated import run_isolated
-    from edgekit.converters.litert_export import export_float
+    from edgekit.converters.litert_export import GraphOptions, export_float
     from edgekit.converters.litert_package import ChatMetadata, write_litertlm
     from edgekit.converters.pipeline import calibration_ids
     from edgekit.converters.smoothing import smooth_folder
+    from edgekit.converters.table_split import rare_rows
     from edgekit.families import GEMMA_CHAT
     from edgekit.intake.checkpoint import load_checkpoint
     from edgekit.intake.default_model import default_gguf
@@ -88,22 +89,27 @@ def measure_levers(
         for lever in LEVERS
         if (lever.role or not timed_only) and (not only or any(text in lever.label for text in only))
     ]
-    exports = {}
-    for migrated in sorted({lever.migrated for lever in levers}):
-        work = out / ("levers-migrated" if migrated else "levers-plain")
+    exports, sources = {}, {False: hf_dir}
+    if any(lever.migrated for lever in levers):
+        log("migrating activation outliers")
+        work = out / "levers-migrated"
         work.mkdir(parents=True, exist_ok=True)
-        source = hf_dir
-        if migrated:
-            log("migrating activation outliers")
-            source = run_isolated(smooth_folder, hf_dir, work / "hf", ids, ckpt.family.pre_mlp_norm)
+        sources[True] = run_isolated(smooth_folder, hf_dir, work / "hf", ids, ckpt.family.pre_mlp_norm)
+    for migrated, split in sorted({(lever.migrated, lever.split) for lever in levers}):
+        work = out / ("levers-migrated" if migrated else "levers-plain")
+        work = work.with_name(work.name + "-split") if split else work
+        work.mkdir(parents=True, exist_ok=True)
         log(f"exporting the float LiteRT model ({work.name})")
-        exports[migrated] = run_isolated(export_float, source, work, (128,), 1024)
+        rows = rare_rows(hf_dir / "tokenizer.model") if split else None
+        exports[migrated, split] = run_isolated(
+            export_float, sources[migrated], work, (128,), 1024, GraphOptions(), rows
+        )
     meta = ChatMetadata(GEMMA_CHAT, ckpt.family.litert_lm_model_type)
     tokenizer = hf_dir / "tokenizer.model"
     rows, kept = [], {}
     for number, lever in enumerate(levers):
         log(f"lever {number + 1}/{len(levers)}: {lever.group}, {lever.label}")
-        exported = exports[lever.migrated]
+        exported = exports[lever.migrated, lever.split]
         tflite = quantize(exported.tflite, lever, ids, out / "lever.tflite")
         bundle = out / f"lever-{number}.litertlm"
         write_litertlm(tflite, tokenizer, meta, 1024, exported.executor_metadata, bundle)
