@@ -96,8 +96,7 @@ def measure_levers(
         work.mkdir(parents=True, exist_ok=True)
         sources[True] = run_isolated(smooth_folder, hf_dir, work / "hf", ids, ckpt.family.pre_mlp_norm)
     for migrated, split in sorted({(lever.migrated, lever.split) for lever in levers}):
-        work = out / ("levers-migrated" if migrated else "levers-plain")
-        work = work.with_name(work.name + "-split") if split else work
+        work = out / (("levers-migrated" if migrated else "levers-plain") + ("-split" if split else ""))
         work.mkdir(parents=True, exist_ok=True)
         log(f"exporting the float LiteRT model ({work.name})")
         rows = rare_rows(hf_dir / "tokenizer.model") if split else None

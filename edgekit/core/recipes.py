@@ -173,7 +173,7 @@ RECIPES: tuple[Recipe, ...] = (
         "int8-rare4",
         "8-bit weights; the embedding/output table's rarer half of the vocabulary in 4-bit blocks",
         LITERT_FORMATS,
-        # the rare rows are about 45% of the table (Gemma 1-3's tokenizers)
+        # the rare rows are 45% of Gemma 3's table (`converters.table_split.rare_rows`)
         (0.55 * 8.5 + 0.45 * 4.5, 8.5),
         2,
         Thresholds(top1_min=0.85, kl_mean_max=0.05, first_token_min=0.85, perplexity_ratio_max=1.08),
