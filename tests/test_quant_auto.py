@@ -108,9 +108,14 @@ def test_activation_energy_is_measured_per_input_of_every_weight(onnx_converted)
     assert len(distinct) == len(weight_groups(model, weights))  # one activation per group, all different
 
 
+TABLE_RARE_ROWS = "embedding / output projection, rare rows"
+TABLE_KEPT_ROWS = "embedding / output projection, kept rows"
+
+
 def test_litert_auto_respects_the_budget_and_beats_int4(converted, tiny_hf, tmp_path) -> None:
     """Both bundle formats from one plan: each file within --max-size, int4 blocks where the
-    scan says they cost least, and closer to the source than int4 everywhere."""
+    scan says they cost least, and closer to the source than int4 everywhere. The export splits
+    the embedding table, so the scan prices its rare rows apart from the rest."""
     from edgekit.core.manifest import manifest_path, read_manifest
 
     sizes = {q: converted["gemma3"][(q, "litertlm")].stat().st_size / MIB for q in ("int8", "int4")}
@@ -146,6 +151,7 @@ def test_litert_auto_respects_the_budget_and_beats_int4(converted, tiny_hf, tmp_
         recipe = read_manifest(manifest_path(bundle)).recipe
         plan = recipe.litert_weights["auto"]
         assert plan["groups_at_int4"] and set(plan["groups_at_int4"]) < set(plan["scan_kl_at_int4"])
+        assert recipe.litert_rare_rows and {TABLE_RARE_ROWS, TABLE_KEPT_ROWS} <= set(plan["scan_kl_at_int4"])
         bits = [entry["op_config"]["weight_tensor_config"]["num_bits"] for entry in recipe.quantizer_recipe]
         assert 4 in bits and 8 in bits
         assert kl(bundle) < kl(converted["gemma3"][("int4", fmt)]), fmt

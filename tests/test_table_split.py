@@ -88,3 +88,35 @@ def test_int8_rare4_is_refused_for_bundles_litert_torch_exports(tiny_next, tmp_p
     result = edgekit("convert", tiny_next["gemma4"], "--target", "litertlm", "--quant", "int8-rare4", "--out", tmp_path)
     assert_one_line_error(result, "--quant int8-rare4", "Gemma 1, 2 and 3")
     assert not any(tmp_path.iterdir())
+
+
+def test_the_table_scopes_name_each_half_of_the_split_table(rare4, tiny_hf) -> None:
+    """Recipes reach the split table's halves by scope, matched as the quantizer matches them (on
+    each op's output names): `KEPT_ROWS_SCOPE` names only the ops that read the kept rows and
+    `RARE_ROWS_SCOPE` only those that read the rare rows, though the rare output projection's
+    name holds its kept sibling's."""
+    import re
+
+    from ai_edge_quantizer.utils import tfl_flatbuffer_utils as quantizer_model
+
+    from edgekit.core.recipes import EMBEDDING, FC, KEPT_ROWS_SCOPE, RARE_ROWS_SCOPE
+    from edgekit.runtime.artifact import open_artifact
+
+    rows = rare_rows(tiny_hf["gemma3"] / "tokenizer.model")
+    model = quantizer_model.read_model(open_artifact(rare4["fp32"]).model_bytes())
+    weight_ops = {
+        index
+        for index, code in enumerate(model.operatorCodes)
+        if quantizer_model.TFL_OP_CODE_TO_NAME.get(code.builtinCode) in (FC, EMBEDDING)
+    }
+    read: dict[str, list[int]] = {KEPT_ROWS_SCOPE: [], RARE_ROWS_SCOPE: []}
+    for subgraph in model.subgraphs:
+        for op in subgraph.operators:
+            scope = quantizer_model.get_op_scope(op, subgraph.tensors)
+            tables = [subgraph.tensors[i].shape for i in op.inputs if i >= 0 and len(subgraph.tensors[i].shape) == 2]
+            for pattern, found in read.items():
+                if op.opcodeIndex in weight_ops and re.search(pattern, scope):
+                    found += [int(shape[0]) for shape in tables if shape[1] == 64]
+    assert set(read[RARE_ROWS_SCOPE]) == {len(rows)}
+    assert set(read[KEPT_ROWS_SCOPE]) == {512 - len(rows)}
+    assert len(read[KEPT_ROWS_SCOPE]) == len(read[RARE_ROWS_SCOPE]) >= 2  # a lookup and the output projection

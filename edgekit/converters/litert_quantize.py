@@ -4,11 +4,19 @@ size budget first (`litert_auto`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgekit.converters.litert_auto import ATTEMPTS, Anchors, LiteRtBudget, auto_rules, plan_groups
+from edgekit.converters.litert_auto import (
+    ATTEMPTS,
+    LiteRtBudget,
+    auto_rules,
+    group_kind,
+    one_of_each_kind,
+    plan_groups,
+)
 from edgekit.converters.litert_carry import carry_q4_0_blocks
 from edgekit.converters.litert_fixups import repair_zero_scales
 from edgekit.converters.quant_auto import AutoPlan, next_target
@@ -33,13 +41,14 @@ def quantize_tflite(
     gguf: Path | None = None,
     rotate: bool = True,
     budget: LiteRtBudget | None = None,
+    on_stage: Callable[[str], None] = lambda note: None,
 ) -> QuantizedTflite:
     """Write the quantized model to `out`; fp32 returns the float model unchanged. `gguf`: the
     Q4_0 checkpoint the float model was exported from, whose blocks int4 weights carry
     (unrotated, so that they hold the GGUF's values);
-    `rotate`: see `recipe`; `budget`: `auto`'s scan and size."""
+    `rotate`: see `recipe`; `budget`: `auto`'s scan and size; `on_stage`: its progress."""
     if budget is not None:
-        return _within_budget(float_tflite, budget, block_size, out, int8_scope, rotate)
+        return _within_budget(float_tflite, budget, block_size, out, int8_scope, rotate, on_stage)
     plan = recipe(quant, block_size, int8_scope, rotate, rotate_blocks=gguf is None)
     if plan is None:
         return QuantizedTflite(float_tflite)
@@ -62,7 +71,13 @@ def _quantize(float_tflite: Path, plan: list[dict[str, Any]], out: Path, gguf: P
 
 
 def _within_budget(
-    float_tflite: Path, budget: LiteRtBudget, block_size: int, out: Path, int8_scope: str | None, rotate: bool
+    float_tflite: Path,
+    budget: LiteRtBudget,
+    block_size: int,
+    out: Path,
+    int8_scope: str | None,
+    rotate: bool,
+    on_stage: Callable[[str], None],
 ) -> QuantizedTflite:
     def written(small_groups: list[str]) -> tuple[list[dict[str, Any]], int]:
         plan = rule_entries(auto_rules(budget.scan, small_groups), block_size, int8_scope, rotate)
@@ -72,11 +87,15 @@ def _within_budget(
     plan, size = written([])
     if size <= budget.max_bytes:
         return QuantizedTflite(out, None, plan, AutoPlan(budget.max_bytes, size, costs=budget.scan.costs).record())
-    every_group = [g.label for g in budget.scan.groups]
-    anchors = Anchors(size, written(every_group)[1])
+    int8_bytes, kinds = size, one_of_each_kind(budget.scan)
+    savings = {}
+    for index, group in enumerate(kinds):
+        on_stage(f"measuring what int4 saves, kind {index + 1}/{len(kinds)} ({group.kind})")
+        savings[group_kind(group)] = int8_bytes - written([group.label])[1]
     target = budget.max_bytes
-    for _ in range(ATTEMPTS):
-        auto = plan_groups(budget.scan, anchors, target)
+    for attempt in range(ATTEMPTS):
+        auto = plan_groups(budget.scan, int8_bytes, savings, target)
+        on_stage(f"writing the plan for {target / 2**20:.2f} MiB (try {attempt + 1}/{ATTEMPTS})")
         plan, size = written(auto.small_groups)
         if size <= budget.max_bytes:
             return QuantizedTflite(out, None, plan, auto.record())

@@ -7,10 +7,12 @@ recipe's Hadamard blocks (the basis is pinned by a test against a converted bund
 symmetric int4 blocks, scale = block max / 7, codes clipped to [-8, 7]. The quantizer's
 rotation also clips each block's scale (OCTAV), which the scan leaves out: it only ranks the
 groups. A group is the ops that read one input (q/k/v; gate/up), o and down of each layer,
-and the tied embedding/output projection; each names its ops by a scope on litert-torch's op
-names, which end with the module path (`DecoderLayer_3/.../Linear_k_proj;1`). Quantizing activations to int8 at run time is left out of the scan: adding
-it (int8, one scale per token, on each int4 group's inputs) gave the default model's 241 MiB
-plan no better top-1. Runs torch: callers run it in its own process.
+and the tied embedding/output projection, or, where the export splits that table
+(`table_split`), its rare rows and the rest as two groups, unrotated; each names its ops by a
+scope on litert-torch's op names, which end with the module path
+(`DecoderLayer_3/.../Linear_k_proj;1`). Quantizing activations to int8 at run time is left
+out of the scan: adding it (int8, one scale per token, on each int4 group's inputs) gave the
+default model's 241 MiB plan no better top-1. Runs torch: callers run it in its own process.
 """
 
 from __future__ import annotations
@@ -22,21 +24,28 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekit.core.recipes import EMBEDDING, FC, HADAMARD_BLOCK, LOGITS_SCOPE, LiteRtRule
+from edgekit.core.recipes import (
+    EMBEDDING,
+    FC,
+    HADAMARD_BLOCK,
+    KEPT_ROWS_SCOPE,
+    LOGITS_SCOPE,
+    RARE_ROWS_SCOPE,
+    LiteRtRule,
+    table_int4_rules,
+)
 from edgekit.runtime.metrics import log_softmax
-
-INT4_SCALE_BYTES = 2  # the quantizer stores blockwise scales as float16
-INT8_SCALE_BYTES = 4  # and per-channel scales as float32
 
 
 @dataclass(frozen=True)
 class LiteRtGroup:
     label: str
+    kind: str  # groups of one kind and shape save the same bytes at int4 (`litert_auto`)
+    shape: tuple[int, ...]  # the weights it holds: (rows, columns) of each matrix
     modules: tuple[str, ...]  # the torch module names of its weights
     int4_rules: tuple[LiteRtRule, ...]  # what storing it small adds to the int8 recipe
-    int8_bytes: int
-    int4_bytes: int
-    ops: int  # fully-connected and lookup ops that read its weights, per signature
+    rows: tuple[range, ...] = ()  # the rows of its one matrix it holds; () for all
+    rotation: int = HADAMARD_BLOCK  # of its int4 blocks' inputs; 0 for none
 
 
 @dataclass(frozen=True)
@@ -52,42 +61,35 @@ def _scope(layer: int, modules: str) -> str:
     return rf"DecoderLayer_{layer}/[^;]*Linear_(?:{modules})(?:;\d*)?;$"
 
 
-def _sizes(rows: int, cols: int, block_size: int) -> tuple[int, int]:
-    return rows * cols + rows * INT8_SCALE_BYTES, rows * cols // 2 + rows * cols // block_size * INT4_SCALE_BYTES
-
-
-def _groups(model, block_size: int) -> list[LiteRtGroup]:
+def _groups(model, split_rows: range | None) -> list[LiteRtGroup]:
     found = []
     shapes = {name: tuple(module.weight.shape) for name, module in model.named_modules() if hasattr(module, "weight")}
     for layer in range(len(model.model.layers)):
         prefix = f"model.layers.{layer}."
-        for label, parent, names in (
+        for kind, parent, names in (
             ("q/k/v", "self_attn", ("q_proj", "k_proj", "v_proj")),
             ("o", "self_attn", ("o_proj",)),
             ("gate/up", "mlp", ("gate_proj", "up_proj")),
             ("down", "mlp", ("down_proj",)),
         ):
             modules = tuple(f"{prefix}{parent}.{name}" for name in names)
-            sizes = [_sizes(*shapes[m], block_size) for m in modules]
             rule = LiteRtRule(4, "BLOCKWISE", FC, _scope(layer, "|".join(names)), HADAMARD_BLOCK)
             found.append(
-                LiteRtGroup(
-                    f"layer {layer} {label}",
-                    modules,
-                    (rule,),
-                    sum(s[0] for s in sizes),
-                    sum(s[1] for s in sizes),
-                    len(modules),
-                )
+                LiteRtGroup(f"layer {layer} {kind}", kind, sum((shapes[m] for m in modules), ()), modules, (rule,))
             )
-    int8_bytes, int4_bytes = _sizes(*shapes["model.embed_tokens"], block_size)
-    table_rules = (
-        LiteRtRule(4, "BLOCKWISE", EMBEDDING, rotation=HADAMARD_BLOCK),
-        LiteRtRule(4, "BLOCKWISE", FC, LOGITS_SCOPE, HADAMARD_BLOCK),
-    )
-    found.append(
-        LiteRtGroup("embedding / output projection", ("model.embed_tokens",), table_rules, int8_bytes, int4_bytes, 2)
-    )
+    table = "embedding / output projection"
+    vocabulary, width = shapes["model.embed_tokens"]
+    if not split_rows:
+        rules = (
+            LiteRtRule(4, "BLOCKWISE", EMBEDDING, rotation=HADAMARD_BLOCK),
+            LiteRtRule(4, "BLOCKWISE", FC, LOGITS_SCOPE, HADAMARD_BLOCK),
+        )
+        return [*found, LiteRtGroup(table, table, (vocabulary, width), ("model.embed_tokens",), rules)]
+    kept = (range(split_rows.start), range(split_rows.stop, vocabulary))
+    for label, rows, scope in (("rare rows", (split_rows,), RARE_ROWS_SCOPE), ("kept rows", kept, KEPT_ROWS_SCOPE)):
+        held = (sum(map(len, rows)), width)
+        rules = table_int4_rules(scope)
+        found.append(LiteRtGroup(f"{table}, {label}", label, held, ("model.embed_tokens",), rules, rows, 0))
     return found
 
 
@@ -107,27 +109,41 @@ def turned(matrix: np.ndarray, rotation: int = HADAMARD_BLOCK) -> np.ndarray:
     return (matrix.reshape(-1, size) @ hadamard(size)).reshape(matrix.shape)
 
 
-def int4_blocks(weight, block_size: int):
-    """`weight` (a float32 torch matrix) as the recipe's rotated int4 blocks give it back:
-    turned, rounded in symmetric blocks, turned back."""
+def int4_blocks(weight, block_size: int, rotation: int = HADAMARD_BLOCK):
+    """`weight` (a float32 torch matrix) as the recipe's int4 blocks give it back: turned (when
+    `rotation`), rounded in symmetric blocks, turned back."""
     import torch
 
     rows, cols = weight.shape
-    blocks = turned(weight.numpy()).reshape(rows, cols // block_size, block_size)
+    matrix = turned(weight.numpy(), rotation) if rotation else weight.numpy()
+    blocks = matrix.reshape(rows, cols // block_size, block_size)
     scale = np.maximum(np.abs(blocks).max(-1, keepdims=True), 1e-9) / 7
-    rounded = np.clip(np.round(blocks / scale), -8, 7) * scale
-    return torch.from_numpy(turned(rounded.reshape(rows, cols)))
+    rounded = (np.clip(np.round(blocks / scale), -8, 7) * scale).reshape(rows, cols)
+    return torch.from_numpy(turned(rounded, rotation) if rotation else rounded)
+
+
+def _rounded(weight, group: LiteRtGroup, block_size: int):
+    """`weight` with the rows `group` holds as its int4 blocks give them back."""
+    rounded = weight.clone()
+    for rows in group.rows or (range(len(weight)),):
+        rounded[rows.start : rows.stop] = int4_blocks(weight[rows.start : rows.stop], block_size, group.rotation)
+    return rounded
 
 
 def scan_litert_groups(
-    hf_dir: Path, calibration_ids: list[int], block_size: int, on_group: Callable[[int, int], None] | None = None
+    hf_dir: Path,
+    calibration_ids: list[int],
+    block_size: int,
+    on_group: Callable[[int, int], None] | None = None,
+    split_rows: range | None = None,
 ) -> LiteRtScan:
+    """`split_rows`: the table's rows the export stores apart (`table_split`)."""
     import torch
 
     from edgekit.converters.golden import load_source_model, source_logits
 
     model = load_source_model(hf_dir)
-    groups = _groups(model, block_size)
+    groups = _groups(model, split_rows)
     source = log_softmax(source_logits(model, calibration_ids))
     modules = dict(model.named_modules())
     costs = {}
@@ -137,7 +153,7 @@ def scan_litert_groups(
         kept = {name: modules[name].weight.data.clone() for name in group.modules}
         with torch.no_grad():
             for name in group.modules:
-                modules[name].weight.data = int4_blocks(kept[name], block_size)
+                modules[name].weight.data = _rounded(kept[name], group, block_size)
             got = log_softmax(source_logits(model, calibration_ids))
             for name, weight in kept.items():
                 modules[name].weight.data = weight

@@ -273,7 +273,7 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
         ):
             smoothing = smoothing_record(request, carries_q4_0=q4_0_source is not None)
             if any(recipe_named(q).splits_table for q in request.quants):
-                split_rows = rare_rows(tokenizer)
+                split_rows = rare_rows(tokenizer) or None
             litert_source = hf_dir
             if smoothing:
                 stages.note(f"migrating activation outliers into the weights (alpha {smoothing['alpha']})")
@@ -332,7 +332,9 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
                     budget = None
                     if table.needs_budget:
                         budget = LiteRtBudget(
-                            run_isolated(scan_litert_groups, litert_source, calibration, request.block_size, scanned),
+                            run_isolated(
+                                scan_litert_groups, litert_source, calibration, request.block_size, scanned, split_rows
+                            ),
                             int(request.max_size_mib * 2**20),
                             tokenizer.stat().st_size + BUNDLE_METADATA_BYTES,
                         )
@@ -343,6 +345,7 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
                         work / f"model-{quant}.tflite",
                         gguf=q4_0_source,
                         budget=budget,
+                        on_stage=stages.note,
                     )
                     if quantized.weights:
                         stages.note(carry_summary(quantized.weights))

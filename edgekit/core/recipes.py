@@ -74,6 +74,9 @@ LOGITS_SCOPE = "logits"
 # The tied table's rare rows, where the export splits them off (`converters.table_split`): its
 # lookup and its output projection.
 RARE_ROWS_SCOPE = "rare_rows"
+# The rest of the split table. The rare rows' output projection is joined to its sibling's name
+# (`...logits_kept_rows...logits_rare_rows;`), so the scope leaves out any name with `rare_rows`.
+KEPT_ROWS_SCOPE = r"^(?!.*rare_rows).*kept_rows"
 # Fully-connected ops whose inputs carry the largest activation outliers: the attention output
 # (o) and the MLP's down projection (names as litert-torch's export writes them).
 OUTLIER_INPUT_SCOPE = "o_proj|down_proj"
@@ -90,6 +93,14 @@ INT8_RULES = (
     LiteRtRule(8, "CHANNELWISE", EMBEDDING, rotation=TABLE_HADAMARD_BLOCK),
     LiteRtRule(8, "CHANNELWISE", FC, LOGITS_SCOPE, rotation=TABLE_HADAMARD_BLOCK),
 )
+
+
+def table_int4_rules(scope: str) -> tuple[LiteRtRule, ...]:
+    """Int4 blocks for the split table's lookup and output projection under `scope`, unrotated:
+    rotated, the default model's rare rows lost their sense at a few positions (KL 0.72
+    against 0.0019, benchmarks/litert_quality.md)."""
+    return LiteRtRule(4, "BLOCKWISE", EMBEDDING, scope), LiteRtRule(4, "BLOCKWISE", FC, scope)
+
 
 # ONNX weight forms: `keep` is the faithful form (a GGUF's own blocks, else 8 bits); `small` is
 # 4 bits; `scan` lets the budget scan decide per weight group.
@@ -129,8 +140,9 @@ class Recipe:
 
     @property
     def splits_table(self) -> bool:
-        """Whether its rules store the tied table's rare rows apart (`RARE_ROWS_SCOPE`)."""
-        return any(rule.scope == RARE_ROWS_SCOPE for rule in self.litert_rules)
+        """Whether its LiteRT export stores the tied table's rare rows apart: its rules name them
+        (`RARE_ROWS_SCOPE`), or its budget scan may choose them."""
+        return self.needs_budget or any(rule.scope == RARE_ROWS_SCOPE for rule in self.litert_rules)
 
     def bits_for(self, fmt: str) -> tuple[float, float] | None:
         return self.litert_bits if self.litert_bits and fmt in LITERT_FORMATS else self.bits
@@ -178,13 +190,7 @@ RECIPES: tuple[Recipe, ...] = (
         2,
         Thresholds(top1_min=0.85, kl_mean_max=0.05, first_token_min=0.85, perplexity_ratio_max=1.08),
         block_size_applies=True,
-        # int8's rules, then the rare rows in int4 blocks, unrotated: rotated, the default
-        # model's bundle lost its sense at a few positions (KL 0.72 against 0.0019)
-        litert_rules=(
-            *INT8_RULES,
-            LiteRtRule(4, "BLOCKWISE", EMBEDDING, RARE_ROWS_SCOPE),
-            LiteRtRule(4, "BLOCKWISE", FC, RARE_ROWS_SCOPE),
-        ),
+        litert_rules=(*INT8_RULES, *table_int4_rules(RARE_ROWS_SCOPE)),
     ),
     Recipe(
         "mixed",
