@@ -22,6 +22,7 @@ from edgekit.core.recipes import (
     RARE_ROWS_SCOPE,
     TABLE_HADAMARD_BLOCK,
     LiteRtRule,
+    recipe_named,
 )
 
 CALIBRATED = ("GPTQ", "OSCAR")  # algorithms that read activations from a calibration run
@@ -66,7 +67,16 @@ _TABLE_ROTATED = (Op(8, EMBEDDING, rotation=_R), Op(8, FC, LOGITS_SCOPE, rotatio
 _OUTLIERS_8 = Op(8, FC, OUTLIER_INPUT_SCOPE, rotation=_R)
 _INT4 = Op(4, block=32)
 _INT4_ROTATED = Op(4, block=32, rotation=_R)
-_INT8_RECIPE = tuple(Op(r.bits, r.op, r.scope, rotation=r.rotation) for r in INT8_RULES)
+
+
+def _recipe(rules: tuple[LiteRtRule, ...]) -> tuple[Op, ...]:
+    """A shipped recipe's rules as lever ops (blocks of 32, the default block size)."""
+    return tuple(
+        Op(r.bits, r.op, r.scope, block=32 if r.granularity == "BLOCKWISE" else 0, rotation=r.rotation) for r in rules
+    )
+
+
+_INT8_RECIPE = _recipe(INT8_RULES)
 
 LEVERS: tuple[Lever, ...] = (
     Lever("int8", "per channel, min-max", False, _int8()),
@@ -192,7 +202,7 @@ LEVERS: tuple[Lever, ...] = (
         "int8-rare4",
         "table split, rare rows int4 blocks of 32, unrotated (the recipe)",
         True,
-        (*_INT8_RECIPE, Op(4, EMBEDDING, RARE_ROWS_SCOPE, block=32), Op(4, FC, RARE_ROWS_SCOPE, block=32)),
+        _recipe(recipe_named("int8-rare4").litert_rules),
         split=True,
     ),
     Lever(

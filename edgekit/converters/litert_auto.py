@@ -4,10 +4,10 @@ int4 blocks cost the least KL in the scan (`litert_scan`) moved to int4 until th
 
 What moving a group saves is measured, not modelled from its weights: beside the weights the
 quantizer writes per-op tensors (scales, zero points, a rotation's) that differ by op kind and
-by rotation (on a tiny Gemma 3, a q/k/v group saved under half its weights' bytes and a
-gate/up group a third more). So the all-int8 model is written once more per kind of group,
-with one group of that kind at int4; groups of one kind and shape (every layer's q/k/v) save
-alike, and the savings add up to within a few KiB of the written models."""
+by rotation, so a group's saving can be well under or over its weights' bytes. The all-int8
+model is written once more per kind of group, with one group of that kind at int4; groups of
+one kind and shape (every layer's q/k/v) save alike. What the plan's estimate still misses,
+the next try's target takes off (`quant_auto.next_target`)."""
 
 from __future__ import annotations
 
