@@ -186,8 +186,8 @@ def onnx_converted(tiny_hf, tmp_path_factory) -> dict[str, dict[str, Path]]:
 
 @pytest.fixture(scope="session")
 def default_onnx(tmp_path_factory) -> dict[str, Path]:
-    """The embedded Gemma 3 270M as ONNX int8, int4 and fp32 (one export, minutes)."""
+    """The embedded Gemma 3 270M as ONNX int8, int8-fast, int4 and fp32 (one export, minutes)."""
     folder = tmp_path_factory.mktemp("default-onnx")
-    result = edgekit("convert", "--target", "onnx", "--quant", "int8,int4,fp32", "--out", folder, "--json")
+    result = edgekit("convert", "--target", "onnx", "--quant", "int8,int8-fast,int4,fp32", "--out", folder, "--json")
     assert result.code == 0, result.stderr[-3000:]
     return {a["quant"]: Path(a["artifact"]) for a in result.json()["artifacts"]}

@@ -203,6 +203,28 @@ def test_default_int8_onnx_gives_every_first_token_in_both_runtimes(default_onnx
 
 
 @pytest.mark.slow
+def test_default_int8_fast_onnx_computes_each_weight_once_with_int8_activations(default_onnx):
+    """`int8-fast` carries int8's GGUF blocks, each weight in one MatMulNBits at accuracy level 4
+    (no split codes, no float activations), its manifest sizes each weight as written, and it
+    still passes validation."""
+    import onnx
+
+    folder = default_onnx["int8-fast"]
+    manifest = json.loads((folder.parent / (folder.name + ".edgekit.json")).read_text())
+    carried = manifest["recipe"]["onnx_weights"]
+    assert set(carried["by_origin"]) == {"Q8_0", "Q5_0", "Q4_K", "Q6_K"}
+    graph = onnx.load(str(folder / "model.onnx"), load_external_data=False).graph
+    products = [n for n in graph.node if n.op_type == "MatMulNBits"]
+    assert len(products) == len(carried["weights"])  # the tied table: one lookup, one product
+    assert {a.i for n in products for a in n.attribute if a.name == "accuracy_level"} == {4}
+    weight_bytes = sum(w["bytes"] for w in carried["weights"])
+    assert 0.98 * carried["graph_bytes"] <= weight_bytes <= carried["graph_bytes"]
+    report = edgekit("validate", folder, "--json").json()
+    assert report["passed"] is True
+    assert report["teacher_forced"]["top1_agreement"] >= 0.95
+
+
+@pytest.mark.slow
 def test_default_int4_onnx_gives_every_first_token_in_both_runtimes(default_onnx):
     """int4 re-rounds a Q4_K_M source's 5- to 8-bit tensors; with the tied embedding in blocks of
     16 it keeps the source's first token on every golden prompt (block 32 missed one of 8), and

@@ -38,23 +38,29 @@ def container_bits(blocks: Blocks) -> int:
 
 @dataclass(frozen=True)
 class Part:
-    """One MatMulNBits of a weight. `significant` is False for the low bits of a split code,
-    whose error under int8 activations is a fraction of the weight's."""
+    """One MatMulNBits of a weight. `float_activations` is False for the low bits of a split
+    code, whose error under int8 activations is a fraction of the weight's, and for every part
+    when carried codes take int8 activations."""
 
     blocks: Blocks
-    significant: bool = True
+    float_activations: bool = True
 
 
-def container_parts(blocks: Blocks, lookup: bool = False) -> list[Part]:
+def container_parts(blocks: Blocks, lookup: bool = False, float_for_carried: bool = True) -> list[Part]:
     """The MatMulNBits that hold these codes, summed: one, or for codes wider than 4 bits an
     exact split into their top 4 bits and the rest (Q5_0: 4 + 1, Q8_0: 4 + 4) when they are a
-    GGUF's own (rounded int8 codes would pay a second scale per block; not measured).
+    GGUF's own (rounded int8 codes would pay a second scale per block; not measured) and their
+    top bits are to compute with float activations. Without `float_for_carried` every product
+    takes int8 activations and wide codes stay whole in one 8-bit container: fewer, faster
+    products for less fidelity (benchmarks/speed.md).
 
     d*(q - z) = 2^s*d*(q>>s - z>>s) + d*(q & (2^s - 1) - z mod 2^s). The top bits carry the
     weight's magnitude and compute with float activations on onnxruntime's fast 4-bit path;
     the low bits compute with int8 activations, whose error they scale down by 2^s. Not split:
     lookup tables, and low bits that would need a 2-bit container with zero points (Q6_K's,
     in blocks of 16: ~90x slower than its 8-bit container, benchmarks/matmulnbits.md)."""
+    if not float_for_carried:
+        return [Part(blocks, float_activations=False)]
     if lookup or blocks.bits <= 4 or blocks.origin in ROUNDED:
         return [Part(blocks)]
     shift = blocks.bits - 4
@@ -64,7 +70,7 @@ def container_parts(blocks: Blocks, lookup: bool = False) -> list[Part]:
     )
     if container_bits(low) == 2 and stored_zero(low) != 2:
         return [Part(blocks)]
-    return [Part(top), Part(low, significant=False)]
+    return [Part(top), Part(low, float_activations=False)]
 
 
 def stored_zero(blocks: Blocks) -> int:
@@ -118,10 +124,10 @@ def _half_if_exact(values: np.ndarray) -> np.ndarray:
 _RECORD_BYTES, _BIAS_RECORD_BYTES = 450, 950
 
 
-def storage_bytes(blocks: Blocks, lookup: bool = False) -> int:
+def storage_bytes(blocks: Blocks, lookup: bool = False, float_for_carried: bool = True) -> int:
     """Bytes this weight takes in the graph: codes, scales, zero points, bias and their records."""
     total = _RECORD_BYTES + (_BIAS_RECORD_BYTES if blocks.bias is not None else 0)
-    for part in (p.blocks for p in container_parts(blocks, lookup)):
+    for part in (p.blocks for p in container_parts(blocks, lookup, float_for_carried)):
         total += part.q.size * container_bits(part) // 8 + _half_if_exact(part.scale).nbytes
         zero_points = _zero_points(part)
         total += 0 if zero_points is None else zero_points.size
@@ -200,7 +206,7 @@ class _PartTensors:
 
     def __init__(self, editor: GraphEditor, part: Part, stem: str) -> None:
         blocks = part.blocks
-        self.blocks, self.significant = blocks, part.significant
+        self.blocks, self.float_activations = blocks, part.float_activations
         rows, cols = blocks.q.shape
         self.codes = editor.constant(f"{stem}_q", _packed_codes(blocks))
         self.scales = editor.float_constant(f"{stem}_scales", blocks.scale.reshape(rows, cols // blocks.block))
@@ -211,12 +217,15 @@ class _PartTensors:
 class SharedWeight:
     """One weight as graph initializers: its container parts and its block bias."""
 
-    def __init__(self, editor: GraphEditor, blocks: Blocks, stem: str, lookup: bool) -> None:
+    def __init__(
+        self, editor: GraphEditor, blocks: Blocks, stem: str, lookup: bool, float_for_carried: bool = True
+    ) -> None:
         self.blocks = blocks
         rows, cols = blocks.q.shape
         self.rows, self.cols, self.n_blocks = rows, cols, cols // blocks.block
         self.parts = [
-            _PartTensors(editor, part, f"{stem}p{i}") for i, part in enumerate(container_parts(blocks, lookup))
+            _PartTensors(editor, part, f"{stem}p{i}")
+            for i, part in enumerate(container_parts(blocks, lookup, float_for_carried))
         ]
         self.codes, self.scales = self.parts[0].codes, self.parts[0].scales
         self.bias = None if blocks.bias is None else editor.float_constant(f"{stem}_bias", blocks.bias)
@@ -227,9 +236,9 @@ def part_accuracy_level(part: _PartTensors, accuracy_level: int) -> int:
     float32 activations (level 1) even at level 4: onnxruntime's 4-bit float path is fast, and
     int8 activations on carried codes cost the most fidelity (benchmarks/results.md). 8- and
     2-bit containers have no fast float path (benchmarks/matmulnbits.md): level 4 stays for
-    them and for the low bits."""
+    them, for the low bits, and for every part when carried codes take int8 activations."""
     blocks = part.blocks
-    if accuracy_level == 4 and part.significant and container_bits(blocks) == 4 and blocks.origin not in ROUNDED:
+    if accuracy_level == 4 and part.float_activations and container_bits(blocks) == 4 and blocks.origin not in ROUNDED:
         return 1
     return accuracy_level
 

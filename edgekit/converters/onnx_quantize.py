@@ -12,15 +12,15 @@ The tied embedding/output projection, which every logit goes through, is rounded
 loses the source's first token on a golden prompt (tests/test_convert_onnx.py asserts them).
 
 Which form each weight takes is the recipe's `onnx_forms` (`edgekit.core.recipes`): `int8` all
-faithful, `int4` all small, `mixed` small except the tied embedding/output projection, `auto`
-small where the scan says it is cheapest until the graph fits `--max-size`. Measured:
-benchmarks/results.md.
+faithful, `int8-fast` too but with int8 activations on every product, `int4` all small, `mixed`
+small except the tied embedding/output projection, `auto` small where the scan says it is
+cheapest until the graph fits `--max-size`. Measured: benchmarks/results.md, benchmarks/speed.md.
 
 `accuracy_level` is MatMulNBits' compute type for the activations: 4 = int8, the fast path;
 0 = float32, under which `int8` from the default GGUF is exact (README). onnxruntime 1.31 has
 no fast float path at 8 or 2 bits (benchmarks/matmulnbits.md), so level 4 is the default, with
 float32 activations kept for carried 4-bit codes, where they are cheap
-(`onnx_blocks.part_accuracy_level`).
+(`onnx_blocks.part_accuracy_level`), except under `int8-fast`.
 """
 
 from __future__ import annotations
@@ -53,14 +53,14 @@ class PlannedWeight:
     blocks: Blocks
     gguf_tensor: str | None  # set when the blocks were carried over from this GGUF tensor
 
-    def record(self) -> dict[str, Any]:
+    def record(self, float_for_carried: bool = True) -> dict[str, Any]:
         return {
             "gguf_tensor": self.gguf_tensor,
             "origin": self.blocks.origin,
             "bits": self.blocks.bits,
             "block": self.blocks.block,
             "shape": [self.weight.rows, self.weight.cols],
-            "bytes": storage_bytes(self.blocks, self.weight.is_embedding),
+            "bytes": storage_bytes(self.blocks, self.weight.is_embedding, float_for_carried),
         }
 
 
@@ -184,27 +184,30 @@ def plan_recipe(candidates: Candidates, forms: OnnxForms) -> list[PlannedWeight]
     return [candidates.small(w) if small_for(w) else candidates.keep(w) for w in candidates.weights]
 
 
-def summarize(plan: list[PlannedWeight]) -> dict[str, Any]:
+def summarize(plan: list[PlannedWeight], float_for_carried: bool = True) -> dict[str, Any]:
     by_origin: dict[str, dict[str, int]] = {}
-    for planned in plan:
+    records = [p.record(float_for_carried) for p in plan]
+    for planned, record in zip(plan, records):
         entry = by_origin.setdefault(planned.blocks.origin, {"tensors": 0, "values": 0, "bytes": 0})
         entry["tensors"] += 1
         entry["values"] += planned.weight.rows * planned.weight.cols
-        entry["bytes"] += storage_bytes(planned.blocks, planned.weight.is_embedding)
-    return {"by_origin": by_origin, "weights": [p.record() for p in plan]}
+        entry["bytes"] += record["bytes"]
+    return {"by_origin": by_origin, "weights": records}
 
 
 def graph_bytes(graph: Path) -> int:
     return graph.stat().st_size + Path(f"{graph}.data").stat().st_size
 
 
-def _write(model, plan: list[PlannedWeight], accuracy_level: int, out: Path, base_dir: str = "") -> int:
+def _write(
+    model, plan: list[PlannedWeight], accuracy_level: int, out: Path, base_dir: str = "", float_for_carried: bool = True
+) -> int:
     """Replaces the weights of `model` (a float graph, modified in place) and saves it; the
     float tensors left (norms, weights kept float) are read from `base_dir` if still external."""
     import onnx
     from onnx.external_data_helper import load_external_data_for_model
 
-    apply_blocks(model, {p.weight.key: p.blocks for p in plan}, accuracy_level)
+    apply_blocks(model, {p.weight.key: p.blocks for p in plan}, accuracy_level, float_for_carried)
     load_external_data_for_model(model, base_dir)
     Path(f"{out}.data").unlink(missing_ok=True)  # onnx appends to an existing data file
     onnx.save(model, str(out), save_as_external_data=True, location=out.name + ".data")
@@ -213,7 +216,7 @@ def _write(model, plan: list[PlannedWeight], accuracy_level: int, out: Path, bas
 
 def _importance(float_model: Path, model, forms: OnnxForms, ids: list[int] | None) -> dict[str, np.ndarray] | None:
     """Activation energy per input column, for recipes that round weights to 4 bits."""
-    if forms == OnnxForms("keep", "keep") or not ids:
+    if forms.matrices == forms.embedding == "keep" or not ids:
         return None
     return input_energy(float_model, find_weights(model), ids)
 
@@ -241,8 +244,8 @@ def quantize_onnx(
         model = onnx.load(str(float_model), load_external_data=False)
         importance = _importance(float_model, model, forms, calibration_ids)
         plan = plan_recipe(Candidates(model, block_size, gguf_path, base_dir, importance), forms)
-        summary = summarize(plan)
-        summary["graph_bytes"] = _write(model, plan, accuracy_level, out, base_dir)
+        summary = summarize(plan, forms.float_for_carried)
+        summary["graph_bytes"] = _write(model, plan, accuracy_level, out, base_dir, forms.float_for_carried)
         return summary
     model = onnx.load(str(float_model))  # the sensitivity scan runs the whole float graph
     candidates = Candidates(

@@ -53,13 +53,16 @@ def float_weight(model, weight: Weight, rows: list[int] | None = None, base_dir:
     return np.ascontiguousarray(array.T if rows is None else array[:, rows].T)
 
 
-def apply_blocks(model, plan: dict[str, Blocks], accuracy_level: int) -> None:
-    """Replace every planned weight's float initializer by its blocks; the rest stays float."""
+def apply_blocks(model, plan: dict[str, Blocks], accuracy_level: int, float_for_carried: bool = True) -> None:
+    """Replace every planned weight's float initializer by its blocks; the rest stays float.
+    `float_for_carried`: a GGUF's own codes compute with float activations where that is fast
+    (`onnx_blocks.container_parts`)."""
     editor = GraphEditor(model)
     producers = {out: node for node in model.graph.node for out in node.output}
     lookups = {w.key for w in find_weights(model) if w.is_embedding}
     shared = {
-        key: SharedWeight(editor, blocks, f"w{i}", key in lookups) for i, (key, blocks) in enumerate(plan.items())
+        key: SharedWeight(editor, blocks, f"w{i}", key in lookups, float_for_carried)
+        for i, (key, blocks) in enumerate(plan.items())
     }
     for node in list(model.graph.node):
         if node.op_type == "Gather" and node.input[0] in shared:
