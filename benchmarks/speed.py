@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/speed.py [--out benchmarks/out/speed] [--rounds 3] [--threads 2]
 
-Converts the embedded model once (`edgekit convert --target onnx --quant int4,int8`), then times
+Converts the embedded model once (`edgekit convert --target onnx --quant int4,int8,int8-fast`), then times
 each lever in its own child process (so its peak RSS is its own), every variant once per round,
 rounds interleaved; the table gives the median and the spread (min-max) of the rounds. A variant
 also reports teacher-forced top-1 and mean KL over the reference text against the source's
@@ -13,13 +13,16 @@ Levers:
   attention kernel extends in place (`SharedCache`); the prompt's logits at every position vs
   only the last (`logits_to_keep`);
 - graph: carried GGUF 4-bit codes computed with float activations (accuracy level 1, today)
-  vs int8 activations (level 4), a copy of the graph with that attribute rewritten.
+  vs int8 activations (level 4), a copy of the graph with that attribute rewritten;
+- recipe: `int8-fast`, the same carried blocks with int8 activations on every product, its
+  wide codes (Q5_0, Q8_0) whole in one 8-bit product instead of split into 4-bit top bits
+  (float activations) and low bits.
 
 Peer, in the same rounds: onnxruntime-genai's own model builder's int4 graph of the same
 weights (the embedded GGUF dequantized to float32), run by onnxruntime-genai
 (`benchmarks/peers/ort_genai.py`; its fidelity is not measured here).
 
-Then onnxruntime's profiler on the adopted int4 graph: time per operator type over decode steps.
+Then onnxruntime's profiler on the int4 and int8-fast graphs: time per operator type over decode steps.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from benchmarks.edgekit_cli import edgekit  # noqa: E402
 from benchmarks.peers import ort_genai  # noqa: E402
 
 PREFILL, DECODE, PROFILED_STEPS = 256, 128, 32
+PROFILED = ("int4", "int8-fast")
 
 VARIANTS = (  # (name, recipe, graph, share_kv_buffer, prompt_last_row)
     ("int4: arrays, every row (before)", "int4", "as converted", False, False),
@@ -51,6 +55,7 @@ VARIANTS = (  # (name, recipe, graph, share_kv_buffer, prompt_last_row)
     ("int8: arrays, every row (before)", "int8", "as converted", False, False),
     ("int8: shared buffer, last row (adopted)", "int8", "as converted", True, True),
     ("int8: adopted + level 4 on carried codes", "int8", "level 4", True, True),
+    ("int8-fast: one 8-bit product per weight, level 4", "int8-fast", "as converted", True, True),
 )
 
 # Run in a child: bench one variant, then teacher-forced metrics; prints one JSON line.
@@ -154,8 +159,8 @@ def spread(values: list[float]) -> str:
     return f"{statistics.median(values):.1f} ({min(values):.1f}-{max(values):.1f})"
 
 
-def write_report(rows: list[dict], profile: dict, meta: dict, out: Path) -> None:
-    (out / "speed.json").write_text(json.dumps({"meta": meta, "rows": rows, "profile": profile}, indent=1))
+def write_report(rows: list[dict], profiles: dict[str, dict], meta: dict, out: Path) -> None:
+    (out / "speed.json").write_text(json.dumps({"meta": meta, "rows": rows, "profiles": profiles}, indent=1))
     lines = [
         f"# ONNX speed levers on Gemma 3 270M ({meta['date']}, {meta['machine']}, {meta['threads']} threads)",
         "",
@@ -175,23 +180,24 @@ def write_report(rows: list[dict], profile: dict, meta: dict, out: Path) -> None
             f"{statistics.median(r['peak_rss_bytes'] for r in runs) / 2**20:.0f} | "
             + (f"{runs[0]['top1']:.1%} | {runs[0]['kl_mean']:.4f} |" if "top1" in runs[0] else "- | - |")
         )
-    lines += [
-        "",
-        f"## Where an int4 decode step goes (adopted graph, onnxruntime's profiler, {PROFILED_STEPS} steps)",
-        "",
-        f"Profiled step: {profile['step_us'] / 1000:.1f} ms (the profiler itself slows it).",
-        "",
-        "| operator | µs per step | nodes per step | share |",
-        "|---|---|---|---|",
-    ]
-    total = sum(us for us, _ in profile["ops"].values())
-    for op, (us, count) in list(profile["ops"].items())[:12]:
-        lines.append(f"| {op} | {us:.0f} | {count} | {us / total:.0%} |")
-    lines += [
-        "",
-        "MatMulNBits by weight shape N x K, all layers together (the 262144 x 640 one is the output "
-        "projection): " + "; ".join(f"{shape} {us:.0f} µs" for shape, us in profile["matmul_shapes"]) + ".",
-    ]
+    for quant, profile in profiles.items():
+        lines += [
+            "",
+            f"## Where the {quant} decode step goes (as converted, onnxruntime's profiler, {PROFILED_STEPS} steps)",
+            "",
+            f"Profiled step: {profile['step_us'] / 1000:.1f} ms (the profiler itself slows it).",
+            "",
+            "| operator | µs per step | nodes per step | share |",
+            "|---|---|---|---|",
+        ]
+        total = sum(us for us, _ in profile["ops"].values())
+        for op, (us, count) in list(profile["ops"].items())[:12]:
+            lines.append(f"| {op} | {us:.0f} | {count} | {us / total:.0%} |")
+        lines += [
+            "",
+            "MatMulNBits by weight shape N x K, all layers together (the 262144 x 640 one is the output "
+            "projection): " + "; ".join(f"{shape} {us:.0f} µs" for shape, us in profile["matmul_shapes"]) + ".",
+        ]
     (HERE / "speed.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
@@ -203,8 +209,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    log("edgekit convert --target onnx --quant int4,int8 (the embedded model)")
-    conversion = edgekit("convert", "--target", "onnx", "--quant", "int4,int8", "--out", str(args.out), "--force")
+    log("edgekit convert --target onnx --quant int4,int8,int8-fast (the embedded model)")
+    conversion = edgekit(
+        "convert", "--target", "onnx", "--quant", "int4,int8,int8-fast", "--out", str(args.out), "--force"
+    )
     folders = {a["quant"]: Path(a["artifact"]) for a in conversion["artifacts"]}
     graphs = {
         (quant, graph): folder if graph == "as converted" else level_4_copy(folder, args.out / f"{folder.name}-level4")
@@ -234,10 +242,12 @@ def main() -> None:
                     DECODE,
                 )
             )
-    log("profiling the adopted int4 graph")
-    profile = child(
-        PROFILE, folders["int4"] / "model.onnx", args.threads, PREFILL, PROFILED_STEPS, args.out / "profile"
-    )
+    profiles = {}
+    for quant in PROFILED:
+        log(f"profiling the {quant} graph")
+        profiles[quant] = child(
+            PROFILE, folders[quant] / "model.onnx", args.threads, PREFILL, PROFILED_STEPS, args.out / f"profile-{quant}"
+        )
     meta = {
         "date": date.today().isoformat(),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
@@ -245,7 +255,7 @@ def main() -> None:
         "rounds": args.rounds,
         "conversion_seconds": conversion["seconds"],
     }
-    write_report([*rows, peer], profile, meta, args.out)
+    write_report([*rows, peer], profiles, meta, args.out)
 
 
 if __name__ == "__main__":
