@@ -7,7 +7,7 @@ llama.cpp is built once from llama-cpp-python's sdist into the edgekit cache (~4
 
 Every artifact is measured the same way, in this run, on this machine:
 - edgekit: one `edgekit convert --target all` (LiteRT-LM `.litertlm`/`.task`, ONNX), one
-  `--target onnx --quant auto --max-size 250`, one `--target android --quant int8-rare4` (its
+  `--target onnx --quant auto,int8-fast --max-size 250`, one `--target android --quant int8-rare4` (its
   export splits the table), float `.litertlm` references, and the int8
   `.litertlm` again with a 4096-token KV cache (what a longer cache costs LiteRT-LM's decode,
   which `edgekit plan` reads); quality by `edgekit validate`, speed by `edgekit bench`.
@@ -63,7 +63,7 @@ class EdgekitRun:
 
 EDGEKIT_RUNS = (
     EdgekitRun("all", ("int8", "mixed", "int4")),
-    EdgekitRun("onnx", ("auto",), ("--max-size", "250")),
+    EdgekitRun("onnx", ("auto", "int8-fast"), ("--max-size", "250")),
     EdgekitRun("android", ("int8-rare4",)),  # its own export: the table split (converters/table_split.py)
     EdgekitRun("litertlm", ("fp16", "fp32")),  # float references for `edgekit plan`; no llama.cpp peer row
     # what a longer KV cache costs LiteRT-LM's decode, for `edgekit plan --context`
@@ -74,6 +74,24 @@ SPEED_FIGURES = ("prefill_tok_s", "decode_tok_s", "ttft_s", "load_s", "run_peak_
 
 def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+SIMD_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "asimddp", "i8mm")
+
+
+def cpu_description() -> str:
+    """The architecture, the CPU's model and the SIMD extensions that the int8 kernels of
+    XNNPACK, onnxruntime and llama.cpp pick their code paths by (/proc/cpuinfo): runs on two
+    x86_64 machines differ by 2-4x in LiteRT-LM's prefill."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return platform.machine()
+    model = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "cpu")
+    flags = next(
+        (set(line.split(":", 1)[1].split()) for line in lines if line.startswith(("flags", "Features"))), set()
+    )
+    return f"{platform.machine()}, {model} ({', '.join(f for f in SIMD_FLAGS if f in flags) or 'none of ' + '/'.join(SIMD_FLAGS)})"
 
 
 def read_bandwidth(threads: int, gib: float = 1.0) -> float:
@@ -274,10 +292,10 @@ def speed_rounds(rows: list[dict], threads: int, rounds: int) -> None:
 
 
 def peer_for(row: dict, peers: dict[str, dict]) -> dict | None:
-    """The llama.cpp row of the same bit width: Q8_0 for int8, Q4_K_M for 4-bit recipes."""
+    """The llama.cpp row of the same bit width: Q8_0 for 8-bit recipes, Q4_K_M for the rest."""
     if row["quant"] in ("fp16", "fp32"):
         return None
-    return peers["Q8_0"] if row["quant"] == "int8" else peers["Q4_K_M"]
+    return peers["Q8_0"] if row["quant"] in ("int8", "int8-fast") else peers["Q4_K_M"]
 
 
 TOOL_COLORS = {"edgekit": "#1f77b4", "llama.cpp": "#d62728", "onnxruntime-genai": "#7f7f7f"}
@@ -353,7 +371,7 @@ def write_results(rows: list[dict], meta: dict) -> None:
         f"{meta['positions']} positions of the reference text against the fp32 source (the embedded GGUF "
         "dequantized), top-8 bucketed KL, the same code for every row. Roofline: decode tok/s ÷ "
         f"(measured read bandwidth {meta['read_bandwidth_gb_s']:.1f} GB/s ÷ weight bytes). Ratios are to "
-        "llama.cpp at the same width, re-quantized from the same fp32 source (Q8_0 for int8, Q4_K_M otherwise), "
+        "llama.cpp at the same width, re-quantized from the same fp32 source (Q8_0 for int8 and int8-fast, Q4_K_M otherwise), "
         "and, for ONNX graphs, to onnxruntime-genai's builder graph. "
         "MiB is the whole artifact (an ONNX folder carries a 33 MB tokenizer.json for onnxruntime-genai); "
         "weights MiB is the model graph / GGUF tensors alone. Convert s and peak GiB are per `edgekit convert` "
@@ -428,7 +446,7 @@ def main() -> None:
     log("measuring read bandwidth")
     meta = {
         "date": date.today().isoformat(),
-        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
+        "machine": cpu_description(),
         "threads": args.threads,
         "rounds": args.rounds,
         "read_bandwidth_gb_s": round(read_bandwidth(args.threads) / 1e9, 2),
