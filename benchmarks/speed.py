@@ -214,10 +214,11 @@ def main() -> None:
         "convert", "--target", "onnx", "--quant", "int4,int8,int8-fast", "--out", str(args.out), "--force"
     )
     folders = {a["quant"]: Path(a["artifact"]) for a in conversion["artifacts"]}
-    graphs = {
-        (quant, graph): folder if graph == "as converted" else level_4_copy(folder, args.out / f"{folder.name}-level4")
-        for quant, folder in folders.items()
-        for graph in ("as converted", "level 4")
+    graphs = {  # the level-4 copies only of the recipes a variant rewrites
+        (quant, graph): folders[quant]
+        if graph == "as converted"
+        else level_4_copy(folders[quant], args.out / f"{folders[quant].name}-level4")
+        for _, quant, graph, *_ in VARIANTS
     }
     from edgekit.intake.checkpoint import load_checkpoint
     from edgekit.intake.default_model import default_gguf

@@ -257,9 +257,10 @@ def quantize_onnx(
     target = max_size_bytes
     for attempt in range(3):  # the graph's own bytes are estimated: aim lower by the estimate's error
         plan, auto = planner.plan(target)  # every candidate form is computed by now
-        written = _write(model if attempt == 0 else onnx.load(str(float_model)), plan, accuracy_level, out)
+        graph = model if attempt == 0 else onnx.load(str(float_model))
+        written = _write(graph, plan, accuracy_level, out, float_for_carried=forms.float_for_carried)
         if written <= max_size_bytes:
-            summary = summarize(plan)
+            summary = summarize(plan, forms.float_for_carried)
             summary["graph_bytes"] = written
             summary["auto"] = auto.record()
             return summary
