@@ -205,8 +205,9 @@ def test_default_int8_onnx_gives_every_first_token_in_both_runtimes(default_onnx
 @pytest.mark.slow
 def test_default_int8_fast_onnx_computes_each_weight_once_with_int8_activations(default_onnx):
     """`int8-fast` carries int8's GGUF blocks, each weight in one MatMulNBits at accuracy level 4
-    (no split codes, no float activations), its manifest sizes each weight as written, and it
-    still passes validation."""
+    (no split codes, no float activations; the tied Q8_0 table's product reads its top nibbles,
+    and 512 leaders are re-scored), its manifest sizes each weight as written, and it still
+    passes validation."""
     import onnx
 
     folder = default_onnx["int8-fast"]
@@ -217,6 +218,9 @@ def test_default_int8_fast_onnx_computes_each_weight_once_with_int8_activations(
     products = [n for n in graph.node if n.op_type == "MatMulNBits"]
     assert len(products) == len(carried["weights"])  # the tied table: one lookup, one product
     assert {a.i for n in products for a in n.attribute if a.name == "accuracy_level"} == {4}
+    head = next(n for n in products if any(a.name == "N" and a.i == 262144 for a in n.attribute))
+    assert {a.name: a.i for a in head.attribute}["bits"] == 4
+    assert [n.op_type for n in graph.node].count("TopK") == 1 and carried["head_candidates"] == 512
     weight_bytes = sum(w["bytes"] for w in carried["weights"])
     assert 0.98 * carried["graph_bytes"] <= weight_bytes <= carried["graph_bytes"]
     report = edgekit("validate", folder, "--json").json()

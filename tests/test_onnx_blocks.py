@@ -145,3 +145,31 @@ def test_split_codes_keep_int8_activation_error_to_their_low_bits(layout, onnx_c
         )
 
     assert 0 < error("split", True) < error("whole", False) / 3  # measured: 1/11 (Q5_0), 1/5 (Q8_0)
+
+
+def test_rescored_head_is_exact_at_its_leaders_and_estimates_the_rest(onnx_converted, tmp_path: Path) -> None:
+    """With `head_candidates`, a Q8_0 table's lookup stays exact and its output projection gives
+    exactly the 8-bit logits at the `k` leaders, the true top few among them, and a 4-bit
+    estimate elsewhere; at float activations, so only the head's two passes differ."""
+    import onnx
+
+    graph = onnx_converted["gemma3"]["fp32"] / "model.onnx"
+    model = onnx.load(str(graph))
+    weights = {w.key: w for w in find_weights(model)}
+    plan = {key: _random_blocks(w, "Q8_0", np.random.default_rng(4)) for key, w in weights.items()}
+    ids, k = list(range(3, 40)), 16
+
+    def logits(name: str, head_candidates: int) -> np.ndarray:
+        candidate = onnx.load(str(graph))
+        apply_blocks(candidate, plan, 0, head_candidates=head_candidates)
+        onnx.save(candidate, str(tmp_path / f"{name}.onnx"), save_as_external_data=True, location=f"{name}.onnx.data")
+        return np.stack(list(OnnxRunner(open_artifact(tmp_path / f"{name}.onnx")).logits(ids)))
+
+    whole, rescored = logits("whole", 0), logits("rescored", k)
+    # re-scored: within 3e-7 of the largest logit (float sums in another order); estimates: 3e-6 and more
+    exact = np.isclose(rescored, whole, rtol=0, atol=1e-6 * np.abs(whole).max())
+    # the leaders, and beyond them only the rare estimate that lands as close by chance
+    assert (exact.sum(-1) >= k).all() and (exact.sum(-1) <= k + 2).all()
+    true_top = np.argsort(-whole, -1)[:, :3]
+    assert np.take_along_axis(exact, true_top, -1).all()
+    assert np.abs(rescored - whole).max() < 0.1 * (whole.max(-1) - whole.min(-1)).min()

@@ -15,7 +15,8 @@ Here every weight arrives as `Blocks` (a GGUF's own, carried over, or round-to-n
   `y += blocksum(x) @ b.T` (float zero points would also be exact, but take a slow path:
   benchmarks/matmulnbits.md);
 - the embedding table and the output projection share one set of codes and scales: the head
-  is a MatMulNBits, the lookup gathers rows of the same codes and dequantizes them.
+  is a MatMulNBits, the lookup gathers rows of the same codes and dequantizes them (an 8-bit
+  table may instead be stored as its two nibbles, read by half at decode: `onnx_head`).
 """
 
 from __future__ import annotations
@@ -54,23 +55,30 @@ def container_parts(blocks: Blocks, lookup: bool = False, float_for_carried: boo
     takes int8 activations and wide codes stay whole in one 8-bit container: fewer, faster
     products for less fidelity (benchmarks/speed.md).
 
-    d*(q - z) = 2^s*d*(q>>s - z>>s) + d*(q & (2^s - 1) - z mod 2^s). The top bits carry the
-    weight's magnitude and compute with float activations on onnxruntime's fast 4-bit path;
-    the low bits compute with int8 activations, whose error they scale down by 2^s. Not split:
+    The top bits (`top_and_low_bits`) carry the weight's magnitude and compute with float
+    activations on onnxruntime's fast 4-bit path; the low bits compute with int8 activations,
+    whose error they scale down by 2^s. Not split:
     lookup tables, and low bits that would need a 2-bit container with zero points (Q6_K's,
     in blocks of 16: ~90x slower than its 8-bit container, benchmarks/matmulnbits.md)."""
     if not float_for_carried:
         return [Part(blocks, float_activations=False)]
     if lookup or blocks.bits <= 4 or blocks.origin in ROUNDED:
         return [Part(blocks)]
+    top, low = top_and_low_bits(blocks)
+    if container_bits(low) == 2 and stored_zero(low) != 2:
+        return [Part(blocks)]
+    return [Part(top), Part(low, float_activations=False)]
+
+
+def top_and_low_bits(blocks: Blocks) -> tuple[Blocks, Blocks]:
+    """Codes wider than 4 bits (no block bias) as their top 4 bits and the rest, exactly:
+    d*(q - z) = 2^s*d*(q>>s - z>>s) + d*(q & (2^s - 1) - z mod 2^s)."""
     shift = blocks.bits - 4
     top = Blocks(blocks.origin, 4, blocks.block, blocks.q >> shift, blocks.scale * 2**shift, blocks.zero >> shift, None)
     low = Blocks(
         blocks.origin, shift, blocks.block, blocks.q & (2**shift - 1), blocks.scale, blocks.zero & (2**shift - 1), None
     )
-    if container_bits(low) == 2 and stored_zero(low) != 2:
-        return [Part(blocks)]
-    return [Part(top), Part(low, float_activations=False)]
+    return top, low
 
 
 def stored_zero(blocks: Blocks) -> int:
@@ -83,7 +91,7 @@ def stored_zero(blocks: Blocks) -> int:
     return default if fits else blocks.zero
 
 
-def _packed_codes(blocks: Blocks) -> np.ndarray:
+def packed_codes(blocks: Blocks) -> np.ndarray:
     """(rows, n_blocks, block * bits / 8) uint8, lowest bits first, shifted onto `stored_zero`."""
     rows, cols = blocks.q.shape
     codes = blocks.q.reshape(rows, cols // blocks.block, blocks.block).astype(np.uint8, copy=False)
@@ -181,12 +189,25 @@ class GraphEditor:
         )
         return name
 
-    def node(self, op: str, inputs: list[str], stem: str, domain: str = "", **attrs) -> str:
+    def folded(self, op: str, inputs: list[str], stem: str) -> str:
+        """A node of constants (initializers, or nodes `float_constant` put first), placed after
+        their producers at the graph's start; onnxruntime folds it at load."""
         from onnx import helper
 
-        out = self.name(stem)
-        self.pending.append(helper.make_node(op, inputs, [out], name=out, domain=domain, **attrs))
-        return out
+        name = self.name(stem)
+        after = [i for i, node in enumerate(self.graph.node) if set(node.output) & set(inputs)]
+        self.graph.node.insert(max(after, default=-1) + 1, helper.make_node(op, inputs, [name], name=name))
+        return name
+
+    def node(self, op: str, inputs: list[str], stem: str, domain: str = "", **attrs) -> str:
+        return self.node_outputs(op, inputs, stem, 1, domain, **attrs)[0]
+
+    def node_outputs(self, op: str, inputs: list[str], stem: str, count: int, domain: str = "", **attrs) -> list[str]:
+        from onnx import helper
+
+        outs = [self.name(stem) for _ in range(count)]
+        self.pending.append(helper.make_node(op, inputs, outs, name=outs[0], domain=domain, **attrs))
+        return outs
 
     def begin(self) -> None:
         """Start collecting the nodes that will replace one node."""
@@ -208,7 +229,7 @@ class _PartTensors:
         blocks = part.blocks
         self.blocks, self.float_activations = blocks, part.float_activations
         rows, cols = blocks.q.shape
-        self.codes = editor.constant(f"{stem}_q", _packed_codes(blocks))
+        self.codes = editor.constant(f"{stem}_q", packed_codes(blocks))
         self.scales = editor.float_constant(f"{stem}_scales", blocks.scale.reshape(rows, cols // blocks.block))
         zero_points = _zero_points(blocks)
         self.zero_points = None if zero_points is None else editor.constant(f"{stem}_zp", zero_points)
@@ -276,32 +297,35 @@ def matmul(editor: GraphEditor, x: str, weight: SharedWeight, accuracy_level: in
     editor.node("Add", [y, editor.node("MatMul", [sums, bias_t], "bias")], "biased")
 
 
+def unpack_nibbles(editor: GraphEditor, packed: str, ids: str, n_blocks: int, block: int) -> str:
+    """Gathered 4-bit codes, two per byte lowest first, (*ids.shape, n_blocks, block / 2) uint8,
+    as one code per byte: (*ids.shape, n_blocks, block)."""
+    low = editor.node("BitwiseAnd", [packed, editor.constant("mask", np.array(15, dtype=np.uint8))], "low")
+    high = editor.node(
+        "BitShift", [packed, editor.constant("shift", np.array(4, dtype=np.uint8))], "high", direction="RIGHT"
+    )
+    pairs = editor.node(
+        "Concat",
+        [
+            editor.node("Unsqueeze", [low, editor.constant("ax", np.array([-1]))], "lo"),
+            editor.node("Unsqueeze", [high, editor.constant("ax", np.array([-1]))], "hi"),
+        ],
+        "pairs",
+        axis=-1,
+    )
+    ids_shape = editor.node("Shape", [ids], "ids_shape")
+    unpacked_dims = editor.node(
+        "Concat", [ids_shape, editor.constant("blocks", np.array([n_blocks, block]))], "dims", axis=0
+    )
+    return editor.node("Reshape", [pairs, unpacked_dims], "codes")
+
+
 def gather_rows(editor: GraphEditor, ids: str, weight: SharedWeight) -> None:
     """Appends the embedding lookup: rows `ids` of W, dequantized, shape (*ids.shape, cols)."""
     assert len(weight.parts) == 1  # lookup tables are never split
     codes = editor.node("Gather", [weight.codes, ids], "rows", axis=0)
     if container_bits(weight.blocks) == 4:
-        low = editor.node("BitwiseAnd", [codes, editor.constant("mask", np.array(15, dtype=np.uint8))], "low")
-        high = editor.node(
-            "BitShift", [codes, editor.constant("shift", np.array(4, dtype=np.uint8))], "high", direction="RIGHT"
-        )
-        pairs = editor.node(
-            "Concat",
-            [
-                editor.node("Unsqueeze", [low, editor.constant("ax", np.array([-1]))], "lo"),
-                editor.node("Unsqueeze", [high, editor.constant("ax", np.array([-1]))], "hi"),
-            ],
-            "pairs",
-            axis=-1,
-        )
-        ids_shape = editor.node("Shape", [ids], "ids_shape")
-        unpacked_dims = editor.node(
-            "Concat",
-            [ids_shape, editor.constant("blocks", np.array([weight.n_blocks, weight.blocks.block]))],
-            "dims",
-            axis=0,
-        )
-        codes = editor.node("Reshape", [pairs, unpacked_dims], "codes")
+        codes = unpack_nibbles(editor, codes, ids, weight.n_blocks, weight.blocks.block)
     centred = editor.node(
         "Sub",
         [

@@ -12,7 +12,8 @@ The tied embedding/output projection, which every logit goes through, is rounded
 loses the source's first token on a golden prompt (tests/test_convert_onnx.py asserts them).
 
 Which form each weight takes is the recipe's `onnx_forms` (`edgekit.core.recipes`): `int8` all
-faithful, `int8-fast` too but with int8 activations on every product, `int4` all small, `mixed`
+faithful, `int8-fast` too but with int8 activations on every product and its output projection
+ranked by the table's top nibbles, the leaders re-scored exactly (`onnx_head`), `int4` all small, `mixed`
 small except the tied embedding/output projection, `auto` small where the scan says it is
 cheapest until the graph fits `--max-size`. Measured: benchmarks/results.md, benchmarks/speed.md.
 
@@ -184,15 +185,18 @@ def plan_recipe(candidates: Candidates, forms: OnnxForms) -> list[PlannedWeight]
     return [candidates.small(w) if small_for(w) else candidates.keep(w) for w in candidates.weights]
 
 
-def summarize(plan: list[PlannedWeight], float_for_carried: bool = True) -> dict[str, Any]:
+def summarize(plan: list[PlannedWeight], forms: OnnxForms) -> dict[str, Any]:
     by_origin: dict[str, dict[str, int]] = {}
-    records = [p.record(float_for_carried) for p in plan]
+    records = [p.record(forms.float_for_carried) for p in plan]
     for planned, record in zip(plan, records):
         entry = by_origin.setdefault(planned.blocks.origin, {"tensors": 0, "values": 0, "bytes": 0})
         entry["tensors"] += 1
         entry["values"] += planned.weight.rows * planned.weight.cols
         entry["bytes"] += record["bytes"]
-    return {"by_origin": by_origin, "weights": records}
+    summary: dict[str, Any] = {"by_origin": by_origin, "weights": records}
+    if forms.head_candidates:
+        summary["head_candidates"] = forms.head_candidates
+    return summary
 
 
 def graph_bytes(graph: Path) -> int:
@@ -200,14 +204,15 @@ def graph_bytes(graph: Path) -> int:
 
 
 def _write(
-    model, plan: list[PlannedWeight], accuracy_level: int, out: Path, base_dir: str = "", float_for_carried: bool = True
+    model, plan: list[PlannedWeight], accuracy_level: int, out: Path, forms: OnnxForms, base_dir: str = ""
 ) -> int:
     """Replaces the weights of `model` (a float graph, modified in place) and saves it; the
     float tensors left (norms, weights kept float) are read from `base_dir` if still external."""
     import onnx
     from onnx.external_data_helper import load_external_data_for_model
 
-    apply_blocks(model, {p.weight.key: p.blocks for p in plan}, accuracy_level, float_for_carried)
+    blocks = {p.weight.key: p.blocks for p in plan}
+    apply_blocks(model, blocks, accuracy_level, forms.float_for_carried, forms.head_candidates)
     load_external_data_for_model(model, base_dir)
     Path(f"{out}.data").unlink(missing_ok=True)  # onnx appends to an existing data file
     onnx.save(model, str(out), save_as_external_data=True, location=out.name + ".data")
@@ -231,11 +236,13 @@ def quantize_onnx(
     max_size_bytes: int | None = None,
     calibration_ids: list[int] | None = None,
     on_stage: Callable[[str], None] | None = None,
+    forms: OnnxForms | None = None,
 ) -> dict[str, Any]:
-    """Writes `out` (+ `out.data`); returns the plan summary recorded in the manifest."""
+    """Writes `out` (+ `out.data`); returns the plan summary recorded in the manifest. `forms`
+    replaces the recipe's weight forms (benchmarks/speed.py times forms no recipe names)."""
     import onnx
 
-    forms = recipe_named(quant).onnx_forms
+    forms = forms or recipe_named(quant).onnx_forms
     if forms is None:
         quantized = [r.name for r in recipes_for("onnx") if r.onnx_forms]
         raise EdgekitError(f"--quant {quant} has no ONNX weight plan", f"use one of {', '.join(quantized)}")
@@ -244,8 +251,8 @@ def quantize_onnx(
         model = onnx.load(str(float_model), load_external_data=False)
         importance = _importance(float_model, model, forms, calibration_ids)
         plan = plan_recipe(Candidates(model, block_size, gguf_path, base_dir, importance), forms)
-        summary = summarize(plan, forms.float_for_carried)
-        summary["graph_bytes"] = _write(model, plan, accuracy_level, out, base_dir, forms.float_for_carried)
+        summary = summarize(plan, forms)
+        summary["graph_bytes"] = _write(model, plan, accuracy_level, out, forms, base_dir)
         return summary
     model = onnx.load(str(float_model))  # the sensitivity scan runs the whole float graph
     candidates = Candidates(
@@ -258,9 +265,9 @@ def quantize_onnx(
     for attempt in range(3):  # the graph's own bytes are estimated: aim lower by the estimate's error
         plan, auto = planner.plan(target)  # every candidate form is computed by now
         graph = model if attempt == 0 else onnx.load(str(float_model))
-        written = _write(graph, plan, accuracy_level, out, float_for_carried=forms.float_for_carried)
+        written = _write(graph, plan, accuracy_level, out, forms)
         if written <= max_size_bytes:
-            summary = summarize(plan, forms.float_for_carried)
+            summary = summarize(plan, forms)
             summary["graph_bytes"] = written
             summary["auto"] = auto.record()
             return summary

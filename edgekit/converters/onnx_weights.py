@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgekit.converters.onnx_blocks import GraphEditor, SharedWeight, drop_unused_initializers, gather_rows, matmul
+from edgekit.converters.onnx_head import NibbleTable, lookup, rescored_logits, splits_into_nibbles
 from edgekit.formats.gguf_blocks import Blocks
 
 EMBEDDING = "embedding"
@@ -53,31 +54,47 @@ def float_weight(model, weight: Weight, rows: list[int] | None = None, base_dir:
     return np.ascontiguousarray(array.T if rows is None else array[:, rows].T)
 
 
-def apply_blocks(model, plan: dict[str, Blocks], accuracy_level: int, float_for_carried: bool = True) -> None:
+def apply_blocks(
+    model, plan: dict[str, Blocks], accuracy_level: int, float_for_carried: bool = True, head_candidates: int = 0
+) -> None:
     """Replace every planned weight's float initializer by its blocks; the rest stays float.
     `float_for_carried`: a GGUF's own codes compute with float activations where that is fast
-    (`onnx_blocks.container_parts`)."""
+    (`onnx_blocks.container_parts`). `head_candidates` > 0: a tied 8-bit table's output
+    projection ranks by its top nibbles and re-scores that many leaders exactly (`onnx_head`)."""
     editor = GraphEditor(model)
     producers = {out: node for node in model.graph.node for out in node.output}
     lookups = {w.key for w in find_weights(model) if w.is_embedding}
+    tables = {
+        key: NibbleTable(editor, blocks, f"w{i}")
+        for i, (key, blocks) in enumerate(plan.items())
+        if head_candidates and key in lookups and splits_into_nibbles(blocks)
+    }
     shared = {
         key: SharedWeight(editor, blocks, f"w{i}", key in lookups, float_for_carried)
         for i, (key, blocks) in enumerate(plan.items())
+        if key not in tables
     }
     for node in list(model.graph.node):
-        if node.op_type == "Gather" and node.input[0] in shared:
+        if node.op_type == "Gather" and node.input[0] in tables:
+            editor.begin()
+            lookup(editor, node.input[1], tables[node.input[0]])
+            editor.replace(node)
+        elif node.op_type == "Gather" and node.input[0] in shared:
             editor.begin()
             gather_rows(editor, node.input[1], shared[node.input[0]])
             editor.replace(node)
         elif node.op_type == "MatMul":
             weight_name = node.input[1]
             tied = producers.get(weight_name)
-            if tied is not None and tied.op_type == "Transpose" and tied.input[0] in shared:
+            if tied is not None and tied.op_type == "Transpose" and tied.input[0] in shared.keys() | tables.keys():
                 weight_name = tied.input[0]  # the tied output projection: MatMul(x, Transpose(E))
                 model.graph.node.remove(tied)
-            if weight_name not in shared:
-                continue
-            editor.begin()
-            matmul(editor, node.input[0], shared[weight_name], accuracy_level)
-            editor.replace(node)
+            if weight_name in tables:
+                editor.begin()
+                rescored_logits(editor, node.input[0], tables[weight_name], head_candidates)
+                editor.replace(node)
+            elif weight_name in shared:
+                editor.begin()
+                matmul(editor, node.input[0], shared[weight_name], accuracy_level)
+                editor.replace(node)
     drop_unused_initializers(model.graph)

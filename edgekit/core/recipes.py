@@ -114,6 +114,9 @@ class OnnxForms:
     # A GGUF's own codes compute with float32 activations where onnxruntime's float path is fast;
     # False: int8 activations everywhere (`converters.onnx_blocks.container_parts`).
     float_for_carried: bool = True
+    # > 0: a tied 8-bit table's output projection ranks the vocabulary by its codes' top nibbles
+    # and re-scores this many leaders exactly (`converters.onnx_head`); 0: one whole product.
+    head_candidates: int = 0
 
 
 @dataclass(frozen=True)
@@ -186,12 +189,14 @@ RECIPES: tuple[Recipe, ...] = (
     ),
     Recipe(
         "int8-fast",
-        "ONNX: int8's weights, with int8 activations on every product (faster decode, less faithful)",
+        "ONNX: int8's weights, int8 activations on every product, the output projection read by half "
+        "(faster decode, less faithful)",
         ("onnx",),
         (8.5, 8.5),
         1,
         Thresholds(top1_min=0.85, kl_mean_max=0.05, first_token_min=0.85, perplexity_ratio_max=1.08),
-        onnx_forms=OnnxForms(matrices="keep", embedding="keep", float_for_carried=False),
+        # 512 leaders: the tail's KL as one 8-bit product's; 128 doubles it (benchmarks/speed.md)
+        onnx_forms=OnnxForms(matrices="keep", embedding="keep", float_for_carried=False, head_candidates=512),
     ),
     Recipe(
         "int8-rare4",
