@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/speed.py [--out benchmarks/out/speed] [--rounds 3] [--threads 2]
 
-Converts the embedded model once (`edgekit convert --target onnx --quant int4,int8,int8-fast`), then times
+Converts the embedded model once (`edgekit convert --target onnx --quant int4,int8,int8-fast,fp32`), then times
 each lever in its own child process (so its peak RSS is its own), every variant once per round,
 rounds interleaved; the table gives the median and the spread (min-max) of the rounds. A variant
 also reports teacher-forced top-1 and mean KL over the reference text against the source's
@@ -16,7 +16,10 @@ Levers:
   vs int8 activations (level 4), a copy of the graph with that attribute rewritten;
 - recipe: `int8-fast`, the same carried blocks with int8 activations on every product, its
   wide codes (Q5_0, Q8_0) whole in one 8-bit product instead of split into 4-bit top bits
-  (float activations) and low bits.
+  (float activations) and low bits;
+- head: `int8-fast`'s tied Q8_0 table as one 8-bit output projection vs ranked by its top
+  nibbles with 512 leaders re-scored exactly (`converters.onnx_head`, the recipe's default), the
+  former written from the float graph with the recipe's forms but no leaders.
 
 Peer, in the same rounds: onnxruntime-genai's own model builder's int4 graph of the same
 weights (the embedded GGUF dequantized to float32), run by onnxruntime-genai
@@ -55,7 +58,8 @@ VARIANTS = (  # (name, recipe, graph, share_kv_buffer, prompt_last_row)
     ("int8: arrays, every row (before)", "int8", "as converted", False, False),
     ("int8: shared buffer, last row (adopted)", "int8", "as converted", True, True),
     ("int8: adopted + level 4 on carried codes", "int8", "level 4", True, True),
-    ("int8-fast: one 8-bit product per weight, level 4", "int8-fast", "as converted", True, True),
+    ("int8-fast: one 8-bit product per weight, level 4, whole head", "int8-fast", "whole head", True, True),
+    ("int8-fast: + head ranked by top nibbles, 512 re-scored (adopted)", "int8-fast", "as converted", True, True),
 )
 
 # Run in a child: bench one variant, then teacher-forced metrics; prints one JSON line.
@@ -124,11 +128,10 @@ def log(message: str) -> None:
     print(f"[speed] {message}", file=sys.stderr, flush=True)
 
 
-def level_4_copy(folder: Path, out: Path) -> Path:
-    """The folder with every MatMulNBits at accuracy level 4 (weights hard-linked, not copied),
-    beside it the original's manifest: its golden outputs are what the copy is scored against."""
-    import onnx
-
+def linked_folder(folder: Path, out: Path, keep: tuple[str, ...]) -> Path:
+    """A new `out` with `folder`'s files whose names start with one of `keep` hard-linked (not
+    copied), and beside it the original's manifest: its golden outputs are what the copy is
+    scored against."""
     from edgekit.core.manifest import manifest_path
 
     if out.exists():
@@ -137,14 +140,39 @@ def level_4_copy(folder: Path, out: Path) -> Path:
     manifest_path(out).unlink(missing_ok=True)
     os.link(manifest_path(folder), manifest_path(out))
     for item in folder.iterdir():
-        if item.name != "model.onnx":
+        if item.name.startswith(keep):
             os.link(item, out / item.name)
+    return out
+
+
+def level_4_copy(folder: Path, out: Path) -> Path:
+    """The folder with every MatMulNBits at accuracy level 4, its weights shared."""
+    import onnx
+
+    linked_folder(folder, out, ("model.onnx.data", "genai_config", "tokenizer"))
     model = onnx.load(str(folder / "model.onnx"), load_external_data=False)
     for node in model.graph.node:
         for attribute in node.attribute:
             if node.op_type == "MatMulNBits" and attribute.name == "accuracy_level":
                 attribute.i = 4
     onnx.save(model, str(out / "model.onnx"))
+    return out
+
+
+def whole_head_copy(folder: Path, float_graph: Path, out: Path) -> Path:
+    """`folder`'s recipe written again from the float graph with one whole product for the tied
+    table (no leaders re-scored); its other files hard-linked, and the original's manifest."""
+    from dataclasses import replace
+
+    from edgekit.converters.onnx_quantize import quantize_onnx
+    from edgekit.core.manifest import manifest_path, read_manifest
+    from edgekit.core.recipes import recipe_named
+    from edgekit.intake.default_model import default_gguf
+
+    linked_folder(folder, out, ("genai_config", "tokenizer"))
+    quant = read_manifest(manifest_path(folder)).recipe.quant
+    forms = replace(recipe_named(quant).onnx_forms, head_candidates=0)
+    quantize_onnx(float_graph, quant, 32, out / "model.onnx", gguf_path=default_gguf(), forms=forms)
     return out
 
 
@@ -209,17 +237,19 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    log("edgekit convert --target onnx --quant int4,int8,int8-fast (the embedded model)")
+    log("edgekit convert --target onnx --quant int4,int8,int8-fast,fp32 (the embedded model)")
     conversion = edgekit(
-        "convert", "--target", "onnx", "--quant", "int4,int8,int8-fast", "--out", str(args.out), "--force"
+        "convert", "--target", "onnx", "--quant", "int4,int8,int8-fast,fp32", "--out", str(args.out), "--force"
     )
     folders = {a["quant"]: Path(a["artifact"]) for a in conversion["artifacts"]}
-    graphs = {  # the level-4 copies only of the recipes a variant rewrites
-        (quant, graph): folders[quant]
-        if graph == "as converted"
-        else level_4_copy(folders[quant], args.out / f"{folders[quant].name}-level4")
-        for _, quant, graph, *_ in VARIANTS
+    rewrites = {
+        "as converted": lambda folder: folder,
+        "level 4": lambda folder: level_4_copy(folder, args.out / f"{folder.name}-level4"),
+        "whole head": lambda folder: whole_head_copy(
+            folder, folders["fp32"] / "model.onnx", args.out / f"{folder.name}-whole-head"
+        ),
     }
+    graphs = {(quant, graph): rewrites[graph](folders[quant]) for _, quant, graph, *_ in VARIANTS}
     from edgekit.intake.checkpoint import load_checkpoint
     from edgekit.intake.default_model import default_gguf
 
