@@ -326,36 +326,28 @@ def gather_rows(editor: GraphEditor, ids: str, weight: SharedWeight) -> None:
     codes = editor.node("Gather", [weight.codes, ids], "rows", axis=0)
     if container_bits(weight.blocks) == 4:
         codes = unpack_nibbles(editor, codes, ids, weight.n_blocks, weight.blocks.block)
+    dequantized_rows(editor, codes, ids, weight.scales, stored_zero(weight.blocks), weight.cols, weight.bias)
+
+
+def dequantized_rows(
+    editor: GraphEditor, codes: str, ids: str, scales: str, zero: int, cols: int, bias: str | None = None
+) -> None:
+    """Appends `s * (codes - zero) (+ b)` for the gathered codes of rows `ids`,
+    (*ids.shape, n_blocks, block) uint8, with those rows' scales (and block biases) gathered
+    from (rows, n_blocks) tensors; the last pending node's output is (*ids.shape, cols)."""
+
+    def per_block(table: str, stem: str) -> str:
+        gathered = editor.node("Gather", [table, ids], stem, axis=0)
+        return editor.node("Unsqueeze", [gathered, editor.constant("ax", np.array([-1]))], stem)
+
     centred = editor.node(
         "Sub",
-        [
-            editor.node("Cast", [codes], "float", to=1),
-            editor.constant("zero", np.array(stored_zero(weight.blocks), dtype=np.float32)),
-        ],
+        [editor.node("Cast", [codes], "float", to=1), editor.constant("zero", np.array(zero, dtype=np.float32))],
         "centred",
     )
-    scales = editor.node(
-        "Unsqueeze",
-        [editor.node("Gather", [weight.scales, ids], "row_scales", axis=0), editor.constant("ax", np.array([-1]))],
-        "scales",
-    )
-    values = editor.node("Mul", [centred, scales], "values")
-    if weight.bias is not None:
-        values = editor.node(
-            "Add",
-            [
-                values,
-                editor.node(
-                    "Unsqueeze",
-                    [
-                        editor.node("Gather", [weight.bias, ids], "row_bias", axis=0),
-                        editor.constant("ax", np.array([-1])),
-                    ],
-                    "b",
-                ),
-            ],
-            "biased",
-        )
+    values = editor.node("Mul", [centred, per_block(scales, "row_scales")], "values")
+    if bias is not None:
+        values = editor.node("Add", [values, per_block(bias, "row_bias")], "biased")
     ids_shape = editor.node("Shape", [ids], "ids_shape")
-    dims = editor.node("Concat", [ids_shape, editor.constant("cols", np.array([weight.cols]))], "dims", axis=0)
+    dims = editor.node("Concat", [ids_shape, editor.constant("cols", np.array([cols]))], "dims", axis=0)
     editor.node("Reshape", [values, dims], "embedding")

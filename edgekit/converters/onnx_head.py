@@ -17,6 +17,7 @@ import numpy as np
 from edgekit.converters.onnx_blocks import (
     MS_DOMAIN,
     GraphEditor,
+    dequantized_rows,
     packed_codes,
     top_and_low_bits,
     unpack_nibbles,
@@ -59,19 +60,10 @@ class NibbleTable:
         top = editor.node("BitShift", [nibbles(self.top, "top"), four], "top", direction="LEFT")
         return editor.node("BitwiseOr", [top, nibbles(self.low, "low")], "codes")
 
-    def scales_at(self, editor: GraphEditor, ids: str) -> str:
-        return editor.node("Gather", [self.scales, ids], "row_scales", axis=0)  # (*ids.shape, n_blocks)
-
 
 def lookup(editor: GraphEditor, ids: str, table: NibbleTable) -> None:
     """Appends the embedding lookup: rows `ids` dequantized exactly, (*ids.shape, cols)."""
-    codes = editor.node("Cast", [table.codes_at(editor, ids)], "float", to=1)
-    centred = editor.node("Sub", [codes, editor.constant("zero", np.float32(table.zero))], "centred")
-    scales = editor.node("Unsqueeze", [table.scales_at(editor, ids), editor.constant("ax", np.array([-1]))], "scales")
-    values = editor.node("Mul", [centred, scales], "values")
-    ids_shape = editor.node("Shape", [ids], "ids_shape")
-    dims = editor.node("Concat", [ids_shape, editor.constant("cols", np.array([table.cols]))], "dims", axis=0)
-    editor.node("Reshape", [values, dims], "embedding")
+    dequantized_rows(editor, table.codes_at(editor, ids), ids, table.scales, table.zero, table.cols)
 
 
 def rescored_logits(editor: GraphEditor, x: str, table: NibbleTable, candidates: int) -> None:
@@ -97,7 +89,7 @@ def rescored_logits(editor: GraphEditor, x: str, table: NibbleTable, candidates:
     # codes are the float tensor as large as (positions, candidates, cols): a prompt's every row
     # (validation, onnxruntime-genai) holds ~1.3x its logits' bytes in it.
     codes = editor.node("Cast", [table.codes_at(editor, leader_ids)], "float", to=1)  # (B, S, k, nb, block)
-    scales = table.scales_at(editor, leader_ids)  # (B, S, k, nb)
+    scales = editor.node("Gather", [table.scales, leader_ids], "row_scales", axis=0)  # (B, S, k, nb)
     scaled = editor.node(
         "Mul", [codes, editor.node("Unsqueeze", [scales, editor.constant("ax", np.array([-1]))], "d")], "scaled"
     )
