@@ -319,7 +319,7 @@ def chart(rows: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [r for r in rows if r.get("cache_length", LONG_CACHE) != LONG_CACHE]  # one bar per artifact kind
+    rows = [r for r in rows if r.get("cache_length") != LONG_CACHE]  # one bar per artifact kind; peers have none
     fig, (speed, quality) = plt.subplots(1, 2, figsize=(15, 6))
     labels = [f"{r['tool']} {r['quant']} {r['format']}" for r in rows]
     colors = [TOOL_COLORS[r["tool"]] for r in rows]
