@@ -195,7 +195,7 @@ RECIPES: tuple[Recipe, ...] = (
         (8.5, 8.5),
         1,
         Thresholds(top1_min=0.85, kl_mean_max=0.05, first_token_min=0.85, perplexity_ratio_max=1.08),
-        # 512 leaders keep the KL of one whole 8-bit product (benchmarks/speed.md); 128 did not
+        # 512 leaders keep the KL of one whole 8-bit product (benchmarks/speed.md)
         onnx_forms=OnnxForms(matrices="keep", embedding="keep", float_for_carried=False, head_candidates=512),
     ),
     Recipe(
