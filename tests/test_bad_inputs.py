@@ -253,7 +253,7 @@ CASES: dict[str, tuple[Maker, tuple[str, ...]]] = {
             "--out",
             str(t / "o"),
         ],
-        ("--max-size 0.01", "smallest plan"),
+        ("--max-size 0.01", "smallest plan", "the fewest any recipe uses"),
     ),
     "validate --text without a reference": (
         lambda t, f: ["validate", str(f["bundle"]), "--text", str(_write(t, "t.txt", b"some text"))],

@@ -76,29 +76,28 @@ def multimodal(tiny_next, tmp_path_factory) -> dict[str, Path]:
     return {family: write_multimodal_checkpoint(tiny_next[family], root / family) for family in NEXT_FAMILIES}
 
 
-@pytest.mark.parametrize("family", NEXT_FAMILIES)
-def test_a_multimodal_folder_converts_its_text_decoder(multimodal, tiny_next, tmp_path, family):
+# Each family's folder goes to one target (an export is about a minute); the towers are left
+# out at intake, which both targets share.
+@pytest.mark.parametrize(
+    ("family", "target", "options"), [("gemma3n", "onnx", ()), ("gemma4", "litertlm", ("--prefill", "32"))]
+)
+def test_a_multimodal_folder_converts_its_text_decoder(multimodal, tiny_next, tmp_path, family, target, options):
     """Released Gemma 3n/4 checkpoints are `*ForConditionalGeneration` folders: their text
-    decoder converts to the text model's logits, and the manifest says which towers it left out."""
+    decoder converts to the text model's logits, the manifest says which towers it left out,
+    and so does the model card a handoff writes."""
     assert edgekit("inspect", multimodal[family], "--json").json()["towers_left_out"] == ["vision", "audio"]
-    onnx = convert(multimodal[family], "--target", "onnx", "--quant", "fp32", "--out", tmp_path)["fp32"]
-    manifest = open_artifact(onnx).manifest
+    artifact = convert(multimodal[family], "--target", target, "--quant", "fp32", *options, "--out", tmp_path / "o")
+    manifest = open_artifact(artifact["fp32"]).manifest
     assert manifest.source.architecture.endswith("ForConditionalGeneration")
     assert manifest.source.towers_left_out == ("vision", "audio")
     ids = manifest.golden.reference.ids[: WINDOW + 48]
-    with open_runner(onnx) as runner:
+    with open_runner(artifact["fp32"]) as runner:
         logits = np.stack(list(runner.logits(ids)))
     assert np.abs(logits - _source_logits(tiny_next[family], ids)).max() < 1e-3
-
-
-def test_a_multimodal_folders_bundle_says_in_its_model_card_what_it_left_out(multimodal, tmp_path):
-    bundle = convert(
-        multimodal["gemma4"], "--target", "litertlm", "--quant", "int8", "--prefill", "32", "--out", tmp_path / "o"
-    )["int8"]
-    assert edgekit("validate", bundle).code == 0
-    handoff = edgekit("handoff", bundle, "--out", tmp_path / "handoff", "--no-measure")
-    assert handoff.code == 0, handoff.stderr[-2000:]
-    assert "Not converted: the vision and audio towers" in (tmp_path / "handoff" / "MODEL_CARD.md").read_text()
+    if target == "litertlm":  # handoff packages mobile bundles only
+        handoff = edgekit("handoff", artifact["fp32"], "--out", tmp_path / "handoff", "--no-measure")
+        assert handoff.code == 0, handoff.stderr[-2000:]
+        assert "Not converted: the vision and audio towers" in (tmp_path / "handoff" / "MODEL_CARD.md").read_text()
 
 
 @pytest.mark.parametrize("family", NEXT_FAMILIES)
@@ -349,28 +348,30 @@ def test_a_torch_free_install_validates_the_gemma4_folder(base_venv, next_onnx, 
     assert json.loads(result.stdout)["passed"] is True
 
 
-@pytest.mark.parametrize("family", NEXT_FAMILIES)
-def test_a_gguf_written_by_llama_cpps_rules_converts_exactly(tiny_next, tmp_path, family):
+# Each family's GGUF goes to one target (an export is about a minute): both targets and both
+# rebuilt tokenizer kinds are covered, and the GGUF intake is the same for either target.
+@pytest.mark.parametrize(
+    ("family", "target", "options"), [("gemma3n", "onnx", ()), ("gemma4", "litertlm", ("--prefill", "32"))]
+)
+def test_a_gguf_written_by_llama_cpps_rules_converts_exactly(tiny_next, tmp_path, family, target, options):
     """A GGUF written as llama.cpp's Gemma3NModel / Gemma4Model converter writes one (float32
-    tensors) becomes an ONNX graph and a `.litertlm` bundle whose logits are the original
-    checkpoint's past the sliding window, through a tokenizer rebuilt from the GGUF's
-    vocabulary (SentencePiece for Gemma 3n; BPE with merges for Gemma 4) that encodes as the
-    original tokenizer does."""
+    tensors) becomes an artifact whose logits are the original checkpoint's past the sliding
+    window, through a tokenizer rebuilt from the GGUF's vocabulary (SentencePiece for Gemma 3n;
+    BPE with merges for Gemma 4) that encodes as the original tokenizer does."""
     from tests.fixtures.gguf_writer import write_gemma3n_gguf, write_gemma4_gguf
 
     writer = {"gemma3n": write_gemma3n_gguf, "gemma4": write_gemma4_gguf}[family]
     gguf = writer(tiny_next[family], tmp_path / f"tiny-{family}.gguf")
+    artifact = convert(gguf, "--target", target, "--quant", "fp32", *options, "--out", tmp_path / target)["fp32"]
+    ids = open_artifact(artifact).manifest.golden.reference.ids
+    assert len(ids) - 1 >= WINDOW + 64
+    with open_runner(artifact) as runner:
+        logits = np.stack(list(runner.logits(ids)))
+    assert np.abs(logits - _source_logits(tiny_next[family], ids)).max() < 1e-3
     original = folder_tokenizer(tiny_next[family])
+    rebuilt = open_artifact(artifact).tokenizer()
     corpus = tokenizer_corpus(600)
-    for target, options in (("onnx", ()), ("litertlm", ("--prefill", "32"))):
-        artifact = convert(gguf, "--target", target, "--quant", "fp32", *options, "--out", tmp_path / target)
-        ids = open_artifact(artifact["fp32"]).manifest.golden.reference.ids
-        assert len(ids) - 1 >= WINDOW + 64
-        with open_runner(artifact["fp32"]) as runner:
-            logits = np.stack(list(runner.logits(ids)))
-        assert np.abs(logits - _source_logits(tiny_next[family], ids)).max() < 1e-3, target
-        rebuilt = open_artifact(artifact["fp32"]).tokenizer()
-        assert [rebuilt.encode(text) for text in corpus] == [original.encode(text) for text in corpus], target
+    assert [rebuilt.encode(text) for text in corpus] == [original.encode(text) for text in corpus]
 
 
 def test_onnxruntime_genai_runs_the_gemma4_graph(next_onnx):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from edgekit.core.chat import Turn, render
+from edgekit.families import family_named
 from edgekit.formats.litertlm import open_litertlm
 from edgekit.runtime import GREEDY, open_runner
 from edgekit.runtime.artifact import EMBEDDER, PER_LAYER_EMBEDDER, PREFILL_DECODE, open_artifact
@@ -127,23 +128,29 @@ export_litertlm_bundles(
 """
 
 
-@pytest.mark.parametrize("family", NEXT_FAMILIES)
-def test_every_litert_conversion_of_the_export_is_lightweight(tiny_next, tmp_path, family):
+def test_every_litert_conversion_of_the_export_is_lightweight(tiny_next, next_bundles, tmp_path):
     """litert-torch 0.10 converts the per-layer embedder without the lightweight conversion its
     other exports take, so each of its signatures inlines a float32 copy of the per-layer table:
     9.4 GB a copy in Gemma 4 E2B, which then cannot convert in 24 GB
     (benchmarks/conversion_memory.md). The family's `lightweight_additional_models` patch makes
     every conversion lightweight. The real export runs in a fresh process (forking this one,
-    which has run torch, can hang)."""
+    which has run torch, can hang). Gemma 3n's per-layer embedder takes the same litert-torch
+    route (`export_additional_models`), so one family is exported here and each family whose
+    bundle holds a per-layer embedder must ask for the patch."""
     import subprocess
     import sys
 
     flags = tmp_path / "flags"
     work = tmp_path / "work"
     work.mkdir()
-    subprocess.run([sys.executable, "-c", _RECORD_CONVERSIONS, tiny_next[family], work, flags], check=True, timeout=900)
+    subprocess.run(
+        [sys.executable, "-c", _RECORD_CONVERSIONS, tiny_next["gemma4"], work, flags], check=True, timeout=900
+    )
     assert (work / "fp32.litertlm").exists()
     assert flags.read_text().split() == ["True"] * 3  # embedder, decoder, per-layer embedder
+    for family, bundles in next_bundles.items():
+        assert open_litertlm(bundles["fp32"]).section("TFLiteModel", PER_LAYER_EMBEDDER), family
+        assert "lightweight_additional_models" in family_named(family).export_patches, family
 
 
 @pytest.fixture(scope="module")

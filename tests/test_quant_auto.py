@@ -43,22 +43,26 @@ def test_a_plan_written_over_the_budget_is_planned_again_below_it() -> None:
     assert plan.estimated_bytes + error <= budget and plan.small_groups == ["a", "b"]
 
 
-def test_auto_respects_the_budget_and_beats_int4(onnx_converted, tiny_hf, tmp_path) -> None:
-    int8, int4 = onnx_converted["gemma3"]["int8"], onnx_converted["gemma3"]["int4"]
-    budget = (_graph_mib(int8) + _graph_mib(int4)) / 2
-    result = edgekit(
+def _onnx_auto(checkpoint: Path, budget_mib: float, out: Path, *options: str):
+    return edgekit(
         "convert",
-        tiny_hf["gemma3"],
+        checkpoint,
         "--target",
         "onnx",
         "--quant",
         "auto",
         "--max-size",
-        f"{budget:.4f}",
+        f"{budget_mib:.4f}",
         "--out",
-        tmp_path,
-        "--json",
+        out,
+        *options,
     )
+
+
+def test_auto_respects_the_budget_and_beats_int4(onnx_converted, tiny_hf, tmp_path) -> None:
+    int8, int4 = onnx_converted["gemma3"]["int8"], onnx_converted["gemma3"]["int4"]
+    budget = (_graph_mib(int8) + _graph_mib(int4)) / 2
+    result = _onnx_auto(tiny_hf["gemma3"], budget, tmp_path, "--json")
     assert result.code == 0, result.stderr[-2000:]
     auto = Path(result.json()["artifacts"][0]["artifact"])
     assert _graph_mib(auto) <= budget
@@ -76,10 +80,14 @@ def test_auto_respects_the_budget_and_beats_int4(onnx_converted, tiny_hf, tmp_pa
 
 
 def test_auto_below_the_smallest_plan_is_refused(tiny_hf, tmp_path) -> None:
-    result = edgekit(
-        "convert", tiny_hf["gemma3"], "--target", "onnx", "--quant", "auto", "--max-size", "0.001", "--out", tmp_path
-    )
-    assert_one_line_error(result, "--max-size", "smallest plan")
+    """A budget under the weights at 4 bits is refused before any work (tests/test_bad_inputs.py);
+    one just above it, under what the scale and float bytes add, once the scan has sized the plan."""
+    from edgekit.core.recipes import budget_floor_bytes
+    from edgekit.intake.checkpoint import load_checkpoint
+
+    floor_mib = budget_floor_bytes(load_checkpoint(tiny_hf["gemma3"]).parameter_count) / 2**20
+    result = _onnx_auto(tiny_hf["gemma3"], floor_mib * 1.02, tmp_path)
+    assert_one_line_error(result, "--max-size", "smallest plan", "with every weight at int4")
     assert not any(tmp_path.iterdir())
 
 

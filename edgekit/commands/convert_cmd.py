@@ -9,7 +9,15 @@ import click
 
 from edgekit.commands.output import emit
 from edgekit.core.errors import EdgekitError
-from edgekit.core.recipes import BLOCK_SIZES, DEFAULT_BLOCK_SIZE, DEFAULT_QUANT, RECIPE_NAMES, recipe_named
+from edgekit.core.recipes import (
+    BLOCK_SIZES,
+    DEFAULT_BLOCK_SIZE,
+    DEFAULT_QUANT,
+    FEWEST_BITS_PER_WEIGHT,
+    RECIPE_NAMES,
+    budget_floor_bytes,
+    recipe_named,
+)
 from edgekit.core.targets import TARGET_FORMATS
 
 
@@ -193,6 +201,14 @@ def convert_command(
             f"--quant {budgeted[0]} plans .litertlm bundles of Gemma 1, 2 and 3 only: {ckpt.family.display_name}'s "
             "bundle is exported by litert-torch's own route, which the scan does not cover",
             f"use --quant mixed or int4 for the .litertlm, or --target onnx for --quant {budgeted[0]}",
+        )
+    floor = budget_floor_bytes(ckpt.parameter_count)
+    if budgeted and max_size is not None and max_size * 2**20 < floor:
+        raise EdgekitError(
+            f"--max-size {max_size:g} MiB is below the smallest plan for this checkpoint: its "
+            f"{ckpt.parameter_count:,} weights take {floor / 2**20:.2f} MiB at {FEWEST_BITS_PER_WEIGHT} bits, "
+            "the fewest any recipe uses",
+            f"pass --max-size above {floor / 2**20:.2f}",
         )
     splitting = [q for q in quants if recipe_named(q).splits_table]
     if splitting and ckpt.family.litert_bundle_export:

@@ -260,6 +260,16 @@ RECIPES: tuple[Recipe, ...] = (
     ),
 )
 RECIPE_NAMES = tuple(r.name for r in RECIPES)
+# No recipe stores a weight in fewer bits: a --max-size below a checkpoint's weights at this width
+# fits no plan, and is refused before the minutes of export and scan that would show it.
+FEWEST_BITS_PER_WEIGHT = 4
+
+
+def budget_floor_bytes(parameter_count: int) -> int:
+    """Fewer bytes than any plan writes (scales, float norms and headers only add)."""
+    return parameter_count * FEWEST_BITS_PER_WEIGHT // 8
+
+
 _BY_NAME = {r.name: r for r in RECIPES}
 
 
