@@ -33,6 +33,10 @@ from tests.fixtures.tokenizer_corpus import tokenizer_corpus
 
 GEMMA4 = family_named("gemma4")
 WINDOW = 16  # the tiny model's sliding window
+# Intake-only cases (a GGUF, a multimodal folder) convert each family to one target, since an
+# export takes about a minute: the intake is the same for either target, and the pairs cover
+# both targets and both tokenizer kinds (SentencePiece for Gemma 3n, BPE for Gemma 4).
+ONE_TARGET_EACH = [("gemma3n", "onnx", ()), ("gemma4", "litertlm", ("--prefill", "32"))]
 
 
 def _source_logits(folder, ids):
@@ -76,11 +80,7 @@ def multimodal(tiny_next, tmp_path_factory) -> dict[str, Path]:
     return {family: write_multimodal_checkpoint(tiny_next[family], root / family) for family in NEXT_FAMILIES}
 
 
-# Each family's folder goes to one target (an export is about a minute); the towers are left
-# out at intake, which both targets share.
-@pytest.mark.parametrize(
-    ("family", "target", "options"), [("gemma3n", "onnx", ()), ("gemma4", "litertlm", ("--prefill", "32"))]
-)
+@pytest.mark.parametrize(("family", "target", "options"), ONE_TARGET_EACH)
 def test_a_multimodal_folder_converts_its_text_decoder(multimodal, tiny_next, tmp_path, family, target, options):
     """Released Gemma 3n/4 checkpoints are `*ForConditionalGeneration` folders: their text
     decoder converts to the text model's logits, the manifest says which towers it left out,
@@ -348,11 +348,7 @@ def test_a_torch_free_install_validates_the_gemma4_folder(base_venv, next_onnx, 
     assert json.loads(result.stdout)["passed"] is True
 
 
-# Each family's GGUF goes to one target (an export is about a minute): both targets and both
-# rebuilt tokenizer kinds are covered, and the GGUF intake is the same for either target.
-@pytest.mark.parametrize(
-    ("family", "target", "options"), [("gemma3n", "onnx", ()), ("gemma4", "litertlm", ("--prefill", "32"))]
-)
+@pytest.mark.parametrize(("family", "target", "options"), ONE_TARGET_EACH)
 def test_a_gguf_written_by_llama_cpps_rules_converts_exactly(tiny_next, tmp_path, family, target, options):
     """A GGUF written as llama.cpp's Gemma3NModel / Gemma4Model converter writes one (float32
     tensors) becomes an artifact whose logits are the original checkpoint's past the sliding

@@ -49,10 +49,9 @@ async function generate(text) {
 }
 
 // MediaPipe's loader tees the download to sniff the model's format, and the tee can fail when the
-// download ends while it sniffs ("Cannot close an errored readable stream": about one load in
-// three of a 1 MB test bundle, by hand; not seen in the tests' loads of the 270M one). A small
-// bundle is therefore fetched whole and handed over as bytes; a large one streams, so the page
-// never holds a second copy of it.
+// download ends while it sniffs ("Cannot close an errored readable stream", seen with the tests'
+// tiny bundle). A small bundle is therefore fetched whole and handed over as bytes; a large one
+// streams, so the page never holds a second copy of it.
 const WHOLE_BELOW_BYTES = 64 * 1024 * 1024;
 
 async function modelSource(url) {
