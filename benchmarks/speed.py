@@ -19,7 +19,11 @@ Levers:
   (float activations) and low bits;
 - head: `int8-fast`'s tied Q8_0 table as one 8-bit output projection vs ranked by its top
   nibbles with 512 leaders re-scored exactly (`converters.onnx_head`, the recipe's default), the
-  former written from the float graph with the recipe's forms but no leaders.
+  former written from the float graph with the recipe's forms but no leaders;
+- what onnxruntime-genai's builder writes, as rewritten copies of `int8-fast`: q/k/v and gate/up
+  each one product of their stacked weights, split after, instead of one product per weight;
+  rotary inside each attention kernel (`do_rotary`, with cos/sin tables that onnxruntime
+  computes at load from the exported angle nodes) instead of separate nodes before it.
 
 Peer, in the same rounds: onnxruntime-genai's own model builder's int4 graph of the same
 weights (the embedded GGUF dequantized to float32), run by onnxruntime-genai
@@ -60,6 +64,8 @@ VARIANTS = (  # (name, recipe, graph, share_kv_buffer, prompt_last_row)
     ("int8: adopted + level 4 on carried codes", "int8", "level 4", True, True),
     ("int8-fast: one 8-bit product per weight, level 4, whole head", "int8-fast", "whole head", True, True),
     ("int8-fast: + head ranked by top nibbles, 512 re-scored (adopted)", "int8-fast", "as converted", True, True),
+    ("int8-fast: adopted + q/k/v and gate/up each one product", "int8-fast", "joined products", True, True),
+    ("int8-fast: adopted + rotary inside the attention kernel", "int8-fast", "kernel rotary", True, True),
 )
 
 # Run in a child: bench one variant, then teacher-forced metrics; prints one JSON line.
@@ -176,6 +182,135 @@ def whole_head_copy(folder: Path, float_graph: Path, out: Path) -> Path:
     return out
 
 
+def kernel_rotary_copy(folder: Path, out: Path) -> Path:
+    """The folder with rotary inside each GroupQueryAttention (`do_rotary=1`), as
+    onnxruntime-genai's builder writes it: the kernel reads (positions, D/2) cos and sin tables,
+    computed by the exported angle nodes again on every position up to the model's longest
+    sequence from constants (so onnxruntime computes them once, at load), and rotates q and k
+    itself; the separate rotary nodes drop out. Its weights shared."""
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    from edgekit.converters.onnx_blocks import drop_dead_nodes
+
+    linked_folder(folder, out, ("model.onnx.data", "genai_config", "tokenizer"))
+    model = onnx.load(str(folder / "model.onnx"), load_external_data=False)
+    graph = model.graph
+    positions = json.loads((folder / "genai_config.json").read_text())["model"]["context_length"]
+    producer = {name: node for node in graph.node for name in node.output}
+    initializers = {i.name for i in graph.initializer}
+    added: list = []
+    tables: dict[tuple[str, str], list[str]] = {}
+
+    def constant(value: list[int] | int) -> str:
+        name = f"speed_rotary_const_{len(graph.initializer)}"
+        graph.initializer.append(numpy_helper.from_array(np.array(value, dtype=np.int64), name))
+        return name
+
+    def node(op: str, inputs: list[str], **attrs) -> str:
+        name = f"speed_rotary_{len(added)}"
+        added.append(helper.make_node(op, inputs, [name], name=name, **attrs))
+        return name
+
+    def first_half(tensor: str) -> str:  # the exported angles repeat: rotate_half's cat(freqs, freqs)
+        name = f"speed_rotary_{len(added)}"
+        added.append(helper.make_node("Split", [tensor], [name, f"{name}_rest"], name=name, axis=-1, num_outputs=2))
+        return name
+
+    def recomputed(tensor: str, copies: dict[str, str]) -> str:
+        """A copy of the nodes computing `tensor` from position_ids, reading copies["position_ids"]."""
+        if tensor in copies or tensor in initializers or not tensor:
+            return copies.get(tensor, tensor)
+        original = producer[tensor]
+        inputs = [recomputed(name, copies) for name in original.input]
+        outputs = [f"speed_rotary_{len(added)}_{i}" for i in range(len(original.output))]
+        added.append(helper.make_node(original.op_type, inputs, outputs, name=outputs[0], domain=original.domain))
+        added[-1].attribute.extend(original.attribute)
+        copies.update(zip(original.output, outputs))
+        return copies[tensor]
+
+    for gqa in [n for n in graph.node if n.op_type == "GroupQueryAttention"]:
+        next(a for a in gqa.attribute if a.name == "do_rotary").i = 1
+        for flat in (producer[gqa.input[0]], producer[gqa.input[1]]):  # Reshape(Add(x*cos, rotate_half(x)*sin))
+            cos_term, sin_term = (producer[name] for name in producer[flat.input[0]].input)
+            x, cos = cos_term.input
+            angles = (producer[cos].input[0], producer[sin_term.input[1]].input[0])  # before their Unsqueeze
+            flat.input[0] = x
+        if angles not in tables:
+            all_positions = node(
+                "Unsqueeze", [node("Range", [constant(0), constant(positions), constant(1)]), constant([0])]
+            )
+            copies = {"position_ids": all_positions}
+            tables[angles] = [node("Squeeze", [first_half(recomputed(name, copies)), constant([0])]) for name in angles]
+        gqa.input.extend(tables[angles])
+    for position, table_node in enumerate(added):  # they read only constants: first
+        graph.node.insert(position, table_node)
+    drop_dead_nodes(graph)
+    onnx.save(model, str(out / "model.onnx"))
+    return out
+
+
+def joined_products_copy(folder: Path, out: Path) -> Path:
+    """The folder with the products that read one input in one form (a layer's q/k/v; its
+    gate/up) written as one MatMulNBits of their weights stacked on N and a Split, as
+    onnxruntime-genai's builder writes them: the same rows, in fewer and larger kernel calls."""
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    from edgekit.converters.onnx_blocks import drop_unused_initializers
+
+    linked_folder(folder, out, ("genai_config", "tokenizer"))
+    model = onnx.load(str(folder / "model.onnx"), load_external_data=False)
+    graph = model.graph
+    with open(folder / "model.onnx.data", "rb") as data:  # onnx's own loader refuses hard-linked data files
+        for tensor in graph.initializer:
+            if tensor.data_location == onnx.TensorProto.EXTERNAL:
+                where = {entry.key: entry.value for entry in tensor.external_data}
+                data.seek(int(where.get("offset", 0)))
+                tensor.raw_data = data.read(int(where["length"]))
+                del tensor.external_data[:]
+                tensor.data_location = onnx.TensorProto.DEFAULT
+    weights = {i.name: i for i in graph.initializer}
+    producer = {name: n for n in graph.node for name in n.output}
+
+    def stored(name: str) -> np.ndarray:  # an initializer, or float16 scales under a Cast to float32
+        if name in weights:
+            return numpy_helper.to_array(weights[name])
+        return numpy_helper.to_array(weights[producer[name].input[0]]).astype(np.float32)
+
+    readers: dict[tuple, list] = {}
+    for n in graph.node:
+        if n.op_type == "MatMulNBits" and len(n.input) == 3:
+            form = tuple(sorted((a.name, a.i) for a in n.attribute if a.name != "N"))
+            readers.setdefault((n.input[0], form), []).append(n)
+    for (x, _), products in readers.items():
+        if len(products) < 2:
+            continue
+        stem = products[0].name + "_joined"
+        widths = [next(a.i for a in p.attribute if a.name == "N") for p in products]
+        for slot in (1, 2):  # codes (N, blocks, bytes) and scales (N * blocks), both stacked on N
+            joined = np.concatenate([stored(p.input[slot]) for p in products])
+            graph.initializer.append(numpy_helper.from_array(joined, f"{stem}_{slot}"))
+        fused = helper.make_node(
+            "MatMulNBits", [x, f"{stem}_1", f"{stem}_2"], [stem], name=stem, domain=products[0].domain
+        )
+        fused.attribute.extend(a for a in products[0].attribute if a.name != "N")
+        fused.attribute.append(helper.make_attribute("N", sum(widths)))
+        sizes = f"{stem}_sizes"
+        graph.initializer.append(numpy_helper.from_array(np.array(widths, dtype=np.int64), sizes))
+        split = helper.make_node("Split", [stem, sizes], [p.output[0] for p in products], name=f"{stem}_split", axis=-1)
+        index = list(graph.node).index(products[0])
+        for p in products:
+            graph.node.remove(p)
+        graph.node.insert(index, split)
+        graph.node.insert(index, fused)
+    drop_unused_initializers(graph)
+    onnx.save(model, str(out / "model.onnx"), save_as_external_data=True, location="model.onnx.data")
+    return out
+
+
 def child(script: str, *args: object) -> dict:
     proc = subprocess.run([sys.executable, "-c", script, *map(str, args)], capture_output=True, text=True)
     if proc.returncode != 0:
@@ -248,6 +383,8 @@ def main() -> None:
         "whole head": lambda folder: whole_head_copy(
             folder, folders["fp32"] / "model.onnx", args.out / f"{folder.name}-whole-head"
         ),
+        "joined products": lambda folder: joined_products_copy(folder, args.out / f"{folder.name}-joined"),
+        "kernel rotary": lambda folder: kernel_rotary_copy(folder, args.out / f"{folder.name}-kernel-rotary"),
     }
     graphs = {(quant, graph): rewrites[graph](folders[quant]) for _, quant, graph, *_ in VARIANTS}
     from edgekit.intake.checkpoint import load_checkpoint

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgekit.converters.onnx_blocks import MS_DOMAIN, drop_unused_initializers
+from edgekit.converters.onnx_blocks import MS_DOMAIN, drop_dead_nodes, drop_unused_initializers
 from edgekit.formats.onnx_graph import ATTENTION_MASK, PRESENT_KEY, PRESENT_VALUE
 
 INT32 = 6  # onnx.TensorProto.INT32: GroupQueryAttention's length inputs
@@ -249,24 +249,12 @@ def fuse_attention(model, layers: list[LayerAttention]) -> int:
     # The exporter's recorded shapes are stale where the q/k paths changed layout (a norm
     # output recorded as (B,N,S,D) is now (B,S,N,D)); onnxruntime infers them again.
     del model.graph.value_info[:]
-    _drop_dead_nodes(model)
+    drop_dead_nodes(model.graph)
+    drop_unused_initializers(model.graph)
     _topological_sort(model)
     if not any(o.domain == MS_DOMAIN for o in model.opset_import):
         model.opset_import.append(helper.make_opsetid(MS_DOMAIN, 1))
     return len(plans)
-
-
-def _drop_dead_nodes(model) -> None:
-    graph = model.graph
-    needed = {o.name for o in graph.output}
-    keep = []
-    for node in reversed(list(graph.node)):
-        if any(out in needed for out in node.output):
-            keep.append(node)
-            needed.update(node.input)
-    del graph.node[:]
-    graph.node.extend(reversed(keep))
-    drop_unused_initializers(graph)
 
 
 def _topological_sort(model) -> None:

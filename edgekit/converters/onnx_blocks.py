@@ -144,6 +144,17 @@ def storage_bytes(blocks: Blocks, lookup: bool = False, float_for_carried: bool 
     return total
 
 
+def drop_dead_nodes(graph) -> None:
+    """Keep only the nodes the graph's outputs need, in their order (nodes must be sorted)."""
+    needed, keep = {o.name for o in graph.output}, []
+    for node in reversed(list(graph.node)):
+        if any(out in needed for out in node.output):
+            keep.append(node)
+            needed.update(node.input)
+    del graph.node[:]
+    graph.node.extend(reversed(keep))
+
+
 def drop_unused_initializers(graph) -> None:
     used = {i for n in graph.node for i in n.input} | {o.name for o in graph.output}
     keep = [init for init in graph.initializer if init.name in used]
