@@ -185,9 +185,10 @@ def whole_head_copy(folder: Path, float_graph: Path, out: Path) -> Path:
 def kernel_rotary_copy(folder: Path, out: Path) -> Path:
     """The folder with rotary inside each GroupQueryAttention (`do_rotary=1`), as
     onnxruntime-genai's builder writes it: the kernel reads (positions, D/2) cos and sin tables,
-    computed by the exported angle nodes again on every position up to the model's longest
-    sequence from constants (so onnxruntime computes them once, at load), and rotates q and k
-    itself; the separate rotary nodes drop out. Its weights shared."""
+    computed by the exported angle nodes again on every position up to the artifact's context
+    length (genai_config.json; a longer sequence fails in the kernel) from constants, so
+    onnxruntime computes them once, at load; the kernel rotates q and k itself and the separate
+    rotary nodes drop out. Its weights shared."""
     import numpy as np
     import onnx
     from onnx import helper, numpy_helper

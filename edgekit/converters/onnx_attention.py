@@ -249,9 +249,9 @@ def fuse_attention(model, layers: list[LayerAttention]) -> int:
     # The exporter's recorded shapes are stale where the q/k paths changed layout (a norm
     # output recorded as (B,N,S,D) is now (B,S,N,D)); onnxruntime infers them again.
     del model.graph.value_info[:]
+    _topological_sort(model)
     drop_dead_nodes(model.graph)
     drop_unused_initializers(model.graph)
-    _topological_sort(model)
     if not any(o.domain == MS_DOMAIN for o in model.opset_import):
         model.opset_import.append(helper.make_opsetid(MS_DOMAIN, 1))
     return len(plans)
