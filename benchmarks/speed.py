@@ -2,11 +2,12 @@
 
     .venv/bin/python benchmarks/speed.py [--out benchmarks/out/speed] [--rounds 3] [--threads 2]
 
-Converts the embedded model once (`edgekit convert --target onnx --quant int4,int8,int8-fast,fp32`), then times
+Converts the embedded model once (`edgekit convert --target onnx --quant int4,int8,int8-fast`), then times
 each lever in its own child process (so its peak RSS is its own), every variant once per round,
 rounds interleaved; the table gives the median and the spread (min-max) of the rounds. A variant
 also reports teacher-forced top-1 and mean KL over the reference text against the source's
-golden outputs (edgekit's own metric code), so a faster choice that loses fidelity shows it.
+golden outputs (edgekit's own metric code), so a faster choice that loses fidelity shows it;
+the rotary lever's two rows also over 16 windows of README.md against the source model.
 
 Levers:
 - runner: the past fed as arrays and the present returned (`CopiedCache`) vs one buffer the
@@ -19,11 +20,12 @@ Levers:
   (float activations) and low bits;
 - head: `int8-fast`'s tied Q8_0 table as one 8-bit output projection vs ranked by its top
   nibbles with 512 leaders re-scored exactly (`converters.onnx_head`, the recipe's default), the
-  former written from the float graph with the recipe's forms but no leaders;
-- what onnxruntime-genai's builder writes, as rewritten copies of `int8-fast`: q/k/v and gate/up
-  each one product of their stacked weights, split after, instead of one product per weight;
-  rotary inside each attention kernel (`do_rotary`, with cos/sin tables that onnxruntime
-  computes at load from the exported angle nodes) instead of separate nodes before it.
+  former written from the float graph (rotary as separate nodes) with the recipe's forms but no leaders;
+- rotary: inside each attention kernel (`do_rotary`, with cos/sin tables that onnxruntime
+  computes at load from the exported angle nodes; every recipe's form) vs separate nodes before
+  it, `int8-fast` written again from a float graph exported in that form;
+- q/k/v and gate/up each one product of their stacked weights, split after, instead of one
+  product per weight, as onnxruntime-genai's builder writes them (a rewritten copy of `int8-fast`).
 
 Peer, in the same rounds: onnxruntime-genai's own model builder's int4 graph of the same
 weights (the embedded GGUF dequantized to float32), run by onnxruntime-genai
@@ -53,6 +55,10 @@ from benchmarks.peers import ort_genai  # noqa: E402
 
 PREFILL, DECODE, PROFILED_STEPS = 256, 128, 32
 PROFILED = ("int4", "int8-fast")
+# The reference text's 515 positions put top-1's standard error near 0.75 points, about the
+# size of a rounding change's effect; the rotary lever's two rows are also scored over this.
+WIDE_TEXT, WIDE_WINDOWS, WIDE_WINDOW = HERE.parent / "README.md", 16, 512
+WIDE_SCORED = (("int8-fast", "rotary nodes"), ("int8-fast", "as converted"))
 
 VARIANTS = (  # (name, recipe, graph, share_kv_buffer, prompt_last_row)
     ("int4: arrays, every row (before)", "int4", "as converted", False, False),
@@ -63,9 +69,9 @@ VARIANTS = (  # (name, recipe, graph, share_kv_buffer, prompt_last_row)
     ("int8: shared buffer, last row (adopted)", "int8", "as converted", True, True),
     ("int8: adopted + level 4 on carried codes", "int8", "level 4", True, True),
     ("int8-fast: one 8-bit product per weight, level 4, whole head", "int8-fast", "whole head", True, True),
-    ("int8-fast: + head ranked by top nibbles, 512 re-scored (adopted)", "int8-fast", "as converted", True, True),
+    ("int8-fast: + head ranked by top nibbles, 512 re-scored", "int8-fast", "rotary nodes", True, True),
+    ("int8-fast: + rotary inside the attention kernel (adopted)", "int8-fast", "as converted", True, True),
     ("int8-fast: adopted + q/k/v and gate/up each one product", "int8-fast", "joined products", True, True),
-    ("int8-fast: adopted + rotary inside the attention kernel", "int8-fast", "kernel rotary", True, True),
 )
 
 # Run in a child: bench one variant, then teacher-forced metrics; prints one JSON line.
@@ -83,6 +89,24 @@ result = bench_onnx(artifact, int(threads), int(prefill), int(decode), **options
 tf = teacher_forced_over(OnnxRunner(artifact, int(threads), **options), artifact.manifest.golden.reference)
 result.update(top1=tf.top1_agreement, kl_mean=tf.kl_mean)
 print(json.dumps(result))
+"""
+
+# Run in a child: teacher-forced metrics over the wide text's windows; prints one JSON line.
+WIDE_CHILD = r"""
+import json, sys
+from pathlib import Path
+from edgekit.core.golden import TeacherForcedReference
+from edgekit.runtime.artifact import open_artifact
+from edgekit.runtime.onnx_runner import OnnxRunner
+from edgekit.runtime.validate import teacher_forced_over
+
+folder, threads, references = Path(sys.argv[1]), int(sys.argv[2]), json.loads(Path(sys.argv[3]).read_text())
+runner = OnnxRunner(open_artifact(folder), threads)
+scores = [teacher_forced_over(runner, TeacherForcedReference.from_json(r)) for r in references]
+positions = sum(s.positions for s in scores)
+print(json.dumps({"positions": positions,
+                  "top1": sum(s.top1_agreement * s.positions for s in scores) / positions,
+                  "kl_mean": sum(s.kl_mean * s.positions for s in scores) / positions}))
 """
 
 PROFILE = r"""
@@ -182,73 +206,17 @@ def whole_head_copy(folder: Path, float_graph: Path, out: Path) -> Path:
     return out
 
 
-def kernel_rotary_copy(folder: Path, out: Path) -> Path:
-    """The folder with rotary inside each GroupQueryAttention (`do_rotary=1`), as
-    onnxruntime-genai's builder writes it: the kernel reads (positions, D/2) cos and sin tables,
-    computed by the exported angle nodes again on every position up to the artifact's context
-    length (genai_config.json; a longer sequence fails in the kernel) from constants, so
-    onnxruntime computes them once, at load; the kernel rotates q and k itself and the separate
-    rotary nodes drop out. Its weights shared."""
-    import numpy as np
-    import onnx
-    from onnx import helper, numpy_helper
+def rotary_nodes_copy(folder: Path, float_graph: Path, out: Path) -> Path:
+    """`folder`'s recipe written again from `float_graph`, the embedded model exported with
+    rotary as separate nodes before each attention kernel (what every recipe had before the
+    kernel rotated); its other files hard-linked, and the original's manifest."""
+    from edgekit.converters.onnx_quantize import quantize_onnx
+    from edgekit.core.manifest import manifest_path, read_manifest
+    from edgekit.intake.default_model import default_gguf
 
-    from edgekit.converters.onnx_blocks import drop_dead_nodes
-
-    linked_folder(folder, out, ("model.onnx.data", "genai_config", "tokenizer"))
-    model = onnx.load(str(folder / "model.onnx"), load_external_data=False)
-    graph = model.graph
-    positions = json.loads((folder / "genai_config.json").read_text())["model"]["context_length"]
-    producer = {name: node for node in graph.node for name in node.output}
-    initializers = {i.name for i in graph.initializer}
-    added: list = []
-    tables: dict[tuple[str, str], list[str]] = {}
-
-    def constant(value: list[int] | int) -> str:
-        name = f"speed_rotary_const_{len(graph.initializer)}"
-        graph.initializer.append(numpy_helper.from_array(np.array(value, dtype=np.int64), name))
-        return name
-
-    def node(op: str, inputs: list[str], **attrs) -> str:
-        name = f"speed_rotary_{len(added)}"
-        added.append(helper.make_node(op, inputs, [name], name=name, **attrs))
-        return name
-
-    def first_half(tensor: str) -> str:  # the exported angles repeat: rotate_half's cat(freqs, freqs)
-        name = f"speed_rotary_{len(added)}"
-        added.append(helper.make_node("Split", [tensor], [name, f"{name}_rest"], name=name, axis=-1, num_outputs=2))
-        return name
-
-    def recomputed(tensor: str, copies: dict[str, str]) -> str:
-        """A copy of the nodes computing `tensor` from position_ids, reading copies["position_ids"]."""
-        if tensor in copies or tensor in initializers or not tensor:
-            return copies.get(tensor, tensor)
-        original = producer[tensor]
-        inputs = [recomputed(name, copies) for name in original.input]
-        outputs = [f"speed_rotary_{len(added)}_{i}" for i in range(len(original.output))]
-        added.append(helper.make_node(original.op_type, inputs, outputs, name=outputs[0], domain=original.domain))
-        added[-1].attribute.extend(original.attribute)
-        copies.update(zip(original.output, outputs))
-        return copies[tensor]
-
-    for gqa in [n for n in graph.node if n.op_type == "GroupQueryAttention"]:
-        next(a for a in gqa.attribute if a.name == "do_rotary").i = 1
-        for flat in (producer[gqa.input[0]], producer[gqa.input[1]]):  # Reshape(Add(x*cos, rotate_half(x)*sin))
-            cos_term, sin_term = (producer[name] for name in producer[flat.input[0]].input)
-            x, cos = cos_term.input
-            angles = (producer[cos].input[0], producer[sin_term.input[1]].input[0])  # before their Unsqueeze
-            flat.input[0] = x
-        if angles not in tables:
-            all_positions = node(
-                "Unsqueeze", [node("Range", [constant(0), constant(positions), constant(1)]), constant([0])]
-            )
-            copies = {"position_ids": all_positions}
-            tables[angles] = [node("Squeeze", [first_half(recomputed(name, copies)), constant([0])]) for name in angles]
-        gqa.input.extend(tables[angles])
-    for position, table_node in enumerate(added):  # they read only constants: first
-        graph.node.insert(position, table_node)
-    drop_dead_nodes(graph)
-    onnx.save(model, str(out / "model.onnx"))
+    linked_folder(folder, out, ("genai_config", "tokenizer"))
+    quant = read_manifest(manifest_path(folder)).recipe.quant
+    quantize_onnx(float_graph, quant, 32, out / "model.onnx", gguf_path=default_gguf())
     return out
 
 
@@ -312,6 +280,23 @@ def joined_products_copy(folder: Path, out: Path) -> Path:
     return out
 
 
+def wide_references(hf_dir: Path, folder: Path, out: Path) -> Path:
+    """The source's teacher-forced records (`converters.golden`, what validate compares) over
+    WIDE_WINDOWS windows of WIDE_WINDOW tokens of WIDE_TEXT, each from BOS, written to `out`."""
+    from edgekit.converters.golden import load_source_model, record_reference
+    from edgekit.runtime.dispatch import open_runner
+
+    with open_runner(folder) as runner:
+        bos, ids = runner.bos, runner.tokenize(WIDE_TEXT.read_text())
+    step = WIDE_WINDOW - 1
+    if len(ids) < WIDE_WINDOWS * step:
+        sys.exit(f"{WIDE_TEXT} has {len(ids)} tokens, fewer than {WIDE_WINDOWS} windows of {step}")
+    model = load_source_model(hf_dir)
+    windows = [[bos, *ids[k * step : (k + 1) * step]] for k in range(WIDE_WINDOWS)]
+    out.write_text(json.dumps([record_reference(model, window).to_json() for window in windows]))
+    return out
+
+
 def child(script: str, *args: object) -> dict:
     proc = subprocess.run([sys.executable, "-c", script, *map(str, args)], capture_output=True, text=True)
     if proc.returncode != 0:
@@ -344,6 +329,21 @@ def write_report(rows: list[dict], profiles: dict[str, dict], meta: dict, out: P
             f"{statistics.median(r['peak_rss_bytes'] for r in runs) / 2**20:.0f} | "
             + (f"{runs[0]['top1']:.1%} | {runs[0]['kl_mean']:.4f} |" if "top1" in runs[0] else "- | - |")
         )
+    wide = [row for row in rows if "wide" in row]
+    lines += [
+        "",
+        f"## Fidelity over more text: {WIDE_WINDOWS} windows of {WIDE_WINDOW} tokens of {WIDE_TEXT.name}",
+        "",
+        f"Teacher-forced against the source's records over {wide[0]['wide']['positions']} positions "
+        "(the reference text has 515), for the rows either side of the rotary lever.",
+        "",
+        "| variant | positions | top-1 | KL mean |",
+        "|---|---|---|---|",
+        *(
+            f"| {row['name']} | {row['wide']['positions']} | {row['wide']['top1']:.2%} | {row['wide']['kl_mean']:.4f} |"
+            for row in wide
+        ),
+    ]
     for quant, profile in profiles.items():
         lines += [
             "",
@@ -373,28 +373,41 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    log("edgekit convert --target onnx --quant int4,int8,int8-fast,fp32 (the embedded model)")
+    log("edgekit convert --target onnx --quant int4,int8,int8-fast (the embedded model)")
     conversion = edgekit(
-        "convert", "--target", "onnx", "--quant", "int4,int8,int8-fast,fp32", "--out", str(args.out), "--force"
+        "convert", "--target", "onnx", "--quant", "int4,int8,int8-fast", "--out", str(args.out), "--force"
     )
     folders = {a["quant"]: Path(a["artifact"]) for a in conversion["artifacts"]}
+    from edgekit.converters.isolated import run_isolated
+    from edgekit.converters.onnx_export import export_onnx
+    from edgekit.intake.checkpoint import load_checkpoint
+    from edgekit.intake.default_model import default_gguf
+
+    hf_dir = load_checkpoint(default_gguf()).hf_folder()
+    log("the float graph again, rotary as separate nodes (the baseline)")
+    rotary_nodes_graph = run_isolated(export_onnx, hf_dir, args.out / "float-rotary-nodes" / "model.onnx", None)
     rewrites = {
         "as converted": lambda folder: folder,
         "level 4": lambda folder: level_4_copy(folder, args.out / f"{folder.name}-level4"),
         "whole head": lambda folder: whole_head_copy(
-            folder, folders["fp32"] / "model.onnx", args.out / f"{folder.name}-whole-head"
+            folder, rotary_nodes_graph, args.out / f"{folder.name}-whole-head"
         ),
         "joined products": lambda folder: joined_products_copy(folder, args.out / f"{folder.name}-joined"),
-        "kernel rotary": lambda folder: kernel_rotary_copy(folder, args.out / f"{folder.name}-kernel-rotary"),
+        "rotary nodes": lambda folder: rotary_nodes_copy(
+            folder, rotary_nodes_graph, args.out / f"{folder.name}-rotary-nodes"
+        ),
     }
     graphs = {(quant, graph): rewrites[graph](folders[quant]) for _, quant, graph, *_ in VARIANTS}
-    from edgekit.intake.checkpoint import load_checkpoint
-    from edgekit.intake.default_model import default_gguf
-
     log("onnxruntime-genai's builder: int4 graph of the float32 source (kept between runs)")
-    genai_folder = ort_genai.build(load_checkpoint(default_gguf()).hf_folder(), args.out / "genai-int4", args.threads)
+    genai_folder = ort_genai.build(hf_dir, args.out / "genai-int4", args.threads)
     rows = [{"name": name, "runs": []} for name, *_ in VARIANTS]
     peer = {"name": "onnxruntime-genai builder int4 (genai runtime)", "runs": []}
+    log(f"the source's records over {WIDE_WINDOWS} windows of {WIDE_TEXT.name}")
+    references = wide_references(hf_dir, folders["int8-fast"], args.out / "wide-references.json")
+    for row, (name, quant, graph, *_) in zip(rows, VARIANTS):
+        if (quant, graph) in WIDE_SCORED:
+            log(f"scoring over {WIDE_TEXT.name}: {name}")
+            row["wide"] = child(WIDE_CHILD, graphs[(quant, graph)], args.threads, references)
     for round_index in range(args.rounds):
         log(f"round {round_index + 1}/{args.rounds}: {peer['name']}")
         peer["runs"].append(ort_genai.bench(genai_folder, PREFILL, DECODE))

@@ -12,7 +12,7 @@ import pytest
 
 from edgekit.runtime.artifact import open_artifact
 from edgekit.runtime.onnx_runner import OnnxRunner
-from tests.cli import edgekit
+from tests.cli import assert_one_line_error, edgekit
 from tests.conftest import FAMILIES
 
 # onnxruntime-genai runs in a child: its greedy ids for the prompt given on the command line.
@@ -62,16 +62,20 @@ def test_fp32_onnx_matches_source_logits(onnx_converted, tiny_hf, family):
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_decode_steps_through_fused_attention_match_the_source_past_the_window(onnx_converted, tiny_hf, family):
-    """Each layer's attention is one GroupQueryAttention (edgekit/converters/onnx_attention.py); the KV
-    cache it carries gives the source's logits step by step, three sliding windows (16) long."""
+    """Each layer's attention is one GroupQueryAttention (edgekit/converters/onnx_attention.py),
+    rotary included; the KV cache it carries gives the source's logits step by step, three
+    sliding windows (16) long."""
     import onnx
 
     from edgekit.converters.golden import load_source_model, source_logits
 
     folder = onnx_converted[family]["fp32"]
-    ops = [n.op_type for n in onnx.load(str(folder / "model.onnx"), load_external_data=False).graph.node]
+    nodes = onnx.load(str(folder / "model.onnx"), load_external_data=False).graph.node
+    ops = [n.op_type for n in nodes]
     layers = json.loads((tiny_hf[family] / "config.json").read_text())["num_hidden_layers"]
     assert ops.count("GroupQueryAttention") == layers and "Softmax" not in ops
+    kernels = [n for n in nodes if n.op_type == "GroupQueryAttention"]
+    assert all(onnx.helper.get_node_attr_value(n, "do_rotary") == 1 and len(n.input) == 9 for n in kernels)
     ids = open_artifact(folder).manifest.golden.reference.ids[:48]
     source = source_logits(load_source_model(tiny_hf[family]), ids)
     runner = OnnxRunner(open_artifact(folder))
@@ -162,6 +166,8 @@ def test_run_and_bench_on_onnx(onnx_converted):
     assert run.code == 0 and len(run.stdout) > 1
     speed = edgekit("bench", folder, "--prefill-tokens", "32", "--decode-tokens", "8", "--json").json()
     assert speed["runtime"].startswith("onnxruntime") and speed["decode_tokens_per_second"] > 0
+    too_long = edgekit("bench", folder, "--prefill-tokens", "1000", "--decode-tokens", "25")
+    assert_one_line_error(too_long, "do not fit", "1024", "--prefill-tokens")
 
 
 def test_bench_reports_its_own_peak_not_its_parents(onnx_converted):

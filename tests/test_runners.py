@@ -65,6 +65,22 @@ def test_onnx_kv_cache_extended_in_place_equals_the_copied_one(onnx_converted, f
     assert shared.cache.capacity == 180  # the prompt's 90, doubled by the first decode step
 
 
+def test_onnx_graph_holds_its_declared_context_and_refuses_more(onnx_converted):
+    """The attention kernel rotates from tables of the context length's positions
+    (genai_config.json's, the KV cache of `convert --max-tokens`): a sequence that fills it
+    runs, and one token more is refused in one line instead of failing inside the kernel."""
+    from edgekit.core.errors import EdgekitError
+
+    with open_runner(onnx_converted["gemma3"]["fp32"]) as runner:
+        assert runner.cache_length == 1024
+        ids = [runner.bos, *runner.tokenize(" ".join([TEXT] * 100))][:1024]
+        assert len(ids) == 1024
+        assert np.isfinite(runner.prefill(ids)).all()
+        assert runner.cache.capacity == 1024
+        with pytest.raises(EdgekitError, match="outgrew the graph's context of 1024 tokens"):
+            runner.decode_step(ids[-1])
+
+
 def test_scores_agree_across_backends(converted, onnx_converted):
     """The same fp32 weights through the interpreter (bundle) and onnxruntime (graph)."""
     with (

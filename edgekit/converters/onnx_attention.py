@@ -6,8 +6,13 @@ repeat of the shared KV head (`Unsqueeze`/`Expand`/`Reshape`), `QK^T`, scale, ma
 all of it in one call, reading the one KV head in place instead of expanding it per query head
 (what onnxruntime-genai's own builder emits). The kernel takes q/k/v as (B,S,N*D), so the q/k
 paths are moved off the exporter's (B,N,S,D): its head transposes are bypassed (the q/k norms
-read either layout) and rotary is rewritten for (B,S,N,D) from the exported cos/sin. The
-rewrite is checked against torch past the sliding window in tests/test_convert_onnx.py.
+read either layout). Rotary goes inside the kernel too (`do_rotary`), which reads cos/sin
+tables of one row per position up to the artifact's context length: the exporter's own angle
+nodes, evaluated on every such position from constants, so onnxruntime computes them once at
+load. That bounds a sequence to the context length, which the artifact declares anyway (the
+KV cache of its manifest and genai_config.json), and saves the ~9 rotary nodes per q and k of
+every layer at each step (benchmarks/speed.md). The rewrite is checked against torch past the
+sliding window in tests/test_convert_onnx.py.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgekit.converters.onnx_blocks import MS_DOMAIN, drop_dead_nodes, drop_unused_initializers
-from edgekit.formats.onnx_graph import ATTENTION_MASK, PRESENT_KEY, PRESENT_VALUE
+from edgekit.formats.onnx_graph import ATTENTION_MASK, POSITION_IDS, PRESENT_KEY, PRESENT_VALUE
 
 INT32 = 6  # onnx.TensorProto.INT32: GroupQueryAttention's length inputs
 _LAYOUT_FREE = {"Mul", "Div", "Add", "Pow", "Sqrt", "Reciprocal", "ReduceMean", "Constant"}
@@ -66,7 +71,7 @@ class _Rewriter:
                 self.consumers.setdefault(name, []).append(node)
         self.nodes: list = []
         self.constants: dict[bytes, str] = {}
-        self.shared: dict[tuple, str] = {}
+        self.shared: dict[str | tuple[str, str], str] = {}  # per cos/sin tensor: its unsqueezed form or table
 
     def only_consumer(self, name: str, op: str):
         users = self.consumers.get(name, [])
@@ -165,9 +170,10 @@ class _Rewriter:
                     user.input[slot] = new
 
     def rotary_flat(self, x: str, cos: str, sin: str, heads: int, head_dim: int) -> str:
-        """Rotary on x (B,S,N,D) in that layout, flattened to (B,S,N*D). Transposing the
-        exported result instead measured right but stopped the q/k norm fusion: onnxruntime
-        pushes such transposes through the norms."""
+        """Rotary on x (B,S,N,D) in that layout, flattened to (B,S,N*D): the separate-node form
+        that `fuse_attention(rotary_positions=None)` keeps (benchmarks/speed.py's baseline).
+        Transposing the exported result instead measured right but stopped the q/k norm fusion:
+        onnxruntime pushes such transposes through the norms."""
         half = head_dim // 2
         first = self.add("Slice", [x, self.constant([0]), self.constant([half]), self.constant([-1])])
         second = self.add("Slice", [x, self.constant([half]), self.constant([head_dim]), self.constant([-1])])
@@ -176,6 +182,39 @@ class _Rewriter:
             "Add", [self.add("Mul", [x, self.unsqueezed(cos)]), self.add("Mul", [rotated_half, self.unsqueezed(sin)])]
         )
         return self.flat(out, heads * head_dim)
+
+    def rotary_table(self, angles: str, head_dim: int, positions: int) -> str:
+        """The kernel's (positions, D/2) table of the exported (B,S,D) cos or sin `angles`: the
+        nodes computing it from position_ids, copied to read 0..positions-1 instead. Its two
+        halves repeat (rotate_half's cat(freqs, freqs)), and the kernel takes one. Once for all
+        the layers that share it."""
+        key = ("table", angles)
+        if key not in self.shared:
+            every = self.add("Range", [self.constant(0), self.constant(positions), self.constant(1)])
+            copies = {POSITION_IDS: self.add("Unsqueeze", [every, self.constant([0])])}
+            table = self.add("Squeeze", [self.copied(angles, copies), self.constant([0])])
+            half = head_dim // 2
+            self.shared[key] = self.add(
+                "Slice", [table, self.constant([0]), self.constant([half]), self.constant([-1])]
+            )
+        return self.shared[key]
+
+    def copied(self, name: str, copies: dict[str, str]) -> str:
+        """A copy of the exported nodes that compute `name`, reading `copies` in place of the
+        tensors they name (and sharing constants)."""
+        from onnx import helper
+
+        if name in copies or name not in self.producer:
+            return copies.get(name, name)
+        original = self.producer[name]
+        inputs = [self.copied(i, copies) if i else i for i in original.input]
+        stem = f"edgekit_gqa_table_{len(self.nodes)}"
+        outputs = [f"{stem}_{i}" for i in range(len(original.output))]
+        copy = helper.make_node(original.op_type, inputs, outputs, name=stem, domain=original.domain)
+        copy.attribute.extend(original.attribute)
+        self.nodes.append(copy)
+        copies.update(zip(original.output, outputs))
+        return copies[name]
 
     def flat(self, x: str, width: int) -> str:
         return self.add("Reshape", [x, self.constant([0, 0, width])])
@@ -189,10 +228,11 @@ class _Rewriter:
         return last, self.add("Cast", [self.add("Squeeze", [length])], to=INT32)
 
 
-def fuse_attention(model, layers: list[LayerAttention]) -> int:
+def fuse_attention(model, layers: list[LayerAttention], rotary_positions: int | None) -> int:
     """Rewrite `model` (the exported decoder, without its external data) in place; returns the
-    number of layers fused. Raises ValueError before changing anything if a layer does not
-    have the exported shape."""
+    number of layers fused. `rotary_positions`: the context length the kernel's rotary tables
+    cover; None keeps rotary as separate nodes before the kernel, with no bound. Raises
+    ValueError before changing anything if a layer does not have the exported shape."""
     from onnx import helper
 
     r = _Rewriter(model)
@@ -207,6 +247,8 @@ def fuse_attention(model, layers: list[LayerAttention]) -> int:
         value = r.produced_by(value_concat.input[1], "Transpose").input[0]
         output = r.follow(value_matmul.output[0], ["Transpose", "Reshape"]).output[0]
         query, key = r.unrotated(query), r.unrotated(key_concat.input[1])
+        if query[1:] != key[1:]:
+            raise ValueError(f"layer {index}: q and k are rotated by different angles")
         transposes = [r.head_transpose(query[0]), r.head_transpose(key[0])]
         # Gemma 1/2 rotate the transpose's output itself: read its input
         query, key = [(t.input[0] if x == t.output[0] else x, *rest) for (x, *rest), t in zip((query, key), transposes)]
@@ -220,22 +262,31 @@ def fuse_attention(model, layers: list[LayerAttention]) -> int:
             num_heads=spec.heads,
             kv_num_heads=spec.kv_heads,
             scale=spec.scale,
-            do_rotary=0,
+            do_rotary=int(rotary_positions is not None),
             local_window_size=spec.window if spec.window else -1,
         )
         if spec.softcap:
             attrs["softcap"] = spec.softcap
+        if rotary_positions is None:
+            rotated = [
+                r.rotary_flat(*query, spec.heads, spec.head_dim),
+                r.rotary_flat(*key, spec.kv_heads, spec.head_dim),
+            ]
+            tables = []
+        else:
+            rotated = [r.flat(query[0], spec.heads * spec.head_dim), r.flat(key[0], spec.kv_heads * spec.head_dim)]
+            tables = [r.rotary_table(angles, spec.head_dim, rotary_positions) for angles in query[1:]]
         fused = f"edgekit_gqa_output_{index}"
         r.add(
             "GroupQueryAttention",
             [
-                r.rotary_flat(*query, spec.heads, spec.head_dim),
-                r.rotary_flat(*key, spec.kv_heads, spec.head_dim),
+                *rotated,
                 r.flat(value, spec.kv_heads * spec.head_dim),
                 key_concat.input[0],
                 value_concat.input[0],
                 seqlens,
                 total,
+                *tables,
             ],
             domain=MS_DOMAIN,
             names=[fused, PRESENT_KEY % index, PRESENT_VALUE % index],

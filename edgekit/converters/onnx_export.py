@@ -22,8 +22,10 @@ from edgekit.formats.onnx_graph import io_names
 MAX_DIM = 8192
 
 
-def export_onnx(hf_dir: Path, out: Path) -> Path:
-    """Write `out` (model.onnx) and its external data file beside it."""
+def export_onnx(hf_dir: Path, out: Path, rotary_positions: int | None) -> Path:
+    """Write `out` (model.onnx) and its external data file beside it. `rotary_positions`: the
+    context length that rotary inside the attention kernel covers (`onnx_attention`); None
+    keeps rotary as separate nodes (benchmarks/speed.py's baseline)."""
     import torch
     import transformers
     from transformers import DynamicCache
@@ -74,5 +76,5 @@ def export_onnx(hf_dir: Path, out: Path) -> Path:
             output_names=outputs,
         )
     program.save(str(out), external_data=True)
-    fuse_for_onnxruntime(out, layer_attention(model) if family.fuse_onnx_attention else [])
+    fuse_for_onnxruntime(out, layer_attention(model) if family.fuse_onnx_attention else [], rotary_positions)
     return out

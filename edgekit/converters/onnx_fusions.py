@@ -74,13 +74,14 @@ def logits_for_last_positions(model) -> None:
     head.input[0] = kept
 
 
-def fuse_for_onnxruntime(graph_path: Path, attention: list[LayerAttention]) -> None:
-    """Rewrite the graph file in place; its external data file is left as it is."""
+def fuse_for_onnxruntime(graph_path: Path, attention: list[LayerAttention], rotary_positions: int | None) -> None:
+    """Rewrite the graph file in place; its external data file is left as it is.
+    `rotary_positions`: see `onnx_attention.fuse_attention`."""
     import onnx
 
     model = onnx.load(str(graph_path), load_external_data=False)
     rsqrt_as_division(model)
     logits_for_last_positions(model)
     if attention:
-        fuse_attention(model, attention)
+        fuse_attention(model, attention, rotary_positions)
     onnx.save(model, str(graph_path))

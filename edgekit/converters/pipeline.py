@@ -295,7 +295,7 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
             )
     if "onnx" in formats:
         with stages.stage("exporting the float ONNX decoder graph"):
-            float_onnx = run_isolated(export_onnx, hf_dir, work / "float.onnx")
+            float_onnx = run_isolated(export_onnx, hf_dir, work / "float.onnx", request.cache_length)
     versions = library_versions()
     gguf_source = ckpt.path if ckpt.kind == "gguf" else None
     onnx_weights: dict[str, Any] = {}
@@ -321,7 +321,7 @@ def _build(request: ConvertRequest, work: Path, stages: Stages) -> ConvertResult
                         request.onnx_accuracy_level,
                         gguf_source,
                         max_size_bytes=int(request.max_size_mib * 2**20) if request.max_size_mib else None,
-                        calibration_ids=calibration,
+                        calibration_ids=calibration[: request.cache_length],  # the graph's longest sequence
                         on_stage=stages.note,
                     )
                 write_onnx_folder(graph, hf_dir, chat, request.cache_length, staged)

@@ -28,6 +28,12 @@ def bench_in_process(runner: Runner, vocab: int, prefill_tokens: int, decode_tok
     prefill = time to the first token; decode = the rest, greedy, without stopping at
     end-of-text (every run decodes the same number of tokens). Load time is the runner's
     creation, which the caller times."""
+    if runner.cache_length and prefill_tokens + decode_tokens > runner.cache_length:
+        raise EdgekitError(
+            f"{prefill_tokens} + {decode_tokens} tokens do not fit {runner.artifact.path.name}'s KV cache "
+            f"of {runner.cache_length}",
+            "pass smaller --prefill-tokens / --decode-tokens",
+        )
     prompt = bench_prompt(prefill_tokens, vocab)
     started = time.perf_counter()
     token = int(np.argmax(runner.prefill(prompt)))
@@ -71,12 +77,6 @@ def bench_interpreter(
     """The bundle's own model in the LiteRT interpreter, prompts through its prefill signatures."""
     started = time.perf_counter()
     with interpreter_runner(artifact, threads, why) as runner:
-        if prefill_tokens + decode_tokens > runner.cache_length:
-            raise EdgekitError(
-                f"{prefill_tokens} + {decode_tokens} tokens do not fit {artifact.path.name}'s KV cache "
-                f"of {runner.cache_length}",
-                "pass smaller --prefill-tokens / --decode-tokens",
-            )
         vocab = len(runner.decode_step(runner.bos))  # also applies XNNPACK, as LiteRT-LM does while loading
         loaded = time.perf_counter()
         return {

@@ -70,12 +70,23 @@ def decoder_feeds(ids: Sequence[int], start: int, past: dict[str, np.ndarray]) -
     }
 
 
-def shares_kv_buffer(artifact: Artifact) -> bool:
-    """True where the artifact's genai_config.json says the present may be written into the past."""
+def genai_config(artifact: Artifact) -> dict:
+    """The artifact folder's genai_config.json; empty for a bare graph."""
     config = artifact.onnx_graph.parent / "genai_config.json"
     if not artifact.path.is_dir() or not config.exists():
-        return False
-    return bool(json.loads(config.read_text()).get("search", {}).get("past_present_share_buffer"))
+        return {}
+    return json.loads(config.read_text())
+
+
+def shares_kv_buffer(config: dict) -> bool:
+    """True where genai_config.json says the present may be written into the past."""
+    return bool(config.get("search", {}).get("past_present_share_buffer"))
+
+
+def context_length(config: dict) -> int | None:
+    """The longest sequence genai_config.json declares: edgekit's graphs rotate inside the
+    attention kernel from tables of that many positions (`converters.onnx_attention`)."""
+    return config.get("model", {}).get("context_length")
 
 
 class CopiedCache:
@@ -100,10 +111,12 @@ class CopiedCache:
 class SharedCache:
     """One buffer per past tensor, bound as input and output: GroupQueryAttention writes the new
     keys and values into it after the `start` it already holds. It grows by doubling (the
-    tokens so far copied once) when a call would run past its end."""
+    tokens so far copied once) when a call would run past its end, up to `limit` tokens."""
 
-    def __init__(self, session, tokens: int = 512) -> None:
+    def __init__(self, session, limit: int | None = None, tokens: int = 512) -> None:
         self.session = session
+        self.limit = limit or np.iinfo(np.int64).max
+        tokens = min(tokens, self.limit)
         self.shapes = {i.name: (i.shape[1], i.shape[3]) for i in session.get_inputs() if i.name.startswith(PAST_PREFIX)}
         self.buffers: dict[str, np.ndarray] = {}
         self.binding = None
@@ -133,7 +146,7 @@ class SharedCache:
     def run(self, feeds: dict[str, np.ndarray], start: int) -> np.ndarray:
         end = start + feeds[INPUT_IDS].shape[1]
         if end > self.capacity:
-            self._allocate(max(2 * self.capacity, end), keep=start)
+            self._allocate(min(max(2 * self.capacity, end), self.limit), keep=start)
         import onnxruntime
 
         for name, value in feeds.items():  # bind_cpu_input does not reach an overridable initializer
@@ -167,11 +180,18 @@ class OnnxRunner(Runner):
             raise EdgekitError(f"{graph} has no past_key_values inputs", "use a graph made by `edgekit convert`")
         has_keep = LOGITS_TO_KEEP in {i.name for i in self.session.get_overridable_initializers()}
         self.keeps_last = has_keep if prompt_last_row is None else prompt_last_row and has_keep
-        shared = shares_kv_buffer(artifact) if share_kv_buffer is None else share_kv_buffer
-        self.cache = SharedCache(self.session) if shared else CopiedCache(self.session)
+        config = genai_config(artifact)
+        self.cache_length = context_length(config)
+        shared = shares_kv_buffer(config) if share_kv_buffer is None else share_kv_buffer
+        self.cache = SharedCache(self.session, self.cache_length) if shared else CopiedCache(self.session)
         self._position = 0
 
     def _run(self, ids: Sequence[int], start: int, last_only: bool = False) -> np.ndarray:
+        if self.cache_length and start + len(ids) > self.cache_length:
+            raise EdgekitError(
+                f"the sequence outgrew the graph's context of {self.cache_length} tokens",
+                "use a shorter text or convert with a larger --max-tokens",
+            )
         feeds = decoder_feeds(ids, start, {})
         if self.keeps_last:
             feeds[LOGITS_TO_KEEP] = np.array([1 if last_only else 0], dtype=np.int64)
