@@ -385,6 +385,7 @@ def main() -> None:
 
     hf_dir = load_checkpoint(default_gguf()).hf_folder()
     log("the float graph again, rotary as separate nodes (the baseline)")
+    (args.out / "float-rotary-nodes").mkdir(exist_ok=True)
     rotary_nodes_graph = run_isolated(export_onnx, hf_dir, args.out / "float-rotary-nodes" / "model.onnx", None)
     rewrites = {
         "as converted": lambda folder: folder,
