@@ -4,6 +4,8 @@ output folder and renamed into place only when all of it is complete."""
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import os
 import platform
 import shutil
@@ -403,6 +405,25 @@ def library_log() -> Path:
     return folder / f"convert-{datetime.now().strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
 
 
+# What several forked steps of one conversion would each import again: the golden outputs, the
+# outlier migration and both exports load torch and transformers; litert-torch loads tensorflow,
+# which the LiteRT steps after the export load again. Imported once in the conversion process,
+# before the first step forks, every step inherits them.
+SHARED_IMPORTS = ("torch", "transformers")
+FORMAT_IMPORTS = {
+    "litertlm": ("litert_torch", "ai_edge_quantizer", "litert_lm_builder"),
+    "task": ("litert_torch", "ai_edge_quantizer", "mediapipe.tasks.python.genai.bundler"),
+}
+
+
+def import_shared_libraries(formats: set[str]) -> None:
+    """Imports only: this process never runs a torch op, so forking it stays safe."""
+    names = dict.fromkeys([*SHARED_IMPORTS, *(name for fmt in sorted(formats) for name in FORMAT_IMPORTS.get(fmt, ()))])
+    for name in names:
+        with contextlib.suppress(ImportError):  # a missing library fails in the step that needs it
+            importlib.import_module(name)
+
+
 def _child(request: ConvertRequest, work: Path, stages: Stages, log: Path, conn) -> None:
     """Entry point of the conversion process: reports one message and exits.
 
@@ -416,6 +437,7 @@ def _child(request: ConvertRequest, work: Path, stages: Stages, log: Path, conn)
         os.dup2(handle.fileno(), 2)
     from edgekit.converters.isolated import outcome
 
+    import_shared_libraries(request.formats)
     try:
         conn.send(outcome(lambda: (_build(request, work, stages), stages.done)))
     finally:
