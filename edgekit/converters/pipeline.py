@@ -417,9 +417,9 @@ FORMAT_IMPORTS = {
 
 
 def import_shared_libraries(formats: set[str]) -> None:
-    """Imports only: this process never runs a torch op, so forking it stays safe."""
-    names = dict.fromkeys([*SHARED_IMPORTS, *(name for fmt in sorted(formats) for name in FORMAT_IMPORTS.get(fmt, ()))])
-    for name in names:
+    """Imports only: this process never runs a torch op, so forking it stays safe. A module
+    named twice is imported once: Python caches it."""
+    for name in [*SHARED_IMPORTS, *(name for fmt in formats for name in FORMAT_IMPORTS.get(fmt, ()))]:
         with contextlib.suppress(ImportError):  # a missing library fails in the step that needs it
             importlib.import_module(name)
 
