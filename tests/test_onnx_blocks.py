@@ -173,3 +173,27 @@ def test_rescored_head_is_exact_at_its_leaders_and_estimates_the_rest(onnx_conve
     true_top = np.argsort(-whole, -1)[:, :3]
     assert np.take_along_axis(exact, true_top, -1).all()
     assert np.abs(rescored - whole).max() < 0.1 * (whole.max(-1) - whole.min(-1)).min()
+
+
+def test_a_block_bias_goes_into_8bit_codes_within_half_their_step() -> None:
+    """Q4_K's `s*q + b` as symmetric 8-bit codes (what `int8-fast` writes, one product per
+    weight): each value moves by at most half the new step, which is s/15 or finer for Q4_K's
+    usual bias (about -7.5 s); a block of one value, and one whose bias dwarfs its step, too."""
+    from edgekit.converters.onnx_blocks import offset_in_codes
+
+    rng = np.random.default_rng(7)
+    rows, cols = 8, 256
+    scale = (rng.random((rows, cols // 32)) * 0.02 + 1e-3).astype(np.float32)
+    bias = (-(7 + rng.random(scale.shape)) * scale).astype(np.float32)
+    scale[0, 0], bias[0, 0] = 0.0, 0.3  # every value 0.3
+    bias[0, 1] = 1000 * scale[0, 1]
+    q = rng.integers(0, 16, (rows, cols), dtype=np.uint8)
+    blocks = Blocks("Q4_K", 4, 32, q, scale, 0, bias)
+    folded = offset_in_codes(blocks)
+    assert (folded.bits, folded.zero, folded.bias) == (8, 128, None)
+    moved = np.abs(folded.dequantize() - blocks.dequantize()).reshape(rows, -1, 32).max(-1)
+    assert (moved <= folded.scale / 2 + 1e-7).all()
+    assert np.allclose(folded.dequantize()[0, :32], 0.3)
+    ordinary = np.ones(scale.shape, dtype=bool)
+    ordinary[0, :2] = False
+    assert (folded.scale[ordinary] <= scale[ordinary] / 15 * (1 + 1e-6)).all()

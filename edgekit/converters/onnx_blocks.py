@@ -13,7 +13,8 @@ Here every weight arrives as `Blocks` (a GGUF's own, carried over, or round-to-n
   and cast at load, halving their share of the file;
 - the asymmetric types' per-block bias (`w = s*(q-z) + b`) is exact as a second, small product:
   `y += blocksum(x) @ b.T` (float zero points would also be exact, but take a slow path:
-  benchmarks/matmulnbits.md);
+  benchmarks/matmulnbits.md), except where every product takes int8 activations anyway
+  (`int8-fast`): there it goes into 8-bit codes, rounded (`offset_in_codes`);
 - the embedding table and the output projection share one set of codes and scales: the head
   is a MatMulNBits, the lookup gathers rows of the same codes and dequantizes them (an 8-bit
   table may instead be stored as its two nibbles, read by half at decode: `onnx_head`).
@@ -68,6 +69,51 @@ def container_parts(blocks: Blocks, lookup: bool = False, float_for_carried: boo
     if container_bits(low) == 2 and stored_zero(low) != 2:
         return [Part(blocks)]
     return [Part(top), Part(low, float_activations=False)]
+
+
+def offset_in_codes(blocks: Blocks) -> Blocks:
+    """Blocks with a per-block bias (`w = s*(q - z) + b`: Q4_K, asymmetric int4) as symmetric
+    8-bit codes around 128 with no bias, for one product per weight instead of a MatMulNBits
+    and a bias product (six more nodes). Per block, the codes are stretched by the largest k that
+    fits: scale s/k, codes k*(q - z) + round(k*b/s); only the rounding of the bias is lost, at
+    most s/(2k) per weight (k is 15-17 for a block that uses all 16 codes of 4 bits). A block
+    whose bias is too large for k = 1 (|b| > ~128 s) is rounded from its values instead."""
+    rows, cols = blocks.q.shape
+    q = blocks.q.reshape(rows, cols // blocks.block, blocks.block).astype(np.int32) - blocks.zero
+    low, high = q.min(axis=-1), q.max(axis=-1)
+    scale, bias = blocks.scale.astype(np.float64), blocks.bias.astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(scale == 0, np.inf, bias / scale)
+    stretch = np.zeros(scale.shape, dtype=np.int32)
+    for k in range(1, 256):
+        offset = np.rint(k * ratio)
+        stretch = np.where((k * low + offset >= -128) & (k * high + offset <= 127), k, stretch)
+    fitted = stretch > 0
+    stretch = np.maximum(stretch, 1)
+    codes = stretch[..., None] * q + np.where(fitted, np.rint(stretch * ratio), 0)[..., None]
+    new_scale = scale / stretch
+    values = q * scale[..., None] + bias[..., None]
+    peak = np.abs(values).max(axis=-1)
+    rounded_scale = np.where(peak == 0, 1.0, peak / 127)
+    codes = np.where(fitted[..., None], codes, np.rint(values / rounded_scale[..., None]))
+    new_scale = np.where(fitted, new_scale, rounded_scale)
+    return Blocks(
+        blocks.origin,
+        8,
+        blocks.block,
+        (codes + 128).astype(np.uint8).reshape(rows, cols),
+        new_scale.astype(np.float32),
+        128,
+        None,
+    )
+
+
+def as_written(blocks: Blocks, lookup: bool, float_for_carried: bool) -> Blocks:
+    """The blocks as the graph stores them: block biases go into the codes (`offset_in_codes`)
+    where every product takes int8 activations anyway (`int8-fast`), else stay exact."""
+    if float_for_carried or lookup or blocks.bias is None:
+        return blocks
+    return offset_in_codes(blocks)
 
 
 def top_and_low_bits(blocks: Blocks) -> tuple[Blocks, Blocks]:
@@ -134,6 +180,7 @@ _RECORD_BYTES, _BIAS_RECORD_BYTES = 450, 950
 
 def storage_bytes(blocks: Blocks, lookup: bool = False, float_for_carried: bool = True) -> int:
     """Bytes this weight takes in the graph: codes, scales, zero points, bias and their records."""
+    blocks = as_written(blocks, lookup, float_for_carried)
     total = _RECORD_BYTES + (_BIAS_RECORD_BYTES if blocks.bias is not None else 0)
     for part in (p.blocks for p in container_parts(blocks, lookup, float_for_carried)):
         total += part.q.size * container_bits(part) // 8 + _half_if_exact(part.scale).nbytes
@@ -252,6 +299,7 @@ class SharedWeight:
     def __init__(
         self, editor: GraphEditor, blocks: Blocks, stem: str, lookup: bool, float_for_carried: bool = True
     ) -> None:
+        blocks = as_written(blocks, lookup, float_for_carried)
         self.blocks = blocks
         rows, cols = blocks.q.shape
         self.rows, self.cols, self.n_blocks = rows, cols, cols // blocks.block
