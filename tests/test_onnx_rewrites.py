@@ -14,10 +14,20 @@ ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from edgekit.converters.block_quant import quantize_asymmetric, quantize_symmetric  # noqa: E402
-from edgekit.converters.onnx_fusions import rsqrt_as_division  # noqa: E402
+from edgekit.converters.onnx_fusions import residual_adds_into_norms, rsqrt_as_division  # noqa: E402
 from edgekit.converters.onnx_weights import apply_blocks  # noqa: E402
 
 HIDDEN = 64
+
+
+def _norm_constants(rng: np.random.Generator) -> list[onnx.TensorProto]:
+    """The exponent, axis, epsilon and (1 + w) scale of Gemma's norm."""
+    return [
+        numpy_helper.from_array(np.array(2.0, np.float32), "two"),
+        numpy_helper.from_array(np.array([-1], np.int64), "axes"),
+        numpy_helper.from_array(np.array(1e-6, np.float32), "eps"),
+        numpy_helper.from_array((1 + rng.normal(0, 0.1, HIDDEN)).astype(np.float32), "scale"),
+    ]
 
 
 def _rms_norm_graph() -> onnx.ModelProto:
@@ -32,18 +42,12 @@ def _rms_norm_graph() -> onnx.ModelProto:
         helper.make_node("Mul", ["x", "inv"], ["normed"]),
         helper.make_node("Mul", ["normed", "scale"], ["y"]),
     ]
-    inits = [
-        numpy_helper.from_array(np.array(2.0, np.float32), "two"),
-        numpy_helper.from_array(np.array([-1], np.int64), "axes"),
-        numpy_helper.from_array(np.array(1e-6, np.float32), "eps"),
-        numpy_helper.from_array((1 + rng.normal(0, 0.1, HIDDEN)).astype(np.float32), "scale"),
-    ]
     graph = helper.make_graph(
         nodes,
         "norm",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, HIDDEN])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, HIDDEN])],
-        inits,
+        _norm_constants(rng),
     )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)], ir_version=10)
 
@@ -102,3 +106,70 @@ def test_weight_blocks_compute_like_their_dequantized_floats(form):
     apply_blocks(model, {found.key: blocks}, accuracy_level=0)
     assert "MatMulNBits" in {n.op_type for n in model.graph.node}
     np.testing.assert_allclose(_run(model, {"x": x}), x @ blocks.dequantize().T, rtol=1e-4, atol=1e-4)
+
+
+def _residual_norm_graph(bias: bool = False) -> onnx.ModelProto:
+    """`s = a + b` (b: a computed tensor, or with `bias` a constant), read by Gemma's norm in its
+    division form and by the next residual Add: `y = norm(s)`, `z = s + y`."""
+    rng = np.random.default_rng(5)
+    nodes = [
+        helper.make_node("Relu", ["b_in"], ["b"]),
+        helper.make_node("Add", ["a", "bias" if bias else "b"], ["s"]),
+        helper.make_node("Pow", ["s", "two"], ["sq"]),
+        helper.make_node("ReduceMean", ["sq", "axes"], ["mean"], keepdims=1),
+        helper.make_node("Add", ["mean", "eps"], ["var"]),
+        helper.make_node("Sqrt", ["var"], ["std"]),
+        helper.make_node("Div", ["s", "std"], ["normed"]),
+        helper.make_node("Mul", ["normed", "scale"], ["y"]),
+        helper.make_node("Add", ["s", "y"], ["z"]),
+    ]
+    inits = [*_norm_constants(rng), numpy_helper.from_array(rng.normal(0, 1, HIDDEN).astype(np.float32), "bias")]
+    shape = [1, 3, HIDDEN]
+    graph = helper.make_graph(
+        nodes,
+        "residual",
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, shape) for name in ("a", "b_in")],
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, shape) for name in ("y", "z")],
+        inits,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)], ir_version=10)
+
+
+def test_a_residual_add_goes_into_the_norm_that_reads_it():
+    """One SkipSimplifiedLayerNormalization replaces the Add and the norm's six nodes, and gives
+    the norm's output and the sum (for the next residual Add) as the nodes did."""
+    rng = np.random.default_rng(6)
+    feeds = {name: (rng.normal(0, 30, (1, 3, HIDDEN))).astype(np.float32) for name in ("a", "b_in")}
+    model = _residual_norm_graph()
+    options = ort.SessionOptions()
+
+    def outputs(m: onnx.ModelProto) -> list[np.ndarray]:
+        return ort.InferenceSession(m.SerializeToString(), options, providers=["CPUExecutionProvider"]).run(None, feeds)
+
+    before = outputs(model)
+    assert residual_adds_into_norms(model) == 1
+    assert [n.op_type for n in model.graph.node] == ["Relu", "SkipSimplifiedLayerNormalization", "Add"]
+    for after, expected in zip(outputs(model), before):
+        np.testing.assert_allclose(after, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_norm_after_adding_a_constant_is_left_to_onnxruntime():
+    model = _residual_norm_graph(bias=True)
+    assert residual_adds_into_norms(model) == 0
+
+
+def test_int8_fast_writes_an_asymmetric_weight_as_one_product():
+    """Without float activations for carried codes (`int8-fast`), a block bias goes into the
+    codes: one MatMulNBits and no bias product, computing like the dequantized floats."""
+    from edgekit.converters.onnx_weights import find_weights
+
+    rng = np.random.default_rng(8)
+    weight = rng.normal(0, 0.05, (48, 128)).astype(np.float32)
+    blocks = quantize_asymmetric(weight, 4, 32)
+    x = rng.normal(size=(2, 128)).astype(np.float32)
+    model = _matmul_graph(np.ascontiguousarray(weight.T))
+    (found,) = find_weights(model)
+    apply_blocks(model, {found.key: blocks}, accuracy_level=4, float_for_carried=False)
+    assert [n.op_type for n in model.graph.node] == ["MatMulNBits"]
+    expected = x @ blocks.dequantize().T
+    np.testing.assert_allclose(_run(model, {"x": x}), expected, atol=0.02 * np.abs(expected).max())

@@ -300,7 +300,7 @@ def fuse_attention(model, layers: list[LayerAttention], rotary_positions: int | 
     # The exporter's recorded shapes are stale where the q/k paths changed layout (a norm
     # output recorded as (B,N,S,D) is now (B,S,N,D)); onnxruntime infers them again.
     del model.graph.value_info[:]
-    _topological_sort(model)
+    topological_sort(model)
     drop_dead_nodes(model.graph)
     drop_unused_initializers(model.graph)
     if not any(o.domain == MS_DOMAIN for o in model.opset_import):
@@ -308,8 +308,8 @@ def fuse_attention(model, layers: list[LayerAttention], rotary_positions: int | 
     return len(plans)
 
 
-def _topological_sort(model) -> None:
-    """The new nodes were appended at the end; onnx wants every input produced before use."""
+def topological_sort(model) -> None:
+    """New nodes were appended or moved; onnx wants every input produced before use."""
     graph = model.graph
     nodes = list(graph.node)
     producer = {out: i for i, node in enumerate(nodes) for out in node.output}
