@@ -14,8 +14,9 @@ Every artifact is measured the same way, in this run, on this machine:
 - llama.cpp: the embedded GGUF itself (Q4_K_M), and Q8_0 / Q4_K_M re-made by `llama-quantize`
   from an fp32 GGUF of the same source weights; quality from its teacher-forced logits over
   the same token ids, scored by edgekit's own metric code; speed by `llama-bench`.
-- onnxruntime-genai: its own model builder's int4 graph of the same fp32 weights, run by
-  onnxruntime-genai (`benchmarks/peers/ort_genai.py`); speed only.
+- onnxruntime-genai: its own model builder's int4 and int8 graphs of the same fp32 weights,
+  run by onnxruntime-genai (`benchmarks/peers/ort_genai.py`); quality from its logits one
+  token at a time over the same ids, scored by edgekit's metric code.
 - Speed: every artifact once per round, `--rounds` interleaved rounds (so a slow spell of the
   machine hits every row alike), median and min-max of the rounds.
 - Quality is against the fp32 source (the GGUF dequantized), on the reference text.
@@ -241,28 +242,32 @@ def llama_rows(out: Path, golden_manifest: Path, threads: int) -> list[dict]:
     return rows
 
 
-def genai_row(out: Path, threads: int) -> dict:
+def genai_rows(out: Path, golden_manifest: Path, threads: int) -> list[dict]:
     from edgekit.intake.checkpoint import load_checkpoint
     from edgekit.intake.default_model import default_gguf
 
-    log("onnxruntime-genai's builder: int4 graph of the fp32 source (kept between runs)")
-    folder = ort_genai.build(load_checkpoint(default_gguf()).hf_folder(), out / "genai-int4", threads)
-    return {
-        "tool": "onnxruntime-genai",
-        "artifact": folder.name,
-        "path": str(folder),
-        "format": "onnx",
-        "runtime": "onnxruntime-genai (CPU)",
-        "quant": "int4 (its model builder, from fp32)",
-        "mib": round(sum(p.stat().st_size for p in folder.iterdir()) / 2**20, 1),
-        "weight_bytes": weight_bytes(folder, "onnx"),
-        "convert_s": None,  # built once and kept: no cost to compare
-        "convert_peak_gib": None,
-        "top1": None,
-        "kl_mean": None,
-        "kl_p99": None,
-        "ppl_ratio": None,
-    }
+    rows = []
+    for precision in ("int4", "int8"):
+        log(f"onnxruntime-genai's builder: {precision} graph of the fp32 source (kept between runs), teacher-forced")
+        folder = ort_genai.build(
+            load_checkpoint(default_gguf()).hf_folder(), out / f"genai-{precision}", threads, precision
+        )
+        rows.append(
+            {
+                "tool": "onnxruntime-genai",
+                "artifact": folder.name,
+                "path": str(folder),
+                "format": "onnx",
+                "runtime": "onnxruntime-genai (CPU)",
+                "quant": f"{precision} (its model builder, from fp32)",
+                "mib": round(sum(p.stat().st_size for p in folder.iterdir()) / 2**20, 1),
+                "weight_bytes": weight_bytes(folder, "onnx"),
+                "convert_s": None,  # built once and kept: no cost to compare
+                "convert_peak_gib": None,
+                **ort_genai.teacher_forced(folder, golden_manifest),
+            }
+        )
+    return rows
 
 
 def bench_once(row: dict, threads: int) -> dict:
@@ -304,7 +309,8 @@ def speed_rounds(rows: list[dict], threads: int, rounds: int) -> None:
 
 
 def peer_for(row: dict, peers: dict[str, dict]) -> dict | None:
-    """The llama.cpp row of the same bit width: Q8_0 for 8-bit recipes, Q4_K_M for the rest."""
+    """The peer row of the same bit width: Q8_0 (or the genai builder's int8) for 8-bit recipes,
+    Q4_K_M (int4) for the rest."""
     if row["quant"] in ("fp16", "fp32"):
         return None
     return peers["Q8_0"] if row["quant"] in ("int8", "int8-fast") else peers["Q4_K_M"]
@@ -358,13 +364,16 @@ def write_results(rows: list[dict], meta: dict) -> None:
         for r in rows
         if r["tool"] == "llama.cpp" and "llama-quantize" in r["quant"]
     }
-    genai = next(r for r in rows if r["tool"] == "onnxruntime-genai")
+    genai = {
+        ("Q8_0" if r["quant"].startswith("int8") else "Q4_K_M"): r for r in rows if r["tool"] == "onnxruntime-genai"
+    }
     bandwidth = meta["read_bandwidth_gb_s"] * 1e9
     for r in rows:
         r["roofline_fraction"] = round(r["decode_tok_s"] / (bandwidth / r.get("read_bytes", r["weight_bytes"])), 3)
         if r["tool"] == "edgekit":
-            if r["format"] == "onnx":
-                r["decode_vs_genai"] = round(r["decode_tok_s"] / genai["decode_tok_s"], 2)
+            builder = peer_for(r, genai) if r["format"] == "onnx" else None
+            if builder is not None:
+                r["decode_vs_genai"] = round(r["decode_tok_s"] / builder["decode_tok_s"], 2)
             peer = peer_for(r, peers)
             if peer is None:
                 continue
@@ -385,7 +394,7 @@ def write_results(rows: list[dict], meta: dict) -> None:
         f"(measured read bandwidth {meta['read_bandwidth_gb_s']:.1f} GB/s ÷ weight bytes read per token: all of "
         "them, but for `int8-fast`'s table only its top nibbles). Ratios are to "
         "llama.cpp at the same width, re-quantized from the same fp32 source (Q8_0 for int8 and int8-fast, Q4_K_M otherwise), "
-        "and, for ONNX graphs, to onnxruntime-genai's builder graph. "
+        "and, for ONNX graphs, to onnxruntime-genai's builder graph of the same width (int8 for int8 and int8-fast, int4 otherwise). "
         "MiB is the whole artifact (an ONNX folder carries a 33 MB tokenizer.json for onnxruntime-genai); "
         "weights MiB is the model graph / GGUF tensors alone. Convert s and peak GiB are per `edgekit convert` "
         "run (one run makes several artifacts). KV cache: the tokens a LiteRT bundle allocates at load "
@@ -454,7 +463,7 @@ def main() -> None:
     rows, conversions = edgekit_rows(args.out, args.threads, args.out / "edgekit-rows.json", args.reuse_edgekit)
     manifest = next(args.out.glob("*-int8.litertlm.edgekit.json"))
     rows += llama_rows(args.out, manifest, args.threads)
-    rows.append(genai_row(args.out, args.threads))
+    rows += genai_rows(args.out, manifest, args.threads)
     speed_rounds(rows, args.threads, args.rounds)
     log("measuring read bandwidth")
     meta = {

@@ -1,4 +1,4 @@
-"""onnxruntime-genai's own model builder as a peer: its int4 graph of the same weights, run by genai.
+"""onnxruntime-genai's own model builder as a peer: its int4 and int8 graphs of the same weights, run by genai.
 
 The builder (onnxruntime-genai 0.18) reads Gemma 3's RoPE from a flat `rope_theta` and
 `rope_local_base_freq`; transformers 5 configs nest them per layer type under
@@ -64,6 +64,28 @@ print(json.dumps({
 }))
 """
 
+TEACHER_FORCED = r"""
+import json, sys
+import numpy as np
+import onnxruntime_genai as og
+from edgekit.runtime.metrics import teacher_forced
+folder, reference = sys.argv[1], json.load(open(sys.argv[2]))["golden"]["reference"]
+ids = reference["ids"]
+model = og.Model(folder)
+params = og.GeneratorParams(model)
+params.set_search_options(max_length=max(1024, len(ids)), do_sample=False)
+generator = og.Generator(model, params)
+logits = []
+for token in ids[:-1]:
+    generator.append_tokens([token])
+    logits.append(np.array(generator.get_logits(), dtype=np.float32).reshape(-1))
+n = len(logits)
+tf = teacher_forced(logits, np.array(reference["top_ids"][:n]), np.array(reference["top_logprobs"][:n]),
+                    np.array(ids[1 : n + 1]), np.array(reference["target_logprobs"][:n]))
+print(json.dumps({"top1": tf.top1_agreement, "kl_mean": tf.kl_mean, "kl_p99": tf.kl_p99,
+                  "ppl_ratio": tf.bundle_perplexity / tf.source_perplexity}))
+"""
+
 
 def build(hf_dir: Path, out: Path, threads: int, precision: str = "int4") -> Path:
     """The builder's folder for `hf_dir` (kept between runs), its sessions set to `threads`."""
@@ -85,6 +107,17 @@ def bench(folder: Path, prefill: int, decode: int) -> dict:
     """Prompt of `prefill` ids, then `decode` greedy tokens, timed inside genai's generator."""
     proc = subprocess.run(
         [sys.executable, "-c", BENCH, str(folder), str(prefill), str(decode)], capture_output=True, text=True
+    )
+    if proc.returncode != 0:
+        sys.exit(f"onnxruntime-genai failed: {proc.stderr.strip().splitlines()[-3:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def teacher_forced(folder: Path, golden_manifest: Path) -> dict:
+    """top-1, KL and perplexity ratio over an edgekit manifest's reference text, one token at a
+    time through genai's generator, scored by edgekit's own metric code."""
+    proc = subprocess.run(
+        [sys.executable, "-c", TEACHER_FORCED, str(folder), str(golden_manifest)], capture_output=True, text=True
     )
     if proc.returncode != 0:
         sys.exit(f"onnxruntime-genai failed: {proc.stderr.strip().splitlines()[-3:]}")
