@@ -22,7 +22,8 @@ Every artifact is measured the same way, in this run, on this machine:
 - Quality is against the fp32 source (the GGUF dequantized), on the reference text.
 - Roofline: decode speed as a fraction of (measured read bandwidth / bytes read per token),
   with the bytes read per token taken as the weight bytes (the tied embedding is read whole,
-  as the output projection, on every token; `int8-fast` reads only its top nibbles).
+  as the output projection, on every token; `int8-fast` reads only its top nibbles; a
+  separate table that only a lookup reads, as genai's int8 graph has, is not counted).
 
 Writes benchmarks/results.md and results.png, and edgekit/data/benchmarks.json: the table
 `edgekit plan` quotes (it ships inside the package).
@@ -134,6 +135,25 @@ def unread_bytes(artifact: Path) -> int:
         return 0
     rows, cols = max((w["shape"] for w in weights["weights"]), key=lambda shape: shape[0] * shape[1])
     return rows * cols // 2
+
+
+def lookup_only_bytes(folder: Path) -> int:
+    """Bytes of a graph's initializers that only a Gather reads (an embedding table kept apart
+    from the output projection, as onnxruntime-genai's int8 builder keeps its float32 one): a
+    decode step reads one row of them, not the table."""
+    import onnx
+
+    graph = onnx.load(str(folder / "model.onnx"), load_external_data=False).graph
+    readers: dict[str, set[str]] = {}
+    for node in graph.node:
+        for name in node.input:
+            readers.setdefault(name, set()).add(node.op_type)
+    total = 0
+    for init in graph.initializer:
+        if readers.get(init.name) == {"Gather"}:
+            length = {e.key: e.value for e in init.external_data}.get("length")
+            total += int(length) if length else len(init.raw_data)
+    return total
 
 
 def cache_length(artifact: Path) -> int:
@@ -262,6 +282,7 @@ def genai_rows(out: Path, golden_manifest: Path, threads: int) -> list[dict]:
                 "quant": f"{precision} (its model builder, from fp32)",
                 "mib": round(sum(p.stat().st_size for p in folder.iterdir()) / 2**20, 1),
                 "weight_bytes": weight_bytes(folder, "onnx"),
+                "read_bytes": weight_bytes(folder, "onnx") - lookup_only_bytes(folder),
                 "convert_s": None,  # built once and kept: no cost to compare
                 "convert_peak_gib": None,
                 **ort_genai.teacher_forced(folder, golden_manifest),
@@ -392,7 +413,7 @@ def write_results(rows: list[dict], meta: dict) -> None:
         f"{meta['positions']} positions of the reference text against the fp32 source (the embedded GGUF "
         "dequantized), top-8 bucketed KL, the same code for every row. Roofline: decode tok/s ÷ "
         f"(measured read bandwidth {meta['read_bandwidth_gb_s']:.1f} GB/s ÷ weight bytes read per token: all of "
-        "them, but for `int8-fast`'s table only its top nibbles). Ratios are to "
+        "them, but for `int8-fast`'s table only its top nibbles, and none of a table that only a lookup reads). Ratios are to "
         "llama.cpp at the same width, re-quantized from the same fp32 source (Q8_0 for int8 and int8-fast, Q4_K_M otherwise), "
         "and, for ONNX graphs, to onnxruntime-genai's builder graph of the same width (int8 for int8 and int8-fast, int4 otherwise). "
         "MiB is the whole artifact (an ONNX folder carries a 33 MB tokenizer.json for onnxruntime-genai); "
