@@ -12,8 +12,9 @@ The tied embedding/output projection, which every logit goes through, is rounded
 loses the source's first token on a golden prompt (tests/test_convert_onnx.py asserts them).
 
 Which form each weight takes is the recipe's `onnx_forms` (`edgekit.core.recipes`): `int8` all
-faithful, `int8-fast` too but with int8 activations on every product and its output projection
-ranked by the table's top nibbles, the leaders re-scored exactly (`onnx_head`), `int4` all small, `mixed`
+faithful, `int8-fast` too but with int8 activations on every product, block biases folded into
+8-bit codes (`onnx_blocks.offset_in_codes`) and its output projection ranked by the table's top
+nibbles, the leaders re-scored exactly (`onnx_head`), `int4` all small, `mixed`
 small except the tied embedding/output projection, `auto` small where the scan says it is
 cheapest until the graph fits `--max-size`. Measured: benchmarks/results.md, benchmarks/speed.md.
 
