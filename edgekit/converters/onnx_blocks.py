@@ -76,8 +76,9 @@ def offset_in_codes(blocks: Blocks) -> Blocks:
     8-bit codes around 128 with no bias, for one product per weight instead of a MatMulNBits
     and a bias product (six more nodes). Per block, the codes are stretched by the largest k that
     fits: scale s/k, codes k*(q - z) + round(k*b/s); only the rounding of the bias is lost, at
-    most s/(2k) per weight (k is 15-17 for a block that uses all 16 codes of 4 bits). A block
-    whose bias is too large for k = 1 (|b| > ~128 s) is rounded from its values instead."""
+    most s/(2k) per weight (k is at most 17, and 15-16 where the bias centres a block's 16
+    codes, as Q4_K's does). A block whose bias is too large for k = 1 (|b| > ~128 s) is rounded
+    from its values instead."""
     rows, cols = blocks.q.shape
     q = blocks.q.reshape(rows, cols // blocks.block, blocks.block).astype(np.int32) - blocks.zero
     low, high = q.min(axis=-1), q.max(axis=-1)

@@ -3,12 +3,12 @@
 torch's exporter writes Gemma's RMSNorm as `x * Reciprocal(Sqrt(mean(x^2) + eps))`; the
 fusion into one `SimplifiedLayerNormalization` kernel matches only `x / Sqrt(...)`. Written as
 a division, every norm fuses at session load: 7 nodes each become one
-(tests/test_convert_onnx.py checks that none is left unfused). A norm that reads a residual sum
-takes the Add in too (`residual_adds_into_norms`), which onnxruntime does not do at load. Attention is rewritten into one
-kernel per layer by `onnx_attention`. The output projection reads only the positions whose
-logits are asked for (`logits_to_keep`): a prompt needs one row to start generating, and the
-projection onto Gemma's 262k-token vocabulary at every prompt position was most of prefill's
-time (benchmarks/speed.md).
+(tests/test_convert_onnx.py checks that none is left unfused). A norm that reads a residual
+sum takes the Add in too (`residual_adds_into_norms`), which onnxruntime does not do at load.
+Attention is rewritten into one kernel per layer by `onnx_attention`. The output projection
+reads only the positions whose logits are asked for (`logits_to_keep`): a prompt needs one row
+to start generating, and the projection onto Gemma's 262k-token vocabulary at every prompt
+position was most of prefill's time (benchmarks/speed.md).
 """
 
 from __future__ import annotations
