@@ -266,12 +266,12 @@ def genai_rows(out: Path, golden_manifest: Path, threads: int) -> list[dict]:
     from edgekit.intake.checkpoint import load_checkpoint
     from edgekit.intake.default_model import default_gguf
 
+    hf_dir = load_checkpoint(default_gguf()).hf_folder()
     rows = []
     for precision in ("int4", "int8"):
         log(f"onnxruntime-genai's builder: {precision} graph of the fp32 source (kept between runs), teacher-forced")
-        folder = ort_genai.build(
-            load_checkpoint(default_gguf()).hf_folder(), out / f"genai-{precision}", threads, precision
-        )
+        folder = ort_genai.build(hf_dir, out / f"genai-{precision}", threads, precision)
+        graph_bytes = weight_bytes(folder, "onnx")
         rows.append(
             {
                 "tool": "onnxruntime-genai",
@@ -281,8 +281,8 @@ def genai_rows(out: Path, golden_manifest: Path, threads: int) -> list[dict]:
                 "runtime": "onnxruntime-genai (CPU)",
                 "quant": f"{precision} (its model builder, from fp32)",
                 "mib": round(sum(p.stat().st_size for p in folder.iterdir()) / 2**20, 1),
-                "weight_bytes": weight_bytes(folder, "onnx"),
-                "read_bytes": weight_bytes(folder, "onnx") - lookup_only_bytes(folder),
+                "weight_bytes": graph_bytes,
+                "read_bytes": graph_bytes - lookup_only_bytes(folder),
                 "convert_s": None,  # built once and kept: no cost to compare
                 "convert_peak_gib": None,
                 **ort_genai.teacher_forced(folder, golden_manifest),
@@ -329,12 +329,12 @@ def speed_rounds(rows: list[dict], threads: int, rounds: int) -> None:
                 row[f"{figure}_range"] = [min(values), max(values)]
 
 
-def peer_for(row: dict, peers: dict[str, dict]) -> dict | None:
-    """The peer row of the same bit width: Q8_0 (or the genai builder's int8) for 8-bit recipes,
-    Q4_K_M (int4) for the rest."""
+def peer_for(row: dict, peers: dict[int, dict]) -> dict | None:
+    """The peer row of the same bit width (`peers` by 8 and 4): llama.cpp Q8_0 or genai's int8
+    graph for 8-bit recipes, Q4_K_M or genai's int4 graph for the rest."""
     if row["quant"] in ("fp16", "fp32"):
         return None
-    return peers["Q8_0"] if row["quant"] in ("int8", "int8-fast") else peers["Q4_K_M"]
+    return peers[8] if row["quant"] in ("int8", "int8-fast") else peers[4]
 
 
 TOOL_COLORS = {"edgekit": "#1f77b4", "llama.cpp": "#d62728", "onnxruntime-genai": "#7f7f7f"}
@@ -381,13 +381,11 @@ def _with_range(row: dict, figure: str) -> str:
 
 def write_results(rows: list[dict], meta: dict) -> None:
     peers = {
-        ("Q8_0" if r["quant"].startswith("Q8_0") else "Q4_K_M"): r
+        (8 if r["quant"].startswith("Q8_0") else 4): r
         for r in rows
         if r["tool"] == "llama.cpp" and "llama-quantize" in r["quant"]
     }
-    genai = {
-        ("Q8_0" if r["quant"].startswith("int8") else "Q4_K_M"): r for r in rows if r["tool"] == "onnxruntime-genai"
-    }
+    genai = {(8 if r["quant"].startswith("int8") else 4): r for r in rows if r["tool"] == "onnxruntime-genai"}
     bandwidth = meta["read_bandwidth_gb_s"] * 1e9
     for r in rows:
         r["roofline_fraction"] = round(r["decode_tok_s"] / (bandwidth / r.get("read_bytes", r["weight_bytes"])), 3)

@@ -211,15 +211,16 @@ def test_default_int8_onnx_gives_every_first_token_in_both_runtimes(default_onnx
 @pytest.mark.slow
 def test_default_int8_fast_onnx_computes_each_weight_once_with_int8_activations(default_onnx):
     """`int8-fast` carries int8's GGUF blocks, each weight in one MatMulNBits at accuracy level 4
-    (no split codes, no float activations; the tied Q8_0 table's product reads its top nibbles,
-    and 512 leaders are re-scored), its manifest sizes each weight as written, and it still
-    passes validation."""
+    (no split codes, no float activations, Q4_K's block biases rounded into 8-bit codes; the tied
+    Q8_0 table's product reads its top nibbles, and 512 leaders are re-scored), its manifest
+    sizes each weight as written, and it still passes validation."""
     import onnx
 
     folder = default_onnx["int8-fast"]
     manifest = json.loads((folder.parent / (folder.name + ".edgekit.json")).read_text())
     carried = manifest["recipe"]["onnx_weights"]
     assert set(carried["by_origin"]) == {"Q8_0", "Q5_0", "Q4_K", "Q6_K"}
+    assert {w["bits"] for w in carried["weights"] if w["origin"] == "Q4_K"} == {8}
     graph = onnx.load(str(folder / "model.onnx"), load_external_data=False).graph
     products = [n for n in graph.node if n.op_type == "MatMulNBits"]
     assert len(products) == len(carried["weights"])  # the tied table: one lookup, one product

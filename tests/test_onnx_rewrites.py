@@ -158,18 +158,25 @@ def test_a_norm_after_adding_a_constant_is_left_to_onnxruntime():
     assert residual_adds_into_norms(model) == 0
 
 
-def test_int8_fast_writes_an_asymmetric_weight_as_one_product():
-    """Without float activations for carried codes (`int8-fast`), a block bias goes into the
-    codes: one MatMulNBits and no bias product, computing like the dequantized floats."""
-    from edgekit.converters.onnx_weights import find_weights
+@pytest.mark.parametrize(("recipe", "products"), [("int8", ["MatMulNBits", "MatMul"]), ("int8-fast", ["MatMulNBits"])])
+def test_int8_fast_plans_a_carried_block_bias_into_one_product(recipe, products):
+    """A GGUF's asymmetric blocks (Q4_K's `s*q + b`) stay exact under `int8`, a bias product
+    beside the MatMulNBits; `int8-fast` plans them as 8-bit codes with the bias rounded in, one
+    product, and both compute like the dequantized floats."""
+    from edgekit.converters.onnx_quantize import Candidates, plan_recipe
+    from edgekit.core.recipes import recipe_named
 
     rng = np.random.default_rng(8)
     weight = rng.normal(0, 0.05, (48, 128)).astype(np.float32)
     blocks = quantize_asymmetric(weight, 4, 32)
     x = rng.normal(size=(2, 128)).astype(np.float32)
     model = _matmul_graph(np.ascontiguousarray(weight.T))
-    (found,) = find_weights(model)
-    apply_blocks(model, {found.key: blocks}, accuracy_level=4, float_for_carried=False)
-    assert [n.op_type for n in model.graph.node] == ["MatMulNBits"]
+    candidates = Candidates(model, 32, None)
+    (found,) = candidates.weights
+    candidates.carried[found.key] = ("blk.0.attn_output.weight", blocks)
+    (planned,) = plan_recipe(candidates, recipe_named(recipe).onnx_forms)
+    apply_blocks(model, {found.key: planned.blocks}, 4, recipe_named(recipe).onnx_forms.float_for_carried)
+    ops = [n.op_type for n in model.graph.node]
+    assert [op for op in ops if op in ("MatMulNBits", "MatMul")] == products
     expected = x @ blocks.dequantize().T
     np.testing.assert_allclose(_run(model, {"x": x}), expected, atol=0.02 * np.abs(expected).max())

@@ -68,20 +68,24 @@ TEACHER_FORCED = r"""
 import json, sys
 import numpy as np
 import onnxruntime_genai as og
-from edgekit.runtime.metrics import teacher_forced
-folder, reference = sys.argv[1], json.load(open(sys.argv[2]))["golden"]["reference"]
-ids = reference["ids"]
+from edgekit.core.golden import TeacherForcedReference
+from edgekit.runtime.validate import teacher_forced_over
+folder, manifest = sys.argv[1], json.load(open(sys.argv[2]))
+reference = TeacherForcedReference.from_json(manifest["golden"]["reference"])
 model = og.Model(folder)
-params = og.GeneratorParams(model)
-params.set_search_options(max_length=max(1024, len(ids)), do_sample=False)
-generator = og.Generator(model, params)
-logits = []
-for token in ids[:-1]:
-    generator.append_tokens([token])
-    logits.append(np.array(generator.get_logits(), dtype=np.float32).reshape(-1))
-n = len(logits)
-tf = teacher_forced(logits, np.array(reference["top_ids"][:n]), np.array(reference["top_logprobs"][:n]),
-                    np.array(ids[1 : n + 1]), np.array(reference["target_logprobs"][:n]))
+
+class Generator:  # what teacher_forced_over reads of a runner: logits position by position
+    cache_length = len(reference.ids)
+
+    def logits(self, ids):
+        params = og.GeneratorParams(model)
+        params.set_search_options(max_length=max(1024, len(ids) + 1), do_sample=False)
+        generator = og.Generator(model, params)
+        for token in ids:
+            generator.append_tokens([token])
+            yield np.array(generator.get_logits(), dtype=np.float32).reshape(-1)
+
+tf = teacher_forced_over(Generator(), reference)
 print(json.dumps({"top1": tf.top1_agreement, "kl_mean": tf.kl_mean, "kl_p99": tf.kl_p99,
                   "ppl_ratio": tf.bundle_perplexity / tf.source_perplexity}))
 """

@@ -13,8 +13,8 @@ Here every weight arrives as `Blocks` (a GGUF's own, carried over, or round-to-n
   and cast at load, halving their share of the file;
 - the asymmetric types' per-block bias (`w = s*(q-z) + b`) is exact as a second, small product:
   `y += blocksum(x) @ b.T` (float zero points would also be exact, but take a slow path:
-  benchmarks/matmulnbits.md), except where every product takes int8 activations anyway
-  (`int8-fast`): there it goes into 8-bit codes, rounded (`offset_in_codes`);
+  benchmarks/matmulnbits.md); where every product takes int8 activations anyway (`int8-fast`)
+  the plan gives such weights as 8-bit codes instead, the bias rounded in (`offset_in_codes`);
 - the embedding table and the output projection share one set of codes and scales: the head
   is a MatMulNBits, the lookup gathers rows of the same codes and dequantizes them (an 8-bit
   table may instead be stored as its two nibbles, read by half at decode: `onnx_head`).
@@ -109,14 +109,6 @@ def offset_in_codes(blocks: Blocks) -> Blocks:
     )
 
 
-def as_written(blocks: Blocks, lookup: bool, float_for_carried: bool) -> Blocks:
-    """The blocks as the graph stores them: block biases go into the codes (`offset_in_codes`)
-    where every product takes int8 activations anyway (`int8-fast`), else stay exact."""
-    if float_for_carried or lookup or blocks.bias is None:
-        return blocks
-    return offset_in_codes(blocks)
-
-
 def top_and_low_bits(blocks: Blocks) -> tuple[Blocks, Blocks]:
     """Codes wider than 4 bits (no block bias) as their top 4 bits and the rest, exactly:
     d*(q - z) = 2^s*d*(q>>s - z>>s) + d*(q & (2^s - 1) - z mod 2^s)."""
@@ -181,7 +173,6 @@ _RECORD_BYTES, _BIAS_RECORD_BYTES = 450, 950
 
 def storage_bytes(blocks: Blocks, lookup: bool = False, float_for_carried: bool = True) -> int:
     """Bytes this weight takes in the graph: codes, scales, zero points, bias and their records."""
-    blocks = as_written(blocks, lookup, float_for_carried)
     total = _RECORD_BYTES + (_BIAS_RECORD_BYTES if blocks.bias is not None else 0)
     for part in (p.blocks for p in container_parts(blocks, lookup, float_for_carried)):
         total += part.q.size * container_bits(part) // 8 + _half_if_exact(part.scale).nbytes
@@ -300,7 +291,6 @@ class SharedWeight:
     def __init__(
         self, editor: GraphEditor, blocks: Blocks, stem: str, lookup: bool, float_for_carried: bool = True
     ) -> None:
-        blocks = as_written(blocks, lookup, float_for_carried)
         self.blocks = blocks
         rows, cols = blocks.q.shape
         self.rows, self.cols, self.n_blocks = rows, cols, cols // blocks.block

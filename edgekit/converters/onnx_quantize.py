@@ -28,7 +28,7 @@ float32 activations kept for carried 4-bit codes, where they are cheap
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ import numpy as np
 from edgekit.converters.activation_energy import input_energy
 from edgekit.converters.block_quant import quantize_asymmetric, quantize_symmetric
 from edgekit.converters.gguf_match import carried_blocks
-from edgekit.converters.onnx_blocks import storage_bytes
+from edgekit.converters.onnx_blocks import offset_in_codes, storage_bytes
 from edgekit.converters.onnx_weights import SMALLEST_BLOCK, Weight, apply_blocks, find_weights, float_weight
 from edgekit.converters.quant_auto import AutoPlan, choose_small_groups, next_target
 from edgekit.converters.quant_scan import Group, scan_groups, weight_groups
@@ -180,10 +180,18 @@ class AutoPlanner:
 
 
 def plan_recipe(candidates: Candidates, forms: OnnxForms) -> list[PlannedWeight]:
-    def small_for(weight: Weight) -> bool:
-        return (forms.embedding if weight.is_embedding else forms.matrices) == "small"
+    """Each weight in the recipe's form. Where every product takes int8 activations anyway
+    (`int8-fast`), a matrix whose blocks carry a bias (Q4_K) is planned as 8-bit codes with the
+    bias rounded in: one product instead of a product and a bias product (`offset_in_codes`)."""
 
-    return [candidates.small(w) if small_for(w) else candidates.keep(w) for w in candidates.weights]
+    def planned(weight: Weight) -> PlannedWeight:
+        small = (forms.embedding if weight.is_embedding else forms.matrices) == "small"
+        chosen = candidates.small(weight) if small else candidates.keep(weight)
+        if forms.float_for_carried or weight.is_embedding or chosen.blocks.bias is None:
+            return chosen
+        return replace(chosen, blocks=offset_in_codes(chosen.blocks))
+
+    return [planned(w) for w in candidates.weights]
 
 
 def summarize(plan: list[PlannedWeight], forms: OnnxForms) -> dict[str, Any]:
